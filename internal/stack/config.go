@@ -1,0 +1,142 @@
+// Package stack is the one model of a stackctl project: the stack.toml file.
+//
+// Every command reads a project through this package and nothing else parses
+// the file. A Config is loaded (Load, Parse), completed with defaults and
+// validated; the nginx renderer and the embedded proxy both take the same
+// validated Config, which is what makes them two renderings of one site.
+package stack
+
+// FileName is the name of the project file that commands look for.
+const FileName = "stack.toml"
+
+// Config is a whole stack.toml: the app, the site both fronts serve, the
+// upstreams they forward to, and the local (serve) and production (nginx,
+// deploy) settings.
+type Config struct {
+	// Name is the project name: a lower-case module element such as "myapp".
+	Name     string   `toml:"name"`
+	App      App      `toml:"app"`
+	Proxy    Proxy    `toml:"proxy"`
+	Upstream Upstream `toml:"upstream"`
+	Serve    Serve    `toml:"serve"`
+	Nginx    Nginx    `toml:"nginx"`
+	Deploy   Deploy   `toml:"deploy"`
+
+	// Path is the file the Config was loaded from; empty when it was built in
+	// memory. Relative paths in the Config (app.watch, proxy.static.dir) are
+	// relative to the folder that holds it (see Dir).
+	Path string `toml:"-"`
+}
+
+// App is how the application is built and run.
+type App struct {
+	// Template is the kind of app: "go" or "flask".
+	Template string `toml:"template"`
+	// Build is run before each (re)start by serve; empty for none.
+	Build string `toml:"build"`
+	// Command starts one copy of the app. $PORT and $HOST are expanded.
+	Command string `toml:"command"`
+	// Port is the app's port; replica i listens on Port+i.
+	Port int `toml:"port"`
+	// Health is the path answered with 200 once the app is ready.
+	Health string `toml:"health"`
+	// Watch lists the paths serve watches for live reload.
+	Watch []string `toml:"watch"`
+	// Ignore lists glob patterns of files whose changes never reload.
+	Ignore []string `toml:"ignore"`
+	// Replicas is how many copies serve runs.
+	Replicas int `toml:"replicas"`
+	// Env is extra environment for the app, under serve and in the deploy unit.
+	Env map[string]string `toml:"env"`
+}
+
+// Proxy is the site: what nginx and the embedded proxy both do.
+type Proxy struct {
+	// ServerNames are the host names of the site (nginx server_name).
+	ServerNames []string `toml:"server_names"`
+	// ClientMaxBodySize is the largest request body accepted ("1m"; "0" for no limit).
+	ClientMaxBodySize Size `toml:"client_max_body_size"`
+	// ConnectTimeout is nginx's proxy_connect_timeout.
+	ConnectTimeout Duration `toml:"connect_timeout"`
+	// ReadTimeout is nginx's proxy_read_timeout.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// SendTimeout is nginx's proxy_send_timeout.
+	SendTimeout Duration `toml:"send_timeout"`
+	// WebSocket passes Upgrade requests through to the app.
+	WebSocket bool `toml:"websocket"`
+	// Gzip compresses text responses.
+	Gzip bool `toml:"gzip"`
+	// Redirect is "none", "www-to-apex" or "apex-to-www".
+	Redirect string `toml:"redirect"`
+	// SecurityHeaders adds nginxconfig.io's default security headers.
+	SecurityHeaders bool `toml:"security_headers"`
+	// Static lists folders served by the front itself, not by the app.
+	Static []Static `toml:"static"`
+}
+
+// Static is one folder served directly by the front (nginx alias).
+type Static struct {
+	// URL is the location prefix, starting and ending with "/" ("/static/").
+	URL string `toml:"url"`
+	// Dir is the folder, relative to the project (nginx: under nginx.app_dir).
+	Dir string `toml:"dir"`
+	// Expires sets Cache-Control/Expires like nginx's expires; empty for none.
+	Expires Duration `toml:"expires"`
+}
+
+// Upstream is who the fronts forward to.
+type Upstream struct {
+	// Servers are "host:port" or "unix:/path"; empty means the app itself.
+	Servers []string `toml:"servers"`
+	// Balance is "round_robin", "least_conn" or "ip_hash".
+	Balance string `toml:"balance"`
+	// MaxFails is nginx's max_fails: failures before a server is skipped.
+	MaxFails int `toml:"max_fails"`
+	// FailTimeout is nginx's fail_timeout: how long a failed server is skipped.
+	FailTimeout Duration `toml:"fail_timeout"`
+	// Keepalive is the number of idle upstream connections kept open.
+	Keepalive int `toml:"keepalive"`
+}
+
+// Serve holds settings that only the local `stackctl serve` uses.
+type Serve struct {
+	// Listen is where the embedded proxy listens: an address or a port.
+	Listen string `toml:"listen"`
+}
+
+// Nginx holds settings that only production nginx uses.
+type Nginx struct {
+	// Listen is nginx's listen: an address or a port.
+	Listen string `toml:"listen"`
+	// AppDir is where deploy installs the app; static aliases point under it.
+	AppDir string `toml:"app_dir"`
+	// AccessLog is the site's access log path, or "off".
+	AccessLog string `toml:"access_log"`
+	// ErrorLog is the site's error log path.
+	ErrorLog string `toml:"error_log"`
+	TLS      TLS    `toml:"tls"`
+}
+
+// TLS is the site's HTTPS setup.
+type TLS struct {
+	// Enabled turns on the HTTPS server and the HTTP-to-HTTPS redirect.
+	Enabled bool `toml:"enabled"`
+	// Cert is the certificate chain; empty for Let's Encrypt's live path.
+	Cert string `toml:"cert"`
+	// Key is the private key; empty for Let's Encrypt's live path.
+	Key string `toml:"key"`
+	// HSTS adds Strict-Transport-Security.
+	HSTS bool `toml:"hsts"`
+	// ACMEWebroot is served at /.well-known/acme-challenge/ for certbot.
+	ACMEWebroot string `toml:"acme_webroot"`
+}
+
+// Deploy holds settings of `stackctl deploy`.
+type Deploy struct {
+	// User is the unprivileged user the service runs as.
+	User string `toml:"user"`
+	// Service is the systemd unit name (without ".service").
+	Service string `toml:"service"`
+	// SitesDir is where the nginx site goes; empty to find it from nginx.
+	SitesDir string `toml:"sites_dir"`
+}

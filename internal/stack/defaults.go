@@ -1,0 +1,192 @@
+package stack
+
+import (
+	"path/filepath"
+	"strconv"
+)
+
+// Templates lists the app templates stackctl can scaffold and run.
+var Templates = []string{"go", "flask"}
+
+// Balance policies accepted in upstream.balance.
+const (
+	BalanceRoundRobin = "round_robin"
+	BalanceLeastConn  = "least_conn"
+	BalanceIPHash     = "ip_hash"
+)
+
+// Redirect modes accepted in proxy.redirect.
+const (
+	RedirectNone      = "none"
+	RedirectWWWToApex = "www-to-apex"
+	RedirectApexToWWW = "apex-to-www"
+)
+
+// Default values that do not depend on the project.
+const (
+	DefaultPort        = 5000
+	DefaultDomain      = "example.com"
+	DefaultServeListen = "127.0.0.1:8080"
+	DefaultNginxListen = "80"
+	DefaultHealth      = "/healthz"
+)
+
+// Default returns the Config of a new project called name using the given
+// template ("go" or "flask"). Every field has its default value.
+func Default(name, template string) *Config {
+	c := base()
+	c.Name = name
+	c.App.Template = template
+	c.fillDefaults(nil)
+	return c
+}
+
+// base returns a Config holding the defaults that do not depend on the name
+// or template, used as the starting point for decoding a file so that keys
+// absent from the file keep their defaults (true booleans included).
+func base() *Config {
+	return &Config{
+		App: App{
+			Port:     DefaultPort,
+			Health:   DefaultHealth,
+			Watch:    []string{"."},
+			Replicas: 1,
+		},
+		Proxy: Proxy{
+			ServerNames:       []string{DefaultDomain},
+			ClientMaxBodySize: "1m",
+			ConnectTimeout:    "5s",
+			ReadTimeout:       "60s",
+			SendTimeout:       "60s",
+			WebSocket:         true,
+			Gzip:              true,
+			Redirect:          RedirectNone,
+			SecurityHeaders:   true,
+		},
+		Upstream: Upstream{
+			Balance:     BalanceRoundRobin,
+			MaxFails:    1,
+			FailTimeout: "10s",
+			Keepalive:   16,
+		},
+		Serve: Serve{Listen: DefaultServeListen},
+		Nginx: Nginx{
+			Listen: DefaultNginxListen,
+			TLS:    TLS{HSTS: true, ACMEWebroot: "/var/www/letsencrypt"},
+		},
+	}
+}
+
+// fillDefaults sets every field that is still empty to its default. defined
+// reports whether a key was present in the file (nil: nothing was).
+func (c *Config) fillDefaults(defined func(key ...string) bool) {
+	if defined == nil {
+		defined = func(...string) bool { return false }
+	}
+	if c.App.Template == "" {
+		c.App.Template = "go"
+	}
+	if !defined("app", "build") && c.App.Build == "" {
+		c.App.Build = DefaultBuild(c.App.Template)
+	}
+	if c.App.Command == "" {
+		c.App.Command = DefaultCommand(c.App.Template)
+	}
+	if c.App.Template == "flask" && !defined("app", "ignore") && len(c.App.Ignore) == 0 {
+		c.App.Ignore = []string{"*.pyc", "__pycache__", "*.log"}
+	}
+	if c.App.Template == "go" && !defined("app", "ignore") && len(c.App.Ignore) == 0 {
+		c.App.Ignore = []string{"*.log"}
+	}
+	if c.Nginx.AppDir == "" {
+		c.Nginx.AppDir = "/srv/" + c.Name
+	}
+	if c.Nginx.AccessLog == "" {
+		c.Nginx.AccessLog = "/var/log/nginx/" + c.Name + ".access.log"
+	}
+	if c.Nginx.ErrorLog == "" {
+		c.Nginx.ErrorLog = "/var/log/nginx/" + c.Name + ".error.log"
+	}
+	if c.Deploy.User == "" {
+		c.Deploy.User = c.Name
+	}
+	if c.Deploy.Service == "" {
+		c.Deploy.Service = c.Name
+	}
+}
+
+// DefaultBuild is app.build for a template: the Go app is compiled to a
+// binary under .stackctl/ so restarts are fast; Flask needs no build.
+func DefaultBuild(template string) string {
+	if template == "go" {
+		return "go build -o .stackctl/app ."
+	}
+	return ""
+}
+
+// DefaultCommand is app.command for a template. $PORT and $HOST are expanded
+// by serve and deploy; for Flask, serve runs the development server with its
+// own reloader off (serve does the reloading).
+func DefaultCommand(template string) string {
+	if template == "flask" {
+		return "python3 -m flask --app app run --debug --no-reload --host $HOST --port $PORT"
+	}
+	return ".stackctl/app"
+}
+
+// Dir is the project folder: the folder holding the stack.toml, or "." for a
+// Config built in memory.
+func (c *Config) Dir() string {
+	if c.Path == "" {
+		return "."
+	}
+	return filepath.Dir(c.Path)
+}
+
+// AppUpstreams returns the upstream servers serve forwards to: upstream.servers
+// when set, else one 127.0.0.1:<port+i> per replica.
+func (c *Config) AppUpstreams() []string {
+	if len(c.Upstream.Servers) > 0 {
+		return append([]string(nil), c.Upstream.Servers...)
+	}
+	n := max(c.App.Replicas, 1)
+	out := make([]string, n)
+	for i := range n {
+		out[i] = "127.0.0.1:" + strconv.Itoa(c.App.Port+i)
+	}
+	return out
+}
+
+// NginxUpstreams returns the servers of the nginx upstream block:
+// upstream.servers when set, else the app's port on 127.0.0.1 (the deployed
+// service runs one copy).
+func (c *Config) NginxUpstreams() []string {
+	if len(c.Upstream.Servers) > 0 {
+		return append([]string(nil), c.Upstream.Servers...)
+	}
+	return []string{"127.0.0.1:" + strconv.Itoa(c.App.Port)}
+}
+
+// CertPath returns the TLS certificate path: nginx.tls.cert, or Let's
+// Encrypt's live path for the first server name.
+func (c *Config) CertPath() string {
+	if c.Nginx.TLS.Cert != "" {
+		return c.Nginx.TLS.Cert
+	}
+	return "/etc/letsencrypt/live/" + c.certName() + "/fullchain.pem"
+}
+
+// KeyPath returns the TLS key path: nginx.tls.key, or Let's Encrypt's live path.
+func (c *Config) KeyPath() string {
+	if c.Nginx.TLS.Key != "" {
+		return c.Nginx.TLS.Key
+	}
+	return "/etc/letsencrypt/live/" + c.certName() + "/privkey.pem"
+}
+
+func (c *Config) certName() string {
+	if len(c.Proxy.ServerNames) == 0 {
+		return c.Name
+	}
+	return c.Proxy.ServerNames[0]
+}

@@ -1,0 +1,354 @@
+package stack
+
+import (
+	"fmt"
+	"net/netip"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/module"
+)
+
+var (
+	nameRE    = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	envKeyRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	userRE    = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
+	serviceRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
+	labelRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	// pathRE is what a path may hold in an nginx config or a unit: no
+	// whitespace, quotes, ';', '{', '}', '$', '#' or anything else that could
+	// end a directive or start a variable.
+	pathRE = regexp.MustCompile(`^[A-Za-z0-9._/@+,=~-]+$`)
+)
+
+// ValidateName checks a project name: a folder name and a Go module element,
+// [a-z][a-z0-9-]*, at most 63 characters.
+func ValidateName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("the name is empty")
+	case name == "." || name == ".." || strings.ContainsAny(name, `/\`):
+		return fmt.Errorf("%q is not a folder name (no path separators, not . or ..)", name)
+	case len(name) > 63:
+		return fmt.Errorf("%q is longer than 63 characters", name)
+	case !nameRE.MatchString(name):
+		return fmt.Errorf("%q must start with a lower-case letter and hold only a-z, 0-9 and '-'", name)
+	case strings.HasSuffix(name, "-"):
+		return fmt.Errorf("%q must not end with '-'", name)
+	}
+	return nil
+}
+
+// ValidateModulePath checks a Go module path the way `go mod init` does.
+func ValidateModulePath(p string) error {
+	if p == "" {
+		return fmt.Errorf("the module path is empty")
+	}
+	if err := module.CheckImportPath(p); err != nil {
+		return fmt.Errorf("%q is not a valid Go module path: %v", p, err)
+	}
+	return nil
+}
+
+// ValidatePort checks a TCP port number.
+func ValidatePort(p int) error {
+	if p < 1 || p > 65535 {
+		return fmt.Errorf("%d is not a port (1–65535)", p)
+	}
+	return nil
+}
+
+// ParsePort parses and checks a port written as text.
+func ParsePort(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a port (1–65535)", s)
+	}
+	return n, ValidatePort(n)
+}
+
+// ValidateHostname checks a server name: a DNS host name of letters, digits
+// and '-', optionally starting with "*." for a wildcard. Upper case is
+// rejected so the name matches what nginx's $host and the proxy compare.
+func ValidateHostname(h string) error {
+	if h == "" {
+		return fmt.Errorf("the domain is empty")
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if len(name) > 253 {
+		return fmt.Errorf("%q is longer than 253 characters", h)
+	}
+	for _, l := range strings.Split(name, ".") {
+		if len(l) > 63 || !labelRE.MatchString(l) {
+			return fmt.Errorf("%q is not a valid domain (lower-case labels of a-z, 0-9 and '-', separated by dots; '*.' only as a prefix)", h)
+		}
+	}
+	return nil
+}
+
+// Listen is a parsed listen value: an optional host and a port.
+type Listen struct {
+	Host string // "" (all addresses), an IPv4/IPv6 address or a host name
+	Port int
+}
+
+// String returns the address form net.Listen takes ("127.0.0.1:8080", ":80", "[::1]:80").
+func (l Listen) String() string {
+	h := l.Host
+	if strings.Contains(h, ":") {
+		h = "[" + h + "]"
+	}
+	return h + ":" + strconv.Itoa(l.Port)
+}
+
+// ParseListen parses "PORT", "HOST:PORT" or "[IPv6]:PORT".
+func ParseListen(s string) (Listen, error) {
+	if s == "" {
+		return Listen{}, fmt.Errorf("the address is empty")
+	}
+	if !strings.Contains(s, ":") {
+		p, err := ParsePort(s)
+		return Listen{Port: p}, err
+	}
+	i := strings.LastIndex(s, ":")
+	host, port := s[:i], s[i+1:]
+	p, err := ParsePort(port)
+	if err != nil {
+		return Listen{}, fmt.Errorf("%q: %v", s, err)
+	}
+	if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		a, err := netip.ParseAddr(host[1 : len(host)-1])
+		if err != nil || !a.Is6() {
+			return Listen{}, fmt.Errorf("%q: %s is not an IPv6 address", s, host)
+		}
+		return Listen{Host: a.String(), Port: p}, nil
+	}
+	if host == "" || host == "*" {
+		return Listen{Port: p}, nil
+	}
+	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
+		return Listen{Host: a.String(), Port: p}, nil
+	}
+	if host == "localhost" || (ValidateHostname(host) == nil && !strings.HasPrefix(host, "*")) {
+		return Listen{Host: host, Port: p}, nil
+	}
+	return Listen{}, fmt.Errorf("%q is not an address (PORT, HOST:PORT or [IPv6]:PORT)", s)
+}
+
+// ValidateUpstream checks an upstream server: "host:port" (IPv4, [IPv6] or
+// a host name) or "unix:/absolute/path".
+func ValidateUpstream(s string) error {
+	if rest, ok := strings.CutPrefix(s, "unix:"); ok {
+		if err := ValidateAbsPath(rest); err != nil {
+			return fmt.Errorf("%q: %v", s, err)
+		}
+		return nil
+	}
+	l, err := ParseListen(s)
+	if err != nil || l.Host == "" {
+		return fmt.Errorf("%q is not an upstream (host:port or unix:/path)", s)
+	}
+	return nil
+}
+
+// ValidateAbsPath checks an absolute path that goes into nginx or a unit.
+func ValidateAbsPath(p string) error {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q is not an absolute path", p)
+	}
+	if !pathRE.MatchString(p) {
+		return fmt.Errorf("%q holds characters not allowed in a path here (use letters, digits and . _ / @ + , = ~ -)", p)
+	}
+	if path.Clean(p) != p && path.Clean(p)+"/" != p {
+		return fmt.Errorf("%q is not a clean path (no //, /./ or /../)", p)
+	}
+	return nil
+}
+
+// ValidateRelDir checks a folder relative to the project that must stay
+// inside it.
+func ValidateRelDir(p string) error {
+	if p == "" {
+		return fmt.Errorf("the folder is empty")
+	}
+	if strings.HasPrefix(p, "/") {
+		return fmt.Errorf("%q must be relative to the project folder", p)
+	}
+	if !pathRE.MatchString(p) {
+		return fmt.Errorf("%q holds characters not allowed in a path here (use letters, digits and . _ / @ + , = ~ -)", p)
+	}
+	c := path.Clean(p)
+	if c == ".." || strings.HasPrefix(c, "../") {
+		return fmt.Errorf("%q leaves the project folder", p)
+	}
+	return nil
+}
+
+// ValidateURLPrefix checks a location prefix such as "/static/".
+func ValidateURLPrefix(u string) error {
+	if !strings.HasPrefix(u, "/") || !strings.HasSuffix(u, "/") || u == "/" {
+		return fmt.Errorf("%q must start and end with '/' and not be '/' itself (/static/)", u)
+	}
+	if !pathRE.MatchString(u) || path.Clean(u)+"/" != u {
+		return fmt.Errorf("%q is not a clean URL path of letters, digits and . _ / @ + , = ~ -", u)
+	}
+	return nil
+}
+
+// Validate checks every field and returns a *ValidationError listing each
+// problem, or nil.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.check("name", ValidateName(c.Name))
+
+	a := c.App
+	if !oneOf(a.Template, Templates...) {
+		v.add("app.template", "%q is not a template (%s)", a.Template, strings.Join(Templates, ", "))
+	}
+	v.check("app.port", ValidatePort(a.Port))
+	if a.Replicas < 1 || a.Replicas > 64 {
+		v.add("app.replicas", "%d is not between 1 and 64", a.Replicas)
+	} else if a.Port+a.Replicas-1 > 65535 {
+		v.add("app.replicas", "%d replicas from port %d run past port 65535", a.Replicas, a.Port)
+	}
+	if strings.TrimSpace(a.Command) == "" {
+		v.add("app.command", "is empty: say how to start the app (%q)", DefaultCommand(a.Template))
+	}
+	v.noNewline("app.build", a.Build)
+	v.noNewline("app.command", a.Command)
+	if !strings.HasPrefix(a.Health, "/") || !pathRE.MatchString(a.Health) {
+		v.add("app.health", "%q is not a path (/healthz)", a.Health)
+	}
+	for i, w := range a.Watch {
+		v.check(fmt.Sprintf("app.watch[%d]", i), ValidateRelDir(w))
+	}
+	for k, val := range a.Env {
+		if !envKeyRE.MatchString(k) {
+			v.add("app.env", "%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
+		}
+		v.noNewline("app.env."+k, val)
+	}
+
+	p := c.Proxy
+	if len(p.ServerNames) == 0 {
+		v.add("proxy.server_names", "is empty: name at least one domain (example.com)")
+	}
+	for i, n := range p.ServerNames {
+		v.check(fmt.Sprintf("proxy.server_names[%d]", i), ValidateHostname(n))
+	}
+	if _, err := ParseSize(string(p.ClientMaxBodySize)); err != nil {
+		v.add("proxy.client_max_body_size", "%v", err)
+	}
+	v.positive("proxy.connect_timeout", p.ConnectTimeout)
+	v.positive("proxy.read_timeout", p.ReadTimeout)
+	v.positive("proxy.send_timeout", p.SendTimeout)
+	if !oneOf(p.Redirect, RedirectNone, RedirectWWWToApex, RedirectApexToWWW) {
+		v.add("proxy.redirect", "%q is not one of none, www-to-apex, apex-to-www", p.Redirect)
+	}
+	seen := map[string]bool{}
+	for i, s := range p.Static {
+		f := fmt.Sprintf("proxy.static[%d]", i)
+		v.check(f+".url", ValidateURLPrefix(s.URL))
+		if seen[s.URL] {
+			v.add(f+".url", "%q is listed twice", s.URL)
+		}
+		seen[s.URL] = true
+		v.check(f+".dir", ValidateRelDir(s.Dir))
+		if s.Expires != "" {
+			v.positive(f+".expires", s.Expires)
+		}
+	}
+
+	u := c.Upstream
+	for i, s := range u.Servers {
+		v.check(fmt.Sprintf("upstream.servers[%d]", i), ValidateUpstream(s))
+	}
+	if !oneOf(u.Balance, BalanceRoundRobin, BalanceLeastConn, BalanceIPHash) {
+		v.add("upstream.balance", "%q is not one of round_robin, least_conn, ip_hash", u.Balance)
+	}
+	if u.MaxFails < 0 || u.MaxFails > 1000 {
+		v.add("upstream.max_fails", "%d is not between 0 and 1000", u.MaxFails)
+	}
+	v.positive("upstream.fail_timeout", u.FailTimeout)
+	if u.Keepalive < 0 || u.Keepalive > 10000 {
+		v.add("upstream.keepalive", "%d is not between 0 and 10000", u.Keepalive)
+	}
+
+	if l, err := ParseListen(c.Serve.Listen); err != nil {
+		v.add("serve.listen", "%v", err)
+	} else if len(u.Servers) == 0 && l.Port >= a.Port && l.Port < a.Port+max(a.Replicas, 1) {
+		v.add("serve.listen", "port %d is also the app's port: pick two different ports", l.Port)
+	}
+
+	n := c.Nginx
+	if _, err := ParseListen(n.Listen); err != nil {
+		v.add("nginx.listen", "%v", err)
+	}
+	v.check("nginx.app_dir", ValidateAbsPath(n.AppDir))
+	if n.AccessLog != "off" {
+		v.check("nginx.access_log", ValidateAbsPath(n.AccessLog))
+	}
+	v.check("nginx.error_log", ValidateAbsPath(n.ErrorLog))
+	if n.TLS.Cert != "" {
+		v.check("nginx.tls.cert", ValidateAbsPath(n.TLS.Cert))
+	}
+	if n.TLS.Key != "" {
+		v.check("nginx.tls.key", ValidateAbsPath(n.TLS.Key))
+	}
+	v.check("nginx.tls.acme_webroot", ValidateAbsPath(n.TLS.ACMEWebroot))
+
+	d := c.Deploy
+	if len(d.User) > 32 || !userRE.MatchString(d.User) {
+		v.add("deploy.user", "%q is not a user name ([a-z_][a-z0-9_-]*, at most 32)", d.User)
+	}
+	if !serviceRE.MatchString(d.Service) {
+		v.add("deploy.service", "%q is not a unit name (letters, digits, _ . @ -)", d.Service)
+	}
+	if d.SitesDir != "" {
+		v.check("deploy.sites_dir", ValidateAbsPath(d.SitesDir))
+	}
+
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Errors: v.errs}
+}
+
+type validator struct{ errs []*FieldError }
+
+func (v *validator) add(field, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) check(field string, err error) {
+	if err != nil {
+		v.add(field, "%v", err)
+	}
+}
+
+func (v *validator) positive(field string, d Duration) {
+	t, err := ParseDuration(string(d))
+	switch {
+	case err != nil:
+		v.add(field, "%v", err)
+	case t <= 0:
+		v.add(field, "%q must be longer than zero", d)
+	}
+}
+
+func (v *validator) noNewline(field, s string) {
+	if strings.ContainsAny(s, "\r\n\x00") {
+		v.add(field, "%q must be one line", s)
+	}
+}
+
+func oneOf(s string, set ...string) bool {
+	for _, x := range set {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
