@@ -28,13 +28,13 @@ type ViewOptions struct {
 // Headers View leaves out: they describe the connection to the client or the
 // server software, not the site.
 var droppedHeaders = map[string]bool{
-	"date":                                  true, // the clock
-	"server":                                true, // "nginx/1.22.1" versus the proxy's name
-	"connection":                            true, // keep-alive is per connection; nginx and Go choose differently when to close
-	"keep-alive":                            true, // idem
-	"transfer-encoding":                     true, // framing: the decoded body is compared instead
-	strings.ToLower(EchoConnHeader):         true, // each front has its own upstream connections
-	strings.ToLower(EchoConnRequestHeader):  true, // idem
+	"date":                                 true, // the clock
+	"server":                               true, // "nginx/1.22.1" versus the proxy's name
+	"connection":                           true, // keep-alive is per connection; nginx and Go choose differently when to close
+	"keep-alive":                           true, // idem
+	"transfer-encoding":                    true, // framing: the decoded body is compared instead
+	strings.ToLower(EchoConnHeader):        true, // each front has its own upstream connections
+	strings.ToLower(EchoConnRequestHeader): true, // idem
 }
 
 // View renders a response as the text the suite compares between the two
