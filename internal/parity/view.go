@@ -50,8 +50,8 @@ var droppedHeaders = map[string]bool{
 //     the two fronts answer a second apart;
 //   - the front's own port in a header value (an absolute redirect) becomes
 //     "PORT";
-//   - a body the front made itself for an error (status >= 400 and no
-//     X-Echo-Server header) is written as "error page" and its
+//   - a body the front made itself for an error or a redirect (status >= 300
+//     and no X-Echo-Server header) is written as "the front's page" and its
 //     Content-Length dropped: each front has its own error pages;
 //   - a gzip body is decompressed, and its Content-Length dropped (two
 //     compressors differ in bytes, not in content);
@@ -73,7 +73,7 @@ func View(r *Response, opt ViewOptions) string {
 	fmt.Fprintf(&b, "%s %d %s\n", r.Proto, r.Status, r.Reason)
 
 	fromEcho := r.Header(EchoServerHeader) != ""
-	errorPage := r.Status >= 400 && !fromEcho
+	errorPage := r.Status >= 300 && !fromEcho
 	gz := strings.EqualFold(r.Header("Content-Encoding"), "gzip")
 
 	date, _ := http.ParseTime(r.Header("Date"))
@@ -120,7 +120,7 @@ func View(r *Response, opt ViewOptions) string {
 		fmt.Fprintf(&b, "body cut short after %d bytes\n", len(body))
 		writeBody(&b, body)
 	case errorPage && len(body) > 0:
-		b.WriteString("body: the front's error page\n")
+		b.WriteString("body: the front's own page\n")
 	case fromEcho && writeSeen(&b, body):
 	default:
 		writeBody(&b, body)
@@ -176,7 +176,7 @@ func writeBody(b *strings.Builder, body []byte) {
 		b.WriteString("body: empty\n")
 		return
 	}
-	if len(body) <= 2048 && printable(body) {
+	if len(body) <= 512 && printable(body) {
 		b.WriteString("body:\n")
 		for _, l := range strings.SplitAfter(string(body), "\n") {
 			if l != "" {

@@ -44,7 +44,7 @@ func TestViewNormalises(t *testing.T) {
 func TestViewErrorPageAndEcho(t *testing.T) {
 	page := &Response{Proto: "HTTP/1.1", Status: 502, Reason: "Bad Gateway",
 		Headers: []Field{{"Content-Type", "text/html"}, {"Content-Length", "157"}}, Body: []byte("<html>nginx</html>")}
-	if got := View(page, ViewOptions{}); got != "HTTP/1.1 502 Bad Gateway\nheader content-type: text/html\nbody: the front's error page\n" {
+	if got := View(page, ViewOptions{}); got != "HTTP/1.1 502 Bad Gateway\nheader content-type: text/html\nbody: the front's own page\n" {
 		t.Errorf("error page view:\n%s", got)
 	}
 	echo := &Response{Proto: "HTTP/1.1", Status: 500, Reason: "Internal Server Error",

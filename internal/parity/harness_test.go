@@ -1,0 +1,245 @@
+package parity
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/stack"
+)
+
+// timeout bounds every dial and read of a case; a case that waits this long
+// has failed (a front that never answers), so it is generous for slow machines.
+const timeout = 10 * time.Second
+
+// fixtureTime is the modification time of every static fixture, so
+// Last-Modified and ETag are the same on every run.
+var fixtureTime = time.Date(2024, 3, 5, 6, 7, 8, 0, time.UTC)
+
+// front is one of the two servers under comparison.
+type front struct {
+	name string // "nginx" or "proxy"
+	addr string // "127.0.0.1:port"
+	port string
+}
+
+// site is one stack.Config served by both fronts in front of the same echo
+// upstreams.
+type site struct {
+	cfg    *stack.Config
+	dir    string  // the project folder
+	echos  []*Echo // the live upstreams, in upstream.servers order
+	nginx  front
+	proxy  front
+	fronts []front // nginx, proxy
+}
+
+// siteSpec describes a site: how many upstreams and which are down, and
+// changes to the default Config.
+type siteSpec struct {
+	// upstreams lists the upstream servers: "echo" for a live Echo, "down"
+	// for a loopback port nobody listens on. Empty means one "echo".
+	upstreams []string
+	// mutate changes the Config after the harness filled it in.
+	mutate func(c *stack.Config)
+}
+
+// staticFiles are the fixtures under static/ (and a stack.toml beside it,
+// which traversal cases try to reach).
+var staticFiles = map[string]string{
+	"style.css":            "body { color: #333; }\n" + strings.Repeat("p { margin: 0; }\n", 40),
+	"app.js":               "console.log('parity');\n",
+	"page.html":            "<!doctype html><title>parity</title><p>static page</p>\n",
+	"data.json":            `{"static": true}` + "\n",
+	"notes.txt":            "0123456789abcdefghijklmnopqrstuvwxyz\n",
+	"image.png":            "\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89",
+	"icon.svg":             `<svg xmlns="http://www.w3.org/2000/svg" width="1" height="1"/>` + "\n",
+	"font.woff2":           "wOF2\x00\x01\x00\x00",
+	"archive.xyz":          "unknown type\n",
+	"empty.txt":            "",
+	"with space.txt":       "a file name with a space\n",
+	"sub/inner.txt":        "inside a folder\n",
+	"withindex/index.html": "<p>index of withindex</p>\n",
+}
+
+// startSite starts the upstreams, writes the project (stack.toml, static
+// fixtures) and starts nginx with nginx.Render's output and the embedded
+// proxy, both from the same Config.
+func startSite(t *testing.T, spec siteSpec) *site {
+	t.Helper()
+	dir := t.TempDir()
+	// nginx's workers run as nobody: the project and the folder above it
+	// (the test's own, 0700) must be readable by them.
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, content := range staticFiles {
+		p := filepath.Join(dir, "static", filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, fixtureTime, fixtureTime); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	s := &site{dir: dir}
+	upstreams := spec.upstreams
+	if len(upstreams) == 0 {
+		upstreams = []string{"echo"}
+	}
+	var servers []string
+	for i, u := range upstreams {
+		switch u {
+		case "echo":
+			e, err := StartEcho(string(rune('A' + i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { e.Close() })
+			s.echos = append(s.echos, e)
+			servers = append(servers, e.Addr())
+		case "down":
+			servers = append(servers, "127.0.0.1:"+strconv.Itoa(freePort(t)))
+		default:
+			t.Fatalf("upstream kind %q", u)
+		}
+	}
+
+	c := stack.Default("parity", "go")
+	c.Path = filepath.Join(dir, stack.FileName)
+	c.Upstream.Servers = servers
+	c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static", Expires: "30d"}}
+	c.Nginx.AppDir = dir
+	c.Nginx.Listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	c.Nginx.AccessLog = filepath.Join(dir, "nginx.access.log")
+	c.Nginx.ErrorLog = filepath.Join(dir, "nginx.error.log")
+	if spec.mutate != nil {
+		spec.mutate(c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("the site's Config: %v", err)
+	}
+	if err := c.Save(c.Path); err != nil {
+		t.Fatal(err)
+	}
+	s.cfg = c
+
+	conf, err := renderSite(c)
+	if err != nil {
+		t.Fatalf("render the nginx site: %v", err)
+	}
+	startNginx(t, conf, c.Nginx.Listen)
+	startProxy(t, c)
+	s.nginx = newFront("nginx", c.Nginx.Listen)
+	s.proxy = newFront("proxy", c.Serve.Listen)
+	s.fronts = []front{s.nginx, s.proxy}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return s
+}
+
+func newFront(name, addr string) front {
+	_, port, _ := net.SplitHostPort(addr)
+	return front{name: name, addr: addr, port: port}
+}
+
+// parityCase is one named request (or exchange) sent to both fronts.
+type parityCase struct {
+	name string
+	// status is what nginx must answer: it pins that the case tests what
+	// its name says (a case where both fronts fail the same way for an
+	// unrelated reason does not pass).
+	status int
+	// req is the raw request; use raw() to build one.
+	req string
+	// run, when set instead of req, performs the exchange with one front and
+	// returns the text to compare and the final status.
+	run func(t *testing.T, s *site, f front) (view string, status int)
+	// serial cases run alone (they depend on the order of requests at the
+	// upstreams).
+	serial bool
+}
+
+// raw builds a request from its lines: the request line, header lines, then
+// the body after an empty string, or none. Lines end in CRLF.
+func raw(lines ...string) string {
+	var head []string
+	body := ""
+	for i, l := range lines {
+		if l == "" {
+			body = strings.Join(lines[i+1:], "\r\n")
+			break
+		}
+		head = append(head, l)
+	}
+	return strings.Join(head, "\r\n") + "\r\n\r\n" + body
+}
+
+// get is a GET of target with Host: example.com and the extra header lines.
+func get(target string, headers ...string) string {
+	return raw(append([]string{"GET " + target + " HTTP/1.1", "Host: example.com"}, headers...)...)
+}
+
+// methodOf is the first word of a raw request.
+func methodOf(req string) string {
+	m, _, _ := strings.Cut(req, " ")
+	return m
+}
+
+// exchange sends req to f and returns its normalised view and status.
+func exchange(t *testing.T, f front, req string) (string, int) {
+	t.Helper()
+	r, err := Do(f.addr, []byte(req), methodOf(req), timeout)
+	if err != nil {
+		return fmt.Sprintf("no response: %v\n", err), -1
+	}
+	return View(r, ViewOptions{Method: methodOf(req), FrontPort: f.port}), r.Status
+}
+
+// runCases runs every case as a subtest against both fronts of s and
+// compares their views.
+func runCases(t *testing.T, s *site, cases []parityCase) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, c := range cases {
+		if seen[c.name] {
+			t.Fatalf("case %q is listed twice", c.name)
+		}
+		seen[c.name] = true
+		t.Run(c.name, func(t *testing.T) {
+			if !c.serial {
+				t.Parallel()
+			}
+			views := make([]string, len(s.fronts))
+			statuses := make([]int, len(s.fronts))
+			for i, f := range s.fronts {
+				if c.run != nil {
+					views[i], statuses[i] = c.run(t, s, f)
+				} else {
+					views[i], statuses[i] = exchange(t, f, c.req)
+				}
+			}
+			if statuses[0] != c.status {
+				t.Errorf("nginx answered %d, the case expects %d:\n%s", statuses[0], c.status, views[0])
+			}
+			if d := Diff(s.fronts[0].name, views[0], s.fronts[1].name, views[1]); d != "" {
+				t.Errorf("the fronts differ:\n%s", d)
+			} else if testing.Verbose() {
+				t.Logf("both fronts:\n%s", views[0])
+			}
+		})
+	}
+}
