@@ -209,6 +209,19 @@ func (e *Echo) Log() []Seen {
 	return append([]Seen(nil), e.log...)
 }
 
+// Count returns how many requests for exactly target the Echo has received.
+func (e *Echo) Count(target string) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := 0
+	for _, s := range e.log {
+		if string(s.Target) == target {
+			n++
+		}
+	}
+	return n
+}
+
 func (e *Echo) accept() {
 	defer e.wg.Done()
 	for {

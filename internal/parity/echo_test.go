@@ -62,6 +62,9 @@ func TestEchoKeepsRawRequest(t *testing.T) {
 	if s.BodyLength != 5 || s.BodySHA256 != hex.EncodeToString(sum[:]) || s.Framing != "length" {
 		t.Errorf("body: %d %s %s", s.BodyLength, s.BodySHA256, s.Framing)
 	}
+	if n := e.Count(string(s.Target)); n != 1 {
+		t.Errorf("Count(%q) = %d, want 1", s.Target, n)
+	}
 	if log := e.Log(); len(log) != 1 || log[0].Server != "A" || string(log[0].Target) != string(s.Target) {
 		t.Errorf("log: %+v", log)
 	}
