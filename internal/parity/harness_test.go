@@ -47,6 +47,9 @@ type siteSpec struct {
 	upstreams []string
 	// mutate changes the Config after the harness filled it in.
 	mutate func(c *stack.Config)
+	// proxy, when set, starts this instead of the embedded proxy on ln
+	// (the harness's own test puts a deliberately wrong proxy there).
+	proxy func(t *testing.T, c *stack.Config, ln net.Listener)
 }
 
 // staticFiles are the fixtures under static/ (and a stack.toml beside it,
@@ -64,6 +67,7 @@ var staticFiles = map[string]string{
 	"empty.txt":            "",
 	"with space.txt":       "a file name with a space\n",
 	"sub/inner.txt":        "inside a folder\n",
+	".secret":              "hidden file\n",
 	"withindex/index.html": "<p>index of withindex</p>\n",
 }
 
@@ -122,7 +126,14 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static", Expires: "30d"}}
 	c.Nginx.AppDir = dir
 	c.Nginx.Listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
-	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
+	// The proxy's listener is opened here, so its port cannot be taken
+	// between choosing it and serving on it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	c.Serve.Listen = ln.Addr().String()
 	c.Nginx.AccessLog = filepath.Join(dir, "nginx.access.log")
 	c.Nginx.ErrorLog = filepath.Join(dir, "nginx.error.log")
 	if spec.mutate != nil {
@@ -141,7 +152,11 @@ func startSite(t *testing.T, spec siteSpec) *site {
 		t.Fatalf("render the nginx site: %v", err)
 	}
 	startNginx(t, conf, c.Nginx.Listen)
-	startProxy(t, c)
+	if spec.proxy != nil {
+		spec.proxy(t, c, ln)
+	} else {
+		startProxy(t, c, ln)
+	}
 	s.nginx = newFront("nginx", c.Nginx.Listen)
 	s.proxy = newFront("proxy", c.Serve.Listen)
 	s.fronts = []front{s.nginx, s.proxy}
@@ -241,28 +256,9 @@ func runCases(t *testing.T, s *site, cases []parityCase) {
 			if !c.serial {
 				t.Parallel()
 			}
-			views := make([]string, len(s.fronts))
-			statuses := make([]int, len(s.fronts))
-			target := targetOf(c.req)
-			count := func() int { return -1 }
-			if c.req != "" && !c.anyRetries && targets[target] == 1 && len(s.echos) == 1 {
-				// Only this case asks for target: the Echo's log tells
-				// whether (and how often) each front forwarded it.
-				count = func() int { return s.echos[0].Count(target) }
-			}
-			for i, f := range s.fronts {
-				before := count()
-				if c.run != nil {
-					views[i], statuses[i] = c.run(t, s, f)
-				} else {
-					views[i], statuses[i] = exchange(t, f, c.req)
-				}
-				if before >= 0 {
-					views[i] += fmt.Sprintf("requests the upstream got for this target: %d\n", count()-before)
-				}
-			}
-			if statuses[0] != c.status {
-				t.Errorf("nginx answered %d, the case expects %d:\n%s", statuses[0], c.status, views[0])
+			views, status := compare(t, s, c, targets[targetOf(c.req)] == 1)
+			if status != c.status {
+				t.Errorf("nginx answered %d, the case expects %d:\n%s", status, c.status, views[0])
 			}
 			if d := Diff(s.fronts[0].name, views[0], s.fronts[1].name, views[1]); d != "" {
 				t.Errorf("the fronts differ:\n%s", d)
@@ -271,4 +267,31 @@ func runCases(t *testing.T, s *site, cases []parityCase) {
 			}
 		})
 	}
+}
+
+// compare runs case c against each front of s, one after the other, and
+// returns their views and nginx's status. uniqueTarget says that no other
+// case of the site asks for c's target, so the Echo's log can tell how many
+// requests each front forwarded.
+func compare(t *testing.T, s *site, c parityCase, uniqueTarget bool) (views []string, nginxStatus int) {
+	t.Helper()
+	views = make([]string, len(s.fronts))
+	statuses := make([]int, len(s.fronts))
+	target := targetOf(c.req)
+	count := func() int { return -1 }
+	if c.req != "" && !c.anyRetries && uniqueTarget && len(s.echos) == 1 {
+		count = func() int { return s.echos[0].Count(target) }
+	}
+	for i, f := range s.fronts {
+		before := count()
+		if c.run != nil {
+			views[i], statuses[i] = c.run(t, s, f)
+		} else {
+			views[i], statuses[i] = exchange(t, f, c.req)
+		}
+		if before >= 0 {
+			views[i] += fmt.Sprintf("requests the upstream got for this target: %d\n", count()-before)
+		}
+	}
+	return views, statuses[0]
 }

@@ -39,6 +39,13 @@ func TestParity(t *testing.T) {
 		{"failover", siteSpec{upstreams: []string{"echo", "down", "echo"}}, []parityCase{
 			{name: "upstreams/failover_skips_down_server", status: 200, serial: true, run: sequence(8)},
 		}},
+		{"redirect", siteSpec{mutate: func(c *stack.Config) { c.Proxy.Redirect = stack.RedirectWWWToApex }}, []parityCase{
+			{name: "redirect/www_to_apex", status: 301, req: raw("GET /r/path?q=1 HTTP/1.1", "Host: www.example.com")},
+			{name: "redirect/www_to_apex_upper_case_with_port", status: 301, req: raw("GET /r/upper HTTP/1.1", "Host: WWW.Example.com:8080")},
+			{name: "redirect/www_to_apex_post", status: 301, req: raw("POST /r/post HTTP/1.1", "Host: www.example.com", "Content-Length: 2", "", "ab")},
+			{name: "redirect/apex_served", status: 200, req: raw("GET /r/apex HTTP/1.1", "Host: example.com")},
+			{name: "redirect/other_host_served", status: 200, req: raw("GET /r/other HTTP/1.1", "Host: other.test")},
+		}},
 		{"keepalive", siteSpec{}, []parityCase{
 			{name: "upstreams/keepalive_reuses_connections", status: 200, serial: true, run: keepaliveReuse},
 		}},
@@ -199,6 +206,10 @@ func defaultCases() []parityCase {
 		{name: "static/traversal_encoded_slash", status: 200, req: get("/static/..%2fstack.toml")},
 		{name: "static/traversal_double_encoded", status: 404, req: get("/static/%252e%252e/stack.toml")},
 		{name: "static/traversal_inside_folder", status: 200, req: get("/static/sub/../notes.txt")},
+		{name: "static/hidden_file_denied", status: 403, req: get("/static/.secret")},
+		{name: "static/hidden_path_at_app_denied", status: 403, req: get("/.env")},
+		{name: "static/git_folder_denied", status: 403, req: get("/.git/config")},
+		{name: "static/well_known_goes_to_app", status: 200, req: get("/.well-known/security.txt")},
 		{name: "static/gzip_css", status: 200, req: get("/static/style.css", "Accept-Encoding: gzip")},
 
 		// Streaming, upgrades, large bodies and gzip.

@@ -142,8 +142,9 @@ func renderSite(c *stack.Config) ([]byte, error) {
 }
 
 // startProxy is a second nginx until internal/proxy lands.
-func startProxy(t *testing.T, c *stack.Config) {
+func startProxy(t *testing.T, c *stack.Config, ln net.Listener) {
 	t.Helper()
+	ln.Close()
 	c2 := *c
 	c2.Nginx.Listen = c.Serve.Listen
 	c2.Nginx.AccessLog = c.Nginx.AccessLog + ".2"
