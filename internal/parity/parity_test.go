@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -21,11 +23,25 @@ import (
 // parallel.
 func TestParity(t *testing.T) {
 	requireNginx(t)
-	sites := []struct {
-		name  string
-		spec  siteSpec
-		cases []parityCase
-	}{
+	for _, st := range paritySites() {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			s := startSite(t, st.spec)
+			runCases(t, s, st.cases)
+		})
+	}
+}
+
+// paritySite is a Config variant and the cases sent to it.
+type paritySite struct {
+	name  string
+	spec  siteSpec
+	cases []parityCase
+}
+
+// paritySites lists every site of the suite and its cases.
+func paritySites() []paritySite {
+	return []paritySite{
 		{"default", siteSpec{}, defaultCases()},
 		{"limits", siteSpec{mutate: func(c *stack.Config) {
 			c.Proxy.ClientMaxBodySize = "1k"
@@ -50,12 +66,41 @@ func TestParity(t *testing.T) {
 			{name: "upstreams/keepalive_reuses_connections", status: 200, serial: true, run: keepaliveReuse},
 		}},
 	}
-	for _, st := range sites {
-		t.Run(st.name, func(t *testing.T) {
-			t.Parallel()
-			s := startSite(t, st.spec)
-			runCases(t, s, st.cases)
-		})
+}
+
+// TestDifferencesDocumented checks that DIFFERENCES.md lists exactly the
+// cases marked as intentional differences, so the table and the suite
+// cannot drift apart.
+func TestDifferencesDocumented(t *testing.T) {
+	md, err := os.ReadFile("DIFFERENCES.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]bool{}
+	for _, line := range strings.Split(string(md), "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, name := range regexp.MustCompile("`([^`]+)`").FindAllStringSubmatch(first, -1) {
+			listed[name[1]] = true
+		}
+	}
+	marked := map[string]bool{}
+	for _, st := range paritySites() {
+		for _, c := range st.cases {
+			if c.differs != "" {
+				marked[c.name] = true
+				if !listed[c.name] {
+					t.Errorf("case %s is an intentional difference missing from DIFFERENCES.md", c.name)
+				}
+			}
+		}
+	}
+	for name := range listed {
+		if !marked[name] {
+			t.Errorf("DIFFERENCES.md lists %s, which is not a case marked as an intentional difference", name)
+		}
 	}
 }
 
