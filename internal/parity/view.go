@@ -28,8 +28,6 @@ type ViewOptions struct {
 // Headers View leaves out: they describe the connection to the client or the
 // server software, not the site.
 var droppedHeaders = map[string]bool{
-	"date":                                 true, // the clock
-	"server":                               true, // "nginx/1.22.1" versus the proxy's name
 	"connection":                           true, // keep-alive is per connection; nginx and Go choose differently when to close
 	"keep-alive":                           true, // idem
 	"transfer-encoding":                    true, // framing: the decoded body is compared instead
@@ -44,8 +42,11 @@ var droppedHeaders = map[string]bool{
 //   - header names are lower-cased and sorted by name, keeping the order of
 //     repeated headers (names compare case-insensitively, order between
 //     different names carries no meaning);
-//   - Date, Server, Connection, Keep-Alive and Transfer-Encoding are dropped,
-//     and the Echo's connection headers X-Echo-Conn and X-Echo-Conn-Request;
+//   - the values of Date and Server are masked (the clock; "nginx" versus the
+//     proxy's name), their presence and count are kept: an app's own Server
+//     or Date passed through beside the front's shows;
+//   - Connection, Keep-Alive and Transfer-Encoding are dropped, and the
+//     Echo's connection headers X-Echo-Conn and X-Echo-Conn-Request;
 //   - Expires is written as its distance from Date ("Date+2592000s"), since
 //     the two fronts answer a second apart;
 //   - the front's own port in a header value (an absolute redirect) becomes
@@ -87,8 +88,13 @@ func View(r *Response, opt ViewOptions) string {
 		if name == "content-length" && ((errorPage && len(r.Body) > 0) || gz) {
 			continue
 		}
-		if name == "expires" {
+		switch name {
+		case "expires":
 			v = relativeExpires(v, date)
+		case "date":
+			v = "(the time)"
+		case "server":
+			v = "(the front's name)"
 		}
 		if opt.FrontPort != "" {
 			v = strings.ReplaceAll(v, ":"+opt.FrontPort, ":PORT")

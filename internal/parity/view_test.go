@@ -30,8 +30,10 @@ func TestViewNormalises(t *testing.T) {
 	got := View(r, ViewOptions{Method: "GET", FrontPort: "4321"})
 	want := "HTTP/1.1 200 OK\n" +
 		"header content-encoding: gzip\n" +
+		"header date: (the time)\n" +
 		"header expires: Date+30s\n" +
 		"header location: http://example.com:PORT/static/\n" +
+		"header server: (the front's name)\n" +
 		"header vary: b\n" +
 		"header vary: a\n" +
 		"gzip body, decoded:\n" +
