@@ -123,7 +123,10 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	c := stack.Default("parity", "go")
 	c.Path = filepath.Join(dir, stack.FileName)
 	c.Upstream.Servers = servers
-	c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static", Expires: "30d"}}
+	c.Proxy.Static = []stack.Static{
+		{URL: "/static/", Dir: "static", Expires: "30d"},
+		{URL: "/assets/", Dir: "static/sub"},
+	}
 	c.Nginx.AppDir = dir
 	c.Nginx.Listen = "127.0.0.1:" + strconv.Itoa(freePort(t))
 	// The proxy's listener is opened here, so its port cannot be taken

@@ -47,10 +47,20 @@ func paritySites() []paritySite {
 			c.Proxy.ClientMaxBodySize = "1k"
 			c.Proxy.ReadTimeout = "1s"
 		}}, limitCases()},
-		{"gzip_off", siteSpec{mutate: func(c *stack.Config) { c.Proxy.Gzip = false }}, gzipOffCases()},
+		{"features_off", siteSpec{mutate: func(c *stack.Config) {
+			c.Proxy.Gzip = false
+			c.Proxy.WebSocket = false
+			c.Proxy.SecurityHeaders = false
+		}}, featuresOffCases()},
 		{"upstream_down", siteSpec{upstreams: []string{"down"}}, downCases()},
 		{"round_robin", siteSpec{upstreams: []string{"echo", "echo", "echo"}}, []parityCase{
 			{name: "upstreams/round_robin_order", status: 200, serial: true, run: sequence(9)},
+		}},
+		{"least_conn", siteSpec{upstreams: []string{"echo", "echo", "echo"}, mutate: func(c *stack.Config) { c.Upstream.Balance = stack.BalanceLeastConn }}, []parityCase{
+			{name: "upstreams/least_conn_order_when_idle", status: 200, serial: true, run: sequence(6)},
+		}},
+		{"ip_hash", siteSpec{upstreams: []string{"echo", "echo", "echo"}, mutate: func(c *stack.Config) { c.Upstream.Balance = stack.BalanceIPHash }}, []parityCase{
+			{name: "upstreams/ip_hash_same_server_for_a_client", status: 200, serial: true, run: sequence(4)},
 		}},
 		{"failover", siteSpec{upstreams: []string{"echo", "down", "echo"}}, []parityCase{
 			{name: "upstreams/failover_skips_down_server", status: 200, serial: true, run: sequence(8)},
@@ -259,6 +269,8 @@ func defaultCases() []parityCase {
 		{name: "static/hidden_path_at_app_denied", status: 403, req: get("/.env")},
 		{name: "static/git_folder_denied", status: 403, req: get("/.git/config")},
 		{name: "static/well_known_goes_to_app", status: 200, req: get("/.well-known/security.txt")},
+		{name: "static/second_folder_without_expires", status: 200, req: get("/assets/inner.txt")},
+		{name: "static/second_folder_missing", status: 404, req: get("/assets/nothing.txt")},
 		{name: "static/gzip_css", status: 200, req: get("/static/style.css", "Accept-Encoding: gzip")},
 
 		// Streaming, upgrades, large bodies and gzip.
@@ -298,10 +310,15 @@ func limitCases() []parityCase {
 	}
 }
 
-func gzipOffCases() []parityCase {
+// featuresOffCases run on a site with gzip, WebSocket and the security
+// headers turned off.
+func featuresOffCases() []parityCase {
 	return []parityCase{
 		{name: "gzip/off_json", status: 200, req: get("/off_json", "Accept-Encoding: gzip")},
 		{name: "gzip/off_static_css", status: 200, req: get("/static/style.css", "Accept-Encoding: gzip")},
+		{name: "security_headers/off_error_page", status: 404, req: get("/static/nothing-here")},
+		{name: "websocket/off_upgrade_not_passed", status: 400, req: get("/ws", "Connection: Upgrade", "Upgrade: websocket", "Sec-WebSocket-Version: 13", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==")},
+		{name: "websocket/off_plain_request", status: 200, req: get("/off_plain", "Connection: keep-alive")},
 	}
 }
 
