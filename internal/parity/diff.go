@@ -5,10 +5,14 @@ import (
 	"strings"
 )
 
-// Diff returns a unified diff (three lines of context) from text a, labelled
-// aName, to text b, labelled bName; "" when they are equal. The texts are
-// short (a View), so a plain longest-common-subsequence table is enough.
-func Diff(aName, a, bName, b string) string {
+// Diff returns a unified diff with three lines of context from text a,
+// labelled aName, to text b, labelled bName; "" when they are equal.
+func Diff(aName, a, bName, b string) string { return DiffContext(aName, a, bName, b, 3) }
+
+// DiffContext is Diff with context lines of context around each change; a
+// context longer than the texts shows both sides whole. The texts are short
+// (a View), so a plain longest-common-subsequence table is enough.
+func DiffContext(aName, a, bName, b string, context int) string {
 	if a == b {
 		return ""
 	}
@@ -49,7 +53,6 @@ func Diff(aName, a, bName, b string) string {
 		}
 	}
 
-	const context = 3
 	var out strings.Builder
 	fmt.Fprintf(&out, "--- %s\n+++ %s\n", aName, bName)
 	for k := 0; k < len(edits); {

@@ -267,7 +267,8 @@ func runCases(t *testing.T, s *site, cases []parityCase) {
 			if status != c.status {
 				t.Errorf("nginx answered %d, the case expects %d:\n%s", status, c.status, views[0])
 			}
-			d := Diff(s.fronts[0].name, views[0], s.fronts[1].name, views[1])
+			// Whole views as context: a failure shows both sides.
+			d := DiffContext(s.fronts[0].name, views[0], s.fronts[1].name, views[1], 1000)
 			switch {
 			case c.differs != "":
 				first, _, _ := strings.Cut(views[1], "\n")

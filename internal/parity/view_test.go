@@ -75,4 +75,8 @@ func TestDiff(t *testing.T) {
 	if got := Diff("nginx", a, "proxy", b); got != want {
 		t.Errorf("Diff:\n%s\nwant:\n%s", got, want)
 	}
+	whole := DiffContext("nginx", "a\nb\nc\nd\ne\nf\ng\nh\n", "proxy", "a\nb\nc\nd\nE\nf\ng\nh\n", 100)
+	if want := "--- nginx\n+++ proxy\n@@ -1,8 +1,8 @@\n a\n b\n c\n d\n-e\n+E\n f\n g\n h\n"; whole != want {
+		t.Errorf("DiffContext with the whole text:\n%s\nwant:\n%s", whole, want)
+	}
 }
