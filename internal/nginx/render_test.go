@@ -359,3 +359,5 @@ func TestDurationsNginxCannotRead(t *testing.T) {
 		t.Errorf("want fail_timeout=2s in:\n%s", out)
 	}
 }
+
+func itoa(i int) string { return strconv.Itoa(i) }

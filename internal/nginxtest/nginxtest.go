@@ -59,12 +59,16 @@ func Require(t testing.TB) string {
 }
 
 // TempDir returns a new temporary folder, removed when the test ends, that
-// nginx's workers can read (0755) even when they run as another user.
+// nginx's workers can read (0755) even when they run as another user. The
+// folder testing made to hold the test's temporary folders, 0700 by
+// default, is opened up too.
 func TempDir(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return dir
 }
