@@ -25,8 +25,8 @@ import (
 func FuzzRender(f *testing.F) {
 	type seed struct {
 		name, domains, upstreams, listen, appDir, staticURL, staticDir, expires, size, timeout, failTimeout string
-		opts                                                                                               uint8
-		maxFails, keepalive                                                                                int
+		opts                                                                                                uint8
+		maxFails, keepalive                                                                                 int
 	}
 	seeds := []seed{
 		{"myapp", "example.com", "", "80", "/srv/myapp", "/static/", "static", "30d", "1m", "60s", "10s", 0b00001110, 1, 16},
