@@ -119,9 +119,15 @@ func get(t *testing.T, client *http.Client, url, host string, hdr map[string]str
 }
 
 // TestEndToEnd runs the real nginx with a generated site in front of an
-// app on loopback and checks what a client and the app see.
+// app on loopback and checks what a client and the app see, with the site
+// loaded from the minimal wrapper and from the stock nginx.conf.
 func TestEndToEnd(t *testing.T) {
 	bin := nginxtest.Require(t)
+	t.Run("minimal", func(t *testing.T) { endToEnd(t, bin, nginxtest.Minimal) })
+	t.Run("stock", func(t *testing.T) { endToEnd(t, bin, nginxtest.Stock) })
+}
+
+func endToEnd(t *testing.T, bin string, wrap nginxtest.Wrapper) {
 	a := startApp(t)
 	c, appDir := e2eSite(t, a, nil)
 	if err := os.WriteFile(filepath.Join(appDir, "static", "app.css"), []byte("body{color:red}"), 0o644); err != nil {
@@ -137,7 +143,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := nginxtest.Start(t, bin, nginxtest.Minimal, site)
+	srv := nginxtest.Start(t, bin, wrap, site)
 	srv.WaitListening(t, c.Nginx.Listen)
 	base := "http://" + c.Nginx.Listen
 	client := &http.Client{Timeout: 10 * time.Second}
