@@ -126,6 +126,7 @@ type listenBlock struct {
 
 type tls struct {
 	Version      string
+	Protocols    string
 	Cert, Key    string
 	SessionCache string
 	HSTS         bool
@@ -227,6 +228,7 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 		}
 		t = &tls{
 			Version:      ver.String(),
+			Protocols:    ver.tlsProtocols(),
 			Cert:         c.CertPath(),
 			Key:          c.KeyPath(),
 			SessionCache: s.Upstream.Name,

@@ -244,7 +244,8 @@ func TestHTTP2SyntaxFollowsVersion(t *testing.T) {
 		{"1.22.1", []string{"listen 443 ssl http2;", "listen [::]:443 ssl http2;"}, []string{"http2 on;"}},
 		{"1.25.0", []string{"listen 443 ssl http2;"}, []string{"http2 on;"}},
 		{"1.25.1", []string{"listen 443 ssl;", "listen [::]:443 ssl;", "http2 on;"}, []string{"ssl http2"}},
-		{"1.27", []string{"listen 443 ssl;", "http2 on;"}, []string{"ssl http2"}},
+		{"1.27", []string{"listen 443 ssl;", "http2 on;", "ssl_protocols TLSv1.2 TLSv1.3;"}, []string{"ssl http2"}},
+		{"1.12.2", []string{"listen 443 ssl http2;", "ssl_protocols TLSv1.2;"}, []string{"TLSv1.3"}},
 	} {
 		out, err := Render(c, Options{NginxVersion: tc.version})
 		if err != nil {

@@ -28,6 +28,15 @@ func (v version) atLeast(major, minor, patch int) bool {
 // (nginx 1.25.1 and later) instead of the listen parameter "http2".
 func (v version) http2Directive() bool { return v.atLeast(1, 25, 1) }
 
+// tlsProtocols is Mozilla intermediate's ssl_protocols for this nginx:
+// TLSv1.3 exists from nginx 1.13.0.
+func (v version) tlsProtocols() string {
+	if v.atLeast(1, 13, 0) {
+		return "TLSv1.2 TLSv1.3"
+	}
+	return "TLSv1.2"
+}
+
 var versionRE = regexp.MustCompile(`^([0-9]{1,4})\.([0-9]{1,4})(?:\.([0-9]{1,4}))?$`)
 
 func parseVersion(s string) (version, error) {
