@@ -32,8 +32,11 @@ type genNginxOptions struct {
 
 	// CheckSite runs nginx -t on the site (nginx.Check; tests replace it).
 	CheckSite func(ctx context.Context, site []byte) error
-	// NginxVersion is the version to write for; "" detects it.
+	// NginxVersion is the version to write for; "" asks DetectNginx.
 	NginxVersion string
+	// DetectNginx returns the installed nginx's version (nginx.DetectVersion;
+	// tests replace it).
+	DetectNginx func(ctx context.Context) (string, error)
 }
 
 func newCmdGenNginx(f *Factory) *cobra.Command {
@@ -41,7 +44,7 @@ func newCmdGenNginx(f *Factory) *cobra.Command {
 }
 
 func newCmdGenNginxWithRun(f *Factory, runF func(*genNginxOptions) error) *cobra.Command {
-	opts := &genNginxOptions{IO: f.IO, CheckSite: nginx.Check}
+	opts := &genNginxOptions{IO: f.IO, CheckSite: nginx.Check, DetectNginx: nginx.DetectVersion}
 	var listen, appDir, cert, key string
 	var tls bool
 	c := &cobra.Command{
@@ -182,7 +185,17 @@ func genNginxRun(o *genNginxOptions) error {
 	if err := c.Validate(); err != nil {
 		return o.flagError(err, c.Path)
 	}
-	site, err := nginx.Render(c, nginx.Options{NginxVersion: o.NginxVersion, Source: c.Path, StackctlVersion: Version()})
+	version := o.NginxVersion
+	if version == "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		version, err = o.DetectNginx(ctx)
+		cancel()
+		if err != nil {
+			version = nginx.DefaultVersion
+			fmt.Fprintf(o.IO.ErrOut, "note: no nginx here (%v); writing for nginx %s, Debian 12's\n", err, version)
+		}
+	}
+	site, err := nginx.Render(c, nginx.Options{NginxVersion: version, Source: c.Path, StackctlVersion: Version()})
 	if err != nil {
 		return o.flagError(err, c.Path)
 	}

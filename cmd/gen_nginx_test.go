@@ -254,3 +254,29 @@ func TestGenNginxCheckWithoutNginx(t *testing.T) {
 		t.Errorf("nothing must be written: %q %q", stdout, errOut)
 	}
 }
+
+func TestGenNginxWithoutNginxWritesFor122(t *testing.T) {
+	p := project(t, nil)
+	io, _, stdout, errOut := ui.Test()
+	o := &genNginxOptions{IO: io, Config: p, TLS: new(true),
+		DetectNginx: func(context.Context) (string, error) { return "", nginx.ErrNotInstalled }}
+	if err := genNginxRun(o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut.String(), "writing for nginx 1.22.1") || !strings.Contains(errOut.String(), "apt-get install nginx") {
+		t.Errorf("stderr must say which nginx the site is for: %q", errOut)
+	}
+	if !strings.Contains(stdout.String(), "listen 443 ssl http2;") {
+		t.Errorf("want 1.22 syntax:\n%s", stdout)
+	}
+
+	io, _, stdout, _ = ui.Test()
+	o = &genNginxOptions{IO: io, Config: p, TLS: new(true),
+		DetectNginx: func(context.Context) (string, error) { return "1.26.2", nil }}
+	if err := genNginxRun(o); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), "http2 on;") || strings.Contains(stdout.String(), "ssl http2") {
+		t.Errorf("want 1.26 syntax:\n%s", stdout)
+	}
+}

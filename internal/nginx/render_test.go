@@ -362,3 +362,25 @@ func TestDurationsNginxCannotRead(t *testing.T) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+func TestListenForms(t *testing.T) {
+	for listen, want := range map[string][]string{
+		"8080":           {"listen 8080;", "listen [::]:8080;"},
+		"0.0.0.0:80":     {"listen 0.0.0.0:80;"},
+		"127.0.0.1:8080": {"listen 127.0.0.1:8080;"},
+		"[::1]:8080":     {"listen [::1]:8080;"},
+		"localhost:81":   {"listen localhost:81;"},
+		"*:82":           {"listen 82;", "listen [::]:82;"},
+	} {
+		out := string(render(t, cfg("l", func(c *stack.Config) { c.Nginx.Listen = listen })))
+		var got []string
+		for _, line := range strings.Split(out, "\n") {
+			if l := strings.TrimSpace(line); strings.HasPrefix(l, "listen ") {
+				got = append(got, l)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("nginx.listen %q: got %q, want %q", listen, got, want)
+		}
+	}
+}
