@@ -142,6 +142,7 @@ func TestGoldenNginxAccepts(t *testing.T) {
 	bin := nginxtest.Require(t)
 	for _, gc := range goldenCases() {
 		t.Run(gc.name, func(t *testing.T) {
+			t.Parallel() // each run has its own prefix; nginx -t tolerates a port in use
 			var sites [][]byte
 			for i := range gc.sites {
 				data, err := os.ReadFile(goldenPath(gc.name, i, len(gc.sites)))
