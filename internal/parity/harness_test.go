@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
 )
 
@@ -76,14 +77,9 @@ var staticFiles = map[string]string{
 // proxy, both from the same Config.
 func startSite(t *testing.T, spec siteSpec) *site {
 	t.Helper()
-	dir := t.TempDir()
-	// nginx's workers run as nobody: the project and the folder above it
-	// (the test's own, 0700) must be readable by them.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// nginx's workers run as another user: the project must be readable
+	// by them.
+	dir := nginxtest.TempDir(t)
 	for name, content := range staticFiles {
 		p := filepath.Join(dir, "static", filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -150,11 +146,7 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	}
 	s.cfg = c
 
-	conf, err := renderSite(c)
-	if err != nil {
-		t.Fatalf("render the nginx site: %v", err)
-	}
-	startNginx(t, conf, c.Nginx.Listen)
+	startNginx(t, c)
 	if spec.proxy != nil {
 		spec.proxy(t, c, ln)
 	} else {
