@@ -161,6 +161,17 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	return s
 }
 
+// errorLogTail returns the last n lines of the site's nginx error log, to
+// explain a failure (an upstream marked failed, a timeout).
+func (s *site) errorLogTail(n int) string {
+	b, err := os.ReadFile(s.cfg.Nginx.ErrorLog)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
 func newFront(name, addr string) front {
 	_, port, _ := net.SplitHostPort(addr)
 	return front{name: name, addr: addr, port: port}
@@ -272,7 +283,7 @@ func runCases(t *testing.T, s *site, cases []parityCase) {
 					t.Logf("intentional difference (DIFFERENCES.md):\n%s", d)
 				}
 			case d != "":
-				t.Errorf("the fronts differ:\n%s", d)
+				t.Errorf("the fronts differ:\n%s\nthe end of nginx's error log:\n%s", d, s.errorLogTail(20))
 			case testing.Verbose():
 				t.Logf("both fronts:\n%s", views[0])
 			}
