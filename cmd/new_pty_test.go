@@ -20,20 +20,35 @@ import (
 )
 
 // console is the far side of a pseudo-terminal: it reads what the command
-// writes, answers the terminal's cursor-position queries the way a real
-// terminal does (survey asks for them before reading a line), and types.
+// writes, answers the cursor-position queries survey's line editor sends,
+// and types answers.
+//
+// survey asks where the cursor is twice before it reads a line (the
+// terminal size, then the position) and drops any key that arrives in the
+// same read as the second answer. Keys typed before that query are kept.
+// So the console answers size queries at once, and answers a position
+// query together with the keys of the line: the keys first, then the
+// answer, in one write. A position query that arrives before the test
+// typed its line is held until it does.
 type console struct {
-	t    *testing.T
-	ptm  *os.File
-	mu   sync.Mutex
-	raw  bytes.Buffer
-	dsr  int // cursor-position queries answered
-	pos  int // how far expect has consumed the stripped output
-	mark int // dsr count when the last line was typed
-	done chan struct{}
+	t   *testing.T
+	ptm *os.File
+	mu  sync.Mutex
+	raw bytes.Buffer
+	// seen is how many queries were read; held how many wait for keys.
+	seen, held int
+	keys       string // typed before the next position query is answered
+	pos        int    // how far expect has consumed the stripped output
+	done       chan struct{}
 }
 
-const dsrQuery = "\x1b[6n"
+const (
+	dsrQuery  = "\x1b[6n"
+	dsrAnswer = "\x1b[24;80R"
+	// sizeQuery is how survey asks for the terminal size: move to the far
+	// corner, then ask where the cursor is.
+	sizeQuery = "\x1b[999;999f\x1b[6n"
+)
 
 func newConsole(t *testing.T, ptm *os.File) *console {
 	c := &console{t: t, ptm: ptm, done: make(chan struct{})}
@@ -45,11 +60,7 @@ func newConsole(t *testing.T, ptm *os.File) *console {
 			if n > 0 {
 				c.mu.Lock()
 				c.raw.Write(buf[:n])
-				queries := strings.Count(c.raw.String(), dsrQuery)
-				for c.dsr < queries {
-					c.dsr++
-					ptm.Write([]byte("\x1b[24;80R"))
-				}
+				c.answer()
 				c.mu.Unlock()
 			}
 			if err != nil {
@@ -60,12 +71,38 @@ func newConsole(t *testing.T, ptm *os.File) *console {
 	return c
 }
 
+// answer answers the queries not seen yet; c.mu is held.
+func (c *console) answer() {
+	raw := c.raw.String()
+	all := strings.Count(raw, dsrQuery)
+	for ; c.seen < all; c.seen++ {
+		// Find the end of query number c.seen.
+		end := 0
+		for range c.seen + 1 {
+			end += strings.Index(raw[end:], dsrQuery) + len(dsrQuery)
+		}
+		switch {
+		case strings.HasSuffix(raw[:end], sizeQuery):
+			c.ptm.Write([]byte(dsrAnswer))
+		case c.keys != "":
+			c.ptm.Write([]byte(c.keys + dsrAnswer))
+			c.keys = ""
+		default:
+			c.held++
+		}
+	}
+}
+
 var ansiRE = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]|\x1b[78]`)
+
+// strip removes escape sequences.
+func strip(raw string) string { return ansiRE.ReplaceAllString(raw, "") }
 
 func (c *console) text() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ansiRE.ReplaceAllString(c.raw.String(), "")
+	out := strip(c.raw.String())
+	return out
 }
 
 // expect waits until s appears in the output after the previous match.
@@ -73,39 +110,37 @@ func (c *console) expect(s string) {
 	c.t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		out := c.text()
+		c.mu.Lock()
+		out := strip(c.raw.String())
+		c.mu.Unlock()
 		if i := strings.Index(out[min(c.pos, len(out)):], s); i >= 0 {
 			c.pos += i + len(s)
 			return
 		}
 		if time.Now().After(deadline) {
-			c.t.Fatalf("waited 15s for %q; terminal shows:\n%s", s, out[min(c.pos, len(out)):])
+			c.t.Fatalf("waited 15s for %q; terminal shows:\n%s\nraw: %q", s, out[min(c.pos, len(out)):], c.raw.String()[max(0, c.raw.Len()-600):])
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-// line types an answer and Enter once the line editor has asked where the
-// cursor is (two queries per line read), so keys never race the queries.
+// line types an answer and Enter into the line editor that shows the last
+// expected text.
 func (c *console) line(s string) {
 	c.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c.mu.Lock()
-		ready := c.dsr >= c.mark+2
-		if ready {
-			c.mark = c.dsr
-		}
-		c.mu.Unlock()
-		if ready {
-			break
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("line editor never started for %q; terminal shows:\n%s", s, c.text())
-		}
-		time.Sleep(5 * time.Millisecond)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys != "" {
+		c.t.Fatalf("typing %q while %q was not read yet", s, c.keys)
 	}
-	c.key(s + "\r")
+	if c.held > 0 {
+		c.held--
+		if _, err := c.ptm.Write([]byte(s + "\r" + dsrAnswer)); err != nil {
+			c.t.Fatal(err)
+		}
+		return
+	}
+	c.keys = s + "\r"
 }
 
 func (c *console) key(s string) {
