@@ -91,6 +91,10 @@ Templates in this build: ` + strings.Join(scaffold.Kinds(), ", ") + `.`,
 	fl.BoolVar(&noStatic, "no-static", false, "no static folder")
 	fl.StringVar(&a.Dir, "dir", ".", "the folder to create NAME in")
 	fl.BoolVar(&opts.Yes, "yes", false, "ask nothing: use flags and defaults")
+	_ = c.RegisterFlagCompletionFunc("template", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return scaffold.Kinds(), cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = c.MarkFlagDirname("dir")
 	return c
 }
 
