@@ -215,7 +215,7 @@ func (c *Config) Validate() error {
 	v.check("app.port", ValidatePort(a.Port))
 	if a.Replicas < 1 || a.Replicas > 64 {
 		v.add("app.replicas", "%d is not between 1 and 64", a.Replicas)
-	} else if a.Port+a.Replicas-1 > 65535 {
+	} else if ValidatePort(a.Port) == nil && a.Port+a.Replicas-1 > 65535 {
 		v.add("app.replicas", "%d replicas from port %d run past port 65535", a.Replicas, a.Port)
 	}
 	if strings.TrimSpace(a.Command) == "" {
