@@ -164,7 +164,11 @@ func (o *Options) Check() error {
 	if err := CheckTemplate(o.Template); err != nil {
 		return err
 	}
-	if o.Module == "" || o.Template != "go" {
+	if o.Template != "go" && o.Module != "" && o.Module != o.Name {
+		return answerErr(FieldModule, "leave the module path out, or use the go template",
+			fmt.Errorf("a module path is for the go template, not %s", o.Template))
+	}
+	if o.Module == "" {
 		o.Module = o.Name
 	}
 	if err := CheckModule(o.Module); err != nil {

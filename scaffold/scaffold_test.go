@@ -175,6 +175,30 @@ func TestCreateBadInput(t *testing.T) {
 	}
 }
 
+func TestModuleIsForGoOnly(t *testing.T) {
+	withAppFS(t, fstest.MapFS{
+		"app/go/go.mod.tmpl":    {Data: []byte("module [[.Module]]\n")},
+		"app/flask/app.py.tmpl": {Data: []byte("# [[.Module]]\n")},
+	})
+	o := Defaults("myapp")
+	o.Dir = t.TempDir()
+	o.Template = "flask"
+	o.Module = "example.com/x"
+	_, err := Create(o)
+	var ae *AnswerError
+	if !errors.As(err, &ae) || ae.Field != FieldModule || !strings.Contains(err.Error(), "a module path is for the go template, not flask") {
+		t.Fatalf("Create = %v", err)
+	}
+	o.Module = ""
+	res, err := Create(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(res.Dir, "app.py")); string(b) != "# myapp\n" {
+		t.Errorf("app.py = %q, want the name as Module", b)
+	}
+}
+
 // TestCreateNeverOverwrites: an existing file or non-empty folder is an
 // error naming it, and is left exactly as it was.
 func TestCreateNeverOverwrites(t *testing.T) {
