@@ -86,7 +86,7 @@ Templates in this build: ` + strings.Join(scaffold.Kinds(), ", ") + `.`,
 	fl.StringVar(&a.Module, "module", "", "Go module path for go.mod (default NAME)")
 	fl.IntVar(&a.Port, "port", 0, "the app's port (default 5000)")
 	fl.StringVar(&a.Domain, "domain", "", `the domain nginx serves (default "example.com")`)
-	fl.StringVar(&a.Listen, "listen", "", `where 'stackctl serve' listens: a port or an address (default "127.0.0.1:8080")`)
+	fl.StringVar(&a.Listen, "listen", "", `where 'stackctl serve' listens: a port (on 127.0.0.1) or an address (default "127.0.0.1:8080")`)
 	fl.BoolVar(&a.Static, "static", true, "include a static/ folder served at /static/")
 	fl.BoolVar(&noStatic, "no-static", false, "no static folder")
 	fl.StringVar(&a.Dir, "dir", ".", "the folder to create NAME in")
