@@ -1,0 +1,653 @@
+// Package deploy installs a stackctl project on the machine it runs on: the
+// app under nginx.app_dir, a hardened systemd unit, and the nginx site where
+// this nginx reads sites. Every write is one transaction: the old content of
+// each touched path is backed up first, nginx checks the result, and a
+// rejected config is undone byte for byte.
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kballard/go-shellquote"
+
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// Options are the inputs of one deploy or rollback.
+type Options struct {
+	// Config is the validated project, flags already applied.
+	Config *stack.Config
+	// Root, when not empty, is an absolute folder every path is put under;
+	// nginx is then driven with -p <Root>/ -c <Root><conf-path> (see
+	// DiscoverLayout) and systemd is never touched.
+	Root string
+	// DryRun prints the diff of every file and the commands, writing nothing.
+	DryRun bool
+	// Certbot runs certbot when TLS is on and no certificate exists yet.
+	Certbot bool
+	// Out gets progress and the summary; Colors paints it.
+	Out    io.Writer
+	Colors *ui.Palette
+	// System runs programs and knows whether systemd runs this machine.
+	System System
+	// RenderSite renders the nginx site of a Config for an nginx version
+	// (internal/nginx.Render).
+	RenderSite func(c *stack.Config, nginxVersion string) ([]byte, error)
+	// HealthTimeout bounds the health check; 0 means 15s when systemd
+	// starts the app and 3s when it cannot (the check is then advisory).
+	HealthTimeout time.Duration
+}
+
+// Result is what a deploy did.
+type Result struct {
+	// Changes are the paths written, created or removed, in order.
+	Changes []Pending
+	// Backup is the backup folder of this deploy ("" when nothing changed).
+	Backup string
+	// Unit is the systemd unit (its Argv is what ExecStart runs).
+	Unit *Unit
+	// SitePath and SiteLink are where the nginx site went.
+	SitePath, SiteLink string
+	// TLS reports whether the site was deployed with HTTPS.
+	TLS bool
+	// Healthy reports whether the health check through nginx passed.
+	Healthy bool
+	// Started reports whether systemd (re)started the service.
+	Started bool
+}
+
+// paths of the files deploy keeps for itself, relative to the root.
+const (
+	stateBase = "/var/lib/stackctl"
+	unitDir   = "/etc/systemd/system"
+)
+
+type run struct {
+	Options
+	c       *stack.Config
+	p       *ui.Palette
+	layout  Layout
+	systemd bool // drive systemd (running, and no --root)
+}
+
+func (r *run) j(p string) string {
+	if r.Root == "" {
+		return p
+	}
+	return filepath.Join(r.Root, p)
+}
+
+func (r *run) stateDir() string   { return r.j(path.Join(stateBase, r.c.Name)) }
+func (r *run) backupsDir() string { return filepath.Join(r.stateDir(), "backups") }
+
+func (r *run) say(format string, args ...any) { fmt.Fprintf(r.Out, format+"\n", args...) }
+func (r *run) warn(format string, args ...any) {
+	fmt.Fprintln(r.Out, r.p.Yellow("warning: "+fmt.Sprintf(format, args...)))
+}
+
+func newRun(o Options) (*run, error) {
+	if o.Config == nil {
+		return nil, errors.New("deploy: no config")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Colors == nil {
+		o.Colors = ui.NewPalette(false)
+	}
+	if o.System.Run == nil {
+		o.System = RealSystem()
+	}
+	if o.Root == "/" {
+		o.Root = ""
+	}
+	if o.Root != "" {
+		if !filepath.IsAbs(o.Root) || filepath.Clean(o.Root) != o.Root {
+			return nil, &ui.UsageError{Err: ui.Errorf("pass an absolute path such as /tmp/target", "--root %q is not a clean absolute path", o.Root)}
+		}
+		if !isDir(o.Root) {
+			return nil, &ui.UsageError{Err: ui.Errorf("create it first", "--root %s is not a folder", o.Root)}
+		}
+	}
+	r := &run{Options: o, c: o.Config, p: o.Colors}
+	r.systemd = o.Root == "" && o.System.SystemdRunning != nil && o.System.SystemdRunning()
+	return r, nil
+}
+
+// Run deploys the project (see the package doc) and prints what it does.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	r, err := newRun(o)
+	if err != nil {
+		return nil, err
+	}
+	if r.RenderSite == nil {
+		return nil, errors.New("deploy: no site renderer")
+	}
+	c := r.c
+	if !r.DryRun {
+		unlock, err := lock(r.stateDir())
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	r.layout, err = DiscoverLayout(ctx, r.System, r.Root, c.Deploy.SitesDir)
+	if err != nil {
+		return nil, err
+	}
+	if !r.layout.Included {
+		r.warn("%s does not seem to include %s: nginx may not read the site (pass --sites-dir to choose the folder)", r.layout.ConfPath, firstNonEmpty(r.layout.EnabledDir, r.layout.SitesDir))
+	}
+
+	tlsOn, certbotArgv, err := r.planTLS()
+	if err != nil {
+		return nil, err
+	}
+	res, err := r.deployOnce(ctx, tlsOn)
+	if err != nil || certbotArgv == nil {
+		return res, err
+	}
+	// TLS is wanted but there is no certificate yet: the HTTP site is in
+	// place, so certbot's webroot challenge can be answered.
+	cmdline := shellquote.Join(certbotArgv...)
+	if !r.Certbot || r.DryRun {
+		r.say("\nTLS: get the certificate with\n  %s\nthen run stackctl deploy again to turn HTTPS on.", r.p.Cyan(cmdline))
+		return res, nil
+	}
+	bin, lerr := r.System.LookPath("certbot")
+	if lerr != nil {
+		return res, ui.WithFix(errors.New("--certbot: certbot is not installed"), "apt-get install certbot, then run deploy again (the HTTP site is deployed)")
+	}
+	certbotArgv[0] = bin
+	r.say("\nrunning %s", r.p.Cyan(shellquote.Join(certbotArgv...)))
+	if out, err := r.System.run(ctx, "", certbotArgv...); err != nil {
+		return res, ui.WithFix(fmt.Errorf("certbot failed: %w", err), "the HTTP site is deployed; fix the problem certbot names and run deploy again")
+	} else if s := strings.TrimSpace(out); s != "" {
+		r.say("%s", s)
+	}
+	if !r.certExists() {
+		return res, ui.Errorf("check certbot's output; the HTTP site is deployed", "certbot finished but %s is still missing", r.j(c.CertPath()))
+	}
+	r.say("\ncertificate ready: deploying the HTTPS site")
+	return r.deployOnce(ctx, true)
+}
+
+// planTLS decides whether this run deploys HTTPS. With TLS enabled and no
+// certificate yet, it deploys HTTP (certbot's challenge needs it) and
+// returns the certbot command that gets the certificate.
+func (r *run) planTLS() (bool, []string, error) {
+	c := r.c
+	if !c.Nginx.TLS.Enabled {
+		return false, nil, nil
+	}
+	var wild []string
+	for _, n := range c.Proxy.ServerNames {
+		if strings.HasPrefix(n, "*.") {
+			wild = append(wild, n)
+		}
+	}
+	if len(wild) > 0 && (c.Nginx.TLS.Cert == "" || c.Nginx.TLS.Key == "") {
+		return false, nil, &ui.UsageError{Err: ui.Errorf(
+			"pass --cert and --key (nginx.tls.cert, nginx.tls.key) with a certificate you got another way, e.g. certbot's DNS challenge",
+			"TLS for %s needs your own certificate: certbot's webroot challenge cannot issue wildcard certificates", strings.Join(wild, ", "))}
+	}
+	if r.certExists() {
+		return true, nil, nil
+	}
+	if c.Nginx.TLS.Cert != "" {
+		return false, nil, ui.Errorf("check nginx.tls.cert and nginx.tls.key (--cert/--key)", "TLS is on but the certificate %s or its key %s does not exist", r.j(c.CertPath()), r.j(c.KeyPath()))
+	}
+	argv := []string{"certbot", "certonly", "--webroot", "-w", r.j(c.Nginx.TLS.ACMEWebroot)}
+	for _, n := range c.Proxy.ServerNames {
+		argv = append(argv, "-d", n)
+	}
+	r.say("%s", r.p.Yellow(fmt.Sprintf("TLS is disabled for this run: there is no certificate at %s yet. Deploying the HTTP site first, so certbot's challenge (served from %s) can succeed.", r.j(c.CertPath()), r.j(c.Nginx.TLS.ACMEWebroot))))
+	return false, argv, nil
+}
+
+func (r *run) certExists() bool {
+	_, e1 := os.Stat(r.j(r.c.CertPath()))
+	_, e2 := os.Stat(r.j(r.c.KeyPath()))
+	return e1 == nil && e2 == nil
+}
+
+// siteConfig is the Config the nginx site is rendered from: under --root
+// every path nginx opens is moved under the root, because the nginx that
+// reads the site runs on this machine's file system.
+func (r *run) siteConfig(tlsOn bool) *stack.Config {
+	sc := *r.c
+	sc.Nginx.TLS.Enabled = tlsOn
+	if r.Root != "" {
+		sc.Nginx.AppDir = r.j(sc.Nginx.AppDir)
+		if sc.Nginx.AccessLog != "off" {
+			sc.Nginx.AccessLog = r.j(sc.Nginx.AccessLog)
+		}
+		sc.Nginx.ErrorLog = r.j(sc.Nginx.ErrorLog)
+		sc.Nginx.TLS.ACMEWebroot = r.j(sc.Nginx.TLS.ACMEWebroot)
+		sc.Nginx.TLS.Cert = r.j(r.c.CertPath())
+		sc.Nginx.TLS.Key = r.j(r.c.KeyPath())
+	}
+	return &sc
+}
+
+// plan builds every change of a deploy and the steps it runs.
+func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, error) {
+	c := r.c
+	files, buildArgv, err := BuildApp(ctx, r.System, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	uo := UnitOptions{Workers: 2*runtime.NumCPU() + 1}
+	if c.App.Template == "flask" {
+		g, err := r.System.LookPath("gunicorn")
+		if err != nil {
+			return nil, nil, nil, ui.WithFix(errors.New("gunicorn is not installed: the Flask app runs under gunicorn in production"), "apt-get install gunicorn python3-flask")
+		}
+		uo.Gunicorn = g
+	}
+	unit, err := RenderUnit(c, uo)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	site, err := r.RenderSite(r.siteConfig(tlsOn), r.layout.Version)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("render the nginx site: %w", err)
+	}
+
+	appDir := r.j(c.Nginx.AppDir)
+	changes := []Change{{Path: appDir, Dir: true, Label: "app folder"}}
+	installed := make([]string, 0, len(files))
+	for _, f := range files {
+		changes = append(changes, Change{Path: filepath.Join(appDir, filepath.FromSlash(f.Rel)), Data: f.Data, Mode: f.Mode, Label: "app"})
+		installed = append(installed, f.Rel)
+	}
+	// Files a previous deploy installed that the app no longer has.
+	listPath := filepath.Join(r.stateDir(), "installed.json")
+	if old, err := os.ReadFile(listPath); err == nil {
+		var prev struct {
+			AppDir string   `json:"app_dir"`
+			Files  []string `json:"files"`
+		}
+		if json.Unmarshal(old, &prev) == nil && prev.AppDir == c.Nginx.AppDir {
+			keep := map[string]bool{}
+			for _, f := range installed {
+				keep[f] = true
+			}
+			for _, f := range prev.Files {
+				clean := path.Clean(f)
+				if keep[clean] || !filepath.IsLocal(filepath.FromSlash(clean)) {
+					continue
+				}
+				changes = append(changes, Change{Path: filepath.Join(appDir, filepath.FromSlash(clean)), Remove: true, Label: "app (no longer in the project)"})
+			}
+		}
+	}
+	list, _ := json.MarshalIndent(struct {
+		AppDir string   `json:"app_dir"`
+		Files  []string `json:"files"`
+	}{c.Nginx.AppDir, installed}, "", "  ")
+	changes = append(changes, Change{Path: listPath, Data: append(list, '\n'), Mode: 0o644, Label: "list of installed files"})
+
+	changes = append(changes, Change{Path: r.j(path.Join(unitDir, unit.Name)), Data: unit.Text, Mode: 0o644, Label: "systemd unit"})
+	for _, l := range []string{c.Nginx.AccessLog, c.Nginx.ErrorLog} {
+		if l != "off" {
+			changes = appendDir(changes, r.j(path.Dir(l)), "nginx log folder")
+		}
+	}
+	if c.Nginx.TLS.Enabled {
+		changes = appendDir(changes, r.j(c.Nginx.TLS.ACMEWebroot), "ACME webroot")
+	}
+	sitePath, link := r.layout.SitePath(c.Name)
+	changes = append(changes, Change{Path: sitePath, Data: site, Mode: 0o644, Label: "nginx site"})
+	if link != "" {
+		changes = append(changes, Change{Path: link, Link: sitePath, Label: "nginx site link"})
+	}
+	return changes, unit, buildArgv, nil
+}
+
+func appendDir(changes []Change, dir, label string) []Change {
+	for _, ch := range changes {
+		if ch.Path == dir {
+			return changes
+		}
+	}
+	return append(changes, Change{Path: dir, Dir: true, Label: label})
+}
+
+func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
+	c := r.c
+	changes, unit, buildArgv, err := r.plan(ctx, tlsOn)
+	if err != nil {
+		return nil, err
+	}
+	sitePath, link := r.layout.SitePath(c.Name)
+	res := &Result{Unit: unit, SitePath: sitePath, SiteLink: link, TLS: tlsOn}
+	pending, err := Diff(changes)
+	if err != nil {
+		return nil, err
+	}
+	res.Changes = pending
+	target, err := healthTarget(c, tlsOn)
+	if err != nil {
+		return nil, err
+	}
+	if r.DryRun {
+		r.printDryRun(pending, unit, buildArgv, target)
+		return res, nil
+	}
+	if len(pending) == 0 {
+		r.say("%s %s is already deployed as it is now: nothing to write, nginx not reloaded.", r.p.Green("No changes:"), c.Name)
+		res.Healthy = r.health(ctx, target, false) == nil
+		return res, nil
+	}
+
+	txn, err := Apply(pending, r.backupsDir(), c.Deploy.Service)
+	if err != nil {
+		return nil, fmt.Errorf("write the files: %w", err)
+	}
+	res.Backup = txn.Dir
+	undo := func(cause error) error {
+		if rerr := txn.Rollback(); rerr != nil {
+			return errors.Join(cause, fmt.Errorf("restoring the backup %s failed: %w", txn.Dir, rerr))
+		}
+		r.say("%s every file deploy touched is restored byte for byte (backup %s).", r.p.Yellow("rolled back:"), txn.Dir)
+		res.Backup = ""
+		return cause
+	}
+
+	unitPath := r.j(path.Join(unitDir, unit.Name))
+	if err := r.verifyUnit(ctx, unitPath); err != nil {
+		return nil, undo(err)
+	}
+	if err := r.nginxTest(ctx); err != nil {
+		return nil, undo(err)
+	}
+
+	if r.systemd {
+		if err := r.startService(ctx); err != nil {
+			err = undo(err)
+			// Bring the previous version back up.
+			r.System.run(ctx, "", "systemctl", "daemon-reload")
+			r.System.run(ctx, "", "systemctl", "try-restart", unit.Name)
+			return nil, err
+		}
+		res.Started = true
+	} else {
+		r.say("%s systemd is not running on this machine (PID 1 is not systemd), so %s cannot be started here.", r.p.Yellow("note:"), unit.Name)
+		r.say("      The unit %s runs:\n        %s", unitPath, r.p.Cyan(r.localCommand(unit)))
+	}
+	reloaded := r.reloadNginx(ctx)
+
+	herr := r.health(ctx, target, r.systemd)
+	res.Healthy = herr == nil
+	if herr != nil && r.systemd && reloaded {
+		err := undo(ui.WithFix(fmt.Errorf("the health check failed: %w", herr), "see 'journalctl -u "+unit.Name+"'; the previous version is back"))
+		r.System.run(ctx, "", "systemctl", "daemon-reload")
+		r.System.run(ctx, "", "systemctl", "try-restart", unit.Name)
+		r.reloadNginx(ctx)
+		return nil, err
+	}
+	r.summary(pending, txn.Dir)
+	return res, nil
+}
+
+// localCommand is the unit's command as a shell line for this machine:
+// under --root the installed binary is inside the root.
+func (r *run) localCommand(u *Unit) string {
+	argv := append([]string(nil), u.Argv...)
+	if r.Root != "" && strings.HasPrefix(argv[0], r.c.Nginx.AppDir+"/") {
+		argv[0] = r.j(argv[0])
+	}
+	line := "cd " + shellquote.Join(r.j(u.Dir)) + " && env " + shellquote.Join(u.Env...) + " " + shellquote.Join(argv...)
+	return line
+}
+
+func (r *run) health(ctx context.Context, t HealthTarget, required bool) error {
+	timeout := r.HealthTimeout
+	if timeout == 0 {
+		timeout = 3 * time.Second
+		if required {
+			timeout = 15 * time.Second
+		}
+	}
+	err := checkHealth(ctx, t, timeout)
+	switch {
+	case err == nil:
+		r.say("%s GET %s (Host: %s) through nginx answered 200", r.p.Green("healthy:"), t.URL, t.Host)
+	case !required:
+		r.warn("health check through nginx failed (advisory, nothing rolled back: nobody started the app here): %v", err)
+	}
+	return err
+}
+
+// verifyUnit runs systemd-analyze verify on the written unit when the tool
+// is installed.
+func (r *run) verifyUnit(ctx context.Context, unitPath string) error {
+	sa, err := r.System.LookPath("systemd-analyze")
+	if err != nil {
+		r.say("%s systemd-analyze is not installed: the unit is not verified (apt-get install systemd)", r.p.Yellow("note:"))
+		return nil
+	}
+	argv := []string{sa, "verify"}
+	target := unitPath
+	if r.Root != "" {
+		// Under a root the rest of the system's units are not there;
+		// judge this unit alone.
+		argv = append(argv, "--recursive-errors=no", "--root="+r.Root)
+		target = strings.TrimPrefix(unitPath, r.Root)
+	}
+	if out, err := r.System.run(ctx, "", append(argv, target)...); err != nil {
+		return ui.WithFix(fmt.Errorf("systemd rejects the unit %s:\n%s", unitPath, indent(strings.TrimSpace(out))), "fix app.command, app.env or deploy.user in stack.toml")
+	}
+	return nil
+}
+
+var nginxErrRE = regexp.MustCompile(` in (\S+):(\d+)`)
+
+// nginxTest runs nginx -t on the whole configuration and, when nginx
+// rejects it, names the failing line.
+func (r *run) nginxTest(ctx context.Context) error {
+	out, err := r.System.run(ctx, "", r.layout.Args("-t", "-q")...)
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(out)
+	if m := nginxErrRE.FindStringSubmatch(out); m != nil {
+		if n, _ := strconv.Atoi(m[2]); n > 0 {
+			if data, rerr := os.ReadFile(m[1]); rerr == nil {
+				lines := strings.Split(string(data), "\n")
+				if n <= len(lines) {
+					msg += fmt.Sprintf("\n  %s:%d: %s", m[1], n, strings.TrimSpace(lines[n-1]))
+				}
+			}
+		}
+	}
+	return ui.WithFix(fmt.Errorf("nginx -t rejected the configuration:\n  %s", strings.ReplaceAll(msg, "\n", "\n  ")), "nothing changed: every file is restored and nginx keeps running the previous site")
+}
+
+func (r *run) startService(ctx context.Context) error {
+	name := r.c.Deploy.Service + ".service"
+	for _, argv := range [][]string{{"systemctl", "daemon-reload"}, {"systemctl", "enable", name}, {"systemctl", "restart", name}} {
+		if _, err := r.System.run(ctx, "", argv...); err != nil {
+			return ui.WithFix(fmt.Errorf("start the service: %w", err), "see 'systemctl status "+name+"' and 'journalctl -u "+name+"'")
+		}
+	}
+	r.say("%s %s (re)started by systemd", r.p.Green("started:"), name)
+	return nil
+}
+
+// reloadArgv is how nginx is told to reread its configuration.
+func (r *run) reloadArgv(ctx context.Context) []string {
+	if r.systemd {
+		if _, err := r.System.run(ctx, "", "systemctl", "is-active", "--quiet", "nginx"); err == nil {
+			return []string{"systemctl", "reload", "nginx"}
+		}
+	}
+	return r.layout.Args("-s", "reload")
+}
+
+func (r *run) reloadNginx(ctx context.Context) bool {
+	argv := r.reloadArgv(ctx)
+	if _, err := r.System.run(ctx, "", argv...); err != nil {
+		r.warn("nginx was not reloaded (%v). The configuration passed nginx -t; start nginx with: %s", err, shellquote.Join(r.layout.Args()...))
+		return false
+	}
+	r.say("%s %s", r.p.Green("reloaded:"), shellquote.Join(argv...))
+	return true
+}
+
+func (r *run) summary(pending []Pending, backup string) {
+	r.say("\n%s %s:", r.p.Bold("Deployed"), r.c.Name)
+	for _, p := range pending {
+		r.say("  %s", describe(p, r.p))
+	}
+	r.say("Backup of the previous files: %s\nUndo with: stackctl deploy --rollback%s", backup, rootFlag(r.Root))
+}
+
+func rootFlag(root string) string {
+	if root == "" {
+		return ""
+	}
+	return " --root " + shellquote.Join(root)
+}
+
+func describe(p Pending, pal *ui.Palette) string {
+	label := ""
+	if p.Label != "" {
+		label = " (" + p.Label + ")"
+	}
+	switch {
+	case p.Remove:
+		return pal.Red("- removed  ") + p.Path + label
+	case !p.Existed():
+		what := "+ created  "
+		if p.Link != "" {
+			return pal.Green(what) + p.Path + " -> " + p.Link + label
+		}
+		return pal.Green(what) + p.Path + label
+	default:
+		return pal.Yellow("~ updated  ") + p.Path + label
+	}
+}
+
+func (r *run) printDryRun(pending []Pending, unit *Unit, buildArgv []string, t HealthTarget) {
+	if len(pending) == 0 {
+		r.say("Dry run: %s is already deployed as it is now; nothing would change.", r.c.Name)
+		return
+	}
+	r.say("%s nothing is written. %d change(s):\n", r.p.Bold("Dry run:"), len(pending))
+	for _, p := range pending {
+		r.say("%s", describe(p, r.p))
+		switch {
+		case p.Dir:
+		case p.Remove:
+			if p.Before() != nil {
+				r.say("%s", UnifiedDiff(p.Path, "/dev/null", p.Before(), nil))
+			}
+		case p.Link != "":
+			if p.BeforeLink() != "" {
+				r.say("  link %s -> %s (was -> %s)", p.Path, p.Link, p.BeforeLink())
+			}
+		default:
+			oldName := p.Path
+			if !p.Existed() {
+				oldName = "/dev/null"
+			}
+			r.say("%s", UnifiedDiff(oldName, p.Path, p.Before(), p.Data))
+		}
+	}
+	r.say("Commands deploy would run:")
+	cmds := [][]string{}
+	if buildArgv != nil {
+		cmds = append(cmds, buildArgv)
+	}
+	cmds = append(cmds, []string{"systemd-analyze", "verify", r.j(path.Join(unitDir, unit.Name))}, r.layout.Args("-t"))
+	if r.systemd {
+		cmds = append(cmds, []string{"systemctl", "daemon-reload"}, []string{"systemctl", "enable", unit.Name}, []string{"systemctl", "restart", unit.Name})
+	}
+	cmds = append(cmds, r.layout.Args("-s", "reload"))
+	for _, c := range cmds {
+		r.say("  %s", shellquote.Join(c...))
+	}
+	r.say("  GET %s (Host: %s)", t.URL, t.Host)
+	if !r.systemd {
+		r.say("systemd is not running here: %s would not be started; it runs %s", unit.Name, r.localCommand(unit))
+	}
+}
+
+// Rollback restores the files of the last deploy's backup, byte for byte,
+// then checks and reloads nginx and restarts the service.
+func Rollback(ctx context.Context, o Options) (*Txn, error) {
+	r, err := newRun(o)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := lock(r.stateDir())
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	txn, err := LastBackup(r.backupsDir())
+	if errors.Is(err, ErrNoBackup) {
+		return nil, ui.WithFix(fmt.Errorf("%w: no backup in %s", err, r.backupsDir()), "deploy first; a rollback restores the files the last deploy replaced")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.DryRun {
+		r.say("Dry run: --rollback would restore from %s:", txn.Dir)
+		for _, p := range txn.Paths() {
+			r.say("  %s", p)
+		}
+		return txn, nil
+	}
+	if err := txn.Rollback(); err != nil {
+		return nil, fmt.Errorf("restore %s: %w", txn.Dir, err)
+	}
+	r.say("%s restored from %s:", r.p.Green("rolled back:"), txn.Dir)
+	for _, p := range txn.Paths() {
+		r.say("  %s", p)
+	}
+	r.layout, err = DiscoverLayout(ctx, r.System, r.Root, r.c.Deploy.SitesDir)
+	if err != nil {
+		return txn, err
+	}
+	if err := r.nginxTest(ctx); err != nil {
+		return txn, ui.WithFix(err, "the files are restored, but nginx rejects them; fix the configuration by hand")
+	}
+	if r.systemd {
+		name := r.c.Deploy.Service + ".service"
+		r.System.run(ctx, "", "systemctl", "daemon-reload")
+		if _, err := r.System.run(ctx, "", "systemctl", "try-restart", name); err != nil {
+			r.warn("%v", err)
+		}
+	} else {
+		r.say("%s systemd is not running here: restart the app yourself.", r.p.Yellow("note:"))
+	}
+	r.reloadNginx(ctx)
+	return txn, nil
+}
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}

@@ -1,0 +1,95 @@
+package deploy
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/stack"
+)
+
+// HealthTarget is where the health check sends its request: nginx's
+// address, the site's Host header and the app's health path.
+type HealthTarget struct {
+	URL  string
+	Host string
+}
+
+// healthTarget builds the request that checks the deployed app through
+// nginx: nginx.listen (a wildcard address becomes loopback), the first
+// server name as Host, app.health as the path; HTTPS on 443 when TLS is on.
+func healthTarget(c *stack.Config, tlsOn bool) (HealthTarget, error) {
+	l, err := stack.ParseListen(c.Nginx.Listen)
+	if err != nil {
+		return HealthTarget{}, err
+	}
+	host := l.Host
+	switch host {
+	case "", "0.0.0.0", "*":
+		host = "127.0.0.1"
+	case "::":
+		host = "::1"
+	}
+	scheme, port := "http", l.Port
+	if tlsOn {
+		scheme, port = "https", 443
+	}
+	name := c.Proxy.ServerNames[0]
+	if strings.HasPrefix(name, "*.") {
+		name = "www" + name[1:]
+	}
+	return HealthTarget{
+		URL:  scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + c.App.Health,
+		Host: name,
+	}, nil
+}
+
+// checkHealth asks nginx for the app's health path until it answers 200 or
+// the timeout passes; it returns the last problem seen.
+func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	client := &http.Client{
+		Transport: &http.Transport{
+			// The check is about the app behind nginx, not the certificate,
+			// which may be a fresh one for a name that does not resolve here.
+			TLSClientConfig:   &tls.Config{ServerName: t.Host, InsecureSkipVerify: true}, //nolint:gosec
+			DisableKeepAlives: true,
+			Proxy:             nil,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       2 * time.Second,
+	}
+	var last error
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
+		if err != nil {
+			return err
+		}
+		req.Host = t.Host
+		resp, err := client.Do(req)
+		if err == nil {
+			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			last = fmt.Errorf("GET %s (Host: %s) answered %s: %s", t.URL, t.Host, resp.Status, strings.TrimSpace(firstLine(string(body))))
+		} else {
+			last = fmt.Errorf("GET %s (Host: %s): %v", t.URL, t.Host, err)
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-tick.C:
+		}
+	}
+}
