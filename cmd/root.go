@@ -82,7 +82,9 @@ like that site, and deploy installs both on a server.`,
 	})
 	root.CompletionOptions.HiddenDefaultCmd = false
 
-	for _, newCmd := range []func(*Factory) *cobra.Command{} {
+	for _, newCmd := range []func(*Factory) *cobra.Command{
+		newCmdDoctor,
+	} {
 		root.AddCommand(newCmd(f))
 	}
 	return root
