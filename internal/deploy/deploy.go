@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path"
 	"path/filepath"
 	"regexp"
@@ -43,12 +44,22 @@ type Options struct {
 	Colors *ui.Palette
 	// System runs programs and knows whether systemd runs this machine.
 	System System
-	// RenderSite renders the nginx site of a Config for an nginx version
-	// (internal/nginx.Render).
-	RenderSite func(c *stack.Config, nginxVersion string) ([]byte, error)
+	// RenderSite renders the nginx site of a Config (internal/nginx.Render).
+	RenderSite func(c *stack.Config, o SiteOptions) ([]byte, error)
+	// HTTPSPort is the port of the HTTPS server when TLS is on; 0 means 443.
+	// Tests set it to run a TLS site on a free loopback port.
+	HTTPSPort int
 	// HealthTimeout bounds the health check; 0 means 15s when systemd
 	// starts the app and 3s when it cannot (the check is then advisory).
 	HealthTimeout time.Duration
+}
+
+// SiteOptions are the facts the site renderer needs besides the Config.
+type SiteOptions struct {
+	// NginxVersion is the installed nginx's version ("1.22.1").
+	NginxVersion string
+	// HTTPSPort is the HTTPS port; 0 means 443.
+	HTTPSPort int
 }
 
 // Result is what a deploy did.
@@ -262,7 +273,7 @@ func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	site, err := r.RenderSite(r.siteConfig(tlsOn), r.layout.Version)
+	site, err := r.RenderSite(r.siteConfig(tlsOn), SiteOptions{NginxVersion: r.layout.Version, HTTPSPort: r.HTTPSPort})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("render the nginx site: %w", err)
 	}
@@ -340,7 +351,7 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 		return nil, err
 	}
 	res.Changes = pending
-	target, err := healthTarget(c, tlsOn)
+	target, err := healthTarget(c, tlsOn, r.HTTPSPort)
 	if err != nil {
 		return nil, err
 	}
@@ -377,6 +388,9 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 	}
 
 	if r.systemd {
+		if err := r.ensureUser(ctx); err != nil {
+			return nil, undo(err)
+		}
 		if err := r.startService(ctx); err != nil {
 			err = undo(err)
 			// Bring the previous version back up.
@@ -478,6 +492,33 @@ func (r *run) nginxTest(ctx context.Context) error {
 	return ui.WithFix(fmt.Errorf("nginx -t rejected the configuration:\n  %s", strings.ReplaceAll(msg, "\n", "\n  ")), "nothing changed: every file is restored and nginx keeps running the previous site")
 }
 
+// useraddArgv creates deploy.user as a system user with its own group, no
+// login shell and no home folder of its own.
+func (r *run) useraddArgv() []string {
+	return []string{"useradd", "--system", "--user-group", "--no-create-home", "--home-dir", r.c.Nginx.AppDir, "--shell", "/usr/sbin/nologin", r.c.Deploy.User}
+}
+
+// userMissing reports whether deploy.user does not exist on this machine.
+func (r *run) userMissing() bool {
+	_, err := user.Lookup(r.c.Deploy.User)
+	var unknown user.UnknownUserError
+	return errors.As(err, &unknown)
+}
+
+// ensureUser creates deploy.user when it does not exist, so the unit's
+// User= and Group= resolve.
+func (r *run) ensureUser(ctx context.Context) error {
+	if !r.userMissing() {
+		return nil
+	}
+	argv := r.useraddArgv()
+	if _, err := r.System.run(ctx, "", argv...); err != nil {
+		return ui.WithFix(fmt.Errorf("create the user %s: %w", r.c.Deploy.User, err), "create it yourself or set deploy.user to an existing unprivileged user")
+	}
+	r.say("%s system user %s", r.p.Green("created:"), r.c.Deploy.User)
+	return nil
+}
+
 func (r *run) startService(ctx context.Context) error {
 	name := r.c.Deploy.Service + ".service"
 	for _, argv := range [][]string{{"systemctl", "daemon-reload"}, {"systemctl", "enable", name}, {"systemctl", "restart", name}} {
@@ -575,6 +616,9 @@ func (r *run) printDryRun(pending []Pending, unit *Unit, buildArgv []string, t H
 		cmds = append(cmds, buildArgv)
 	}
 	cmds = append(cmds, []string{"systemd-analyze", "verify", r.j(path.Join(unitDir, unit.Name))}, r.layout.Args("-t"))
+	if r.systemd && r.userMissing() {
+		cmds = append(cmds, r.useraddArgv())
+	}
 	if r.systemd {
 		cmds = append(cmds, []string{"systemctl", "daemon-reload"}, []string{"systemctl", "enable", unit.Name}, []string{"systemctl", "restart", unit.Name})
 	}

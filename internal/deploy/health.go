@@ -23,8 +23,9 @@ type HealthTarget struct {
 
 // healthTarget builds the request that checks the deployed app through
 // nginx: nginx.listen (a wildcard address becomes loopback), the first
-// server name as Host, app.health as the path; HTTPS on 443 when TLS is on.
-func healthTarget(c *stack.Config, tlsOn bool) (HealthTarget, error) {
+// server name as Host, app.health as the path; HTTPS on httpsPort (0: 443)
+// when TLS is on.
+func healthTarget(c *stack.Config, tlsOn bool, httpsPort int) (HealthTarget, error) {
 	l, err := stack.ParseListen(c.Nginx.Listen)
 	if err != nil {
 		return HealthTarget{}, err
@@ -39,6 +40,9 @@ func healthTarget(c *stack.Config, tlsOn bool) (HealthTarget, error) {
 	scheme, port := "http", l.Port
 	if tlsOn {
 		scheme, port = "https", 443
+		if httpsPort != 0 {
+			port = httpsPort
+		}
 	}
 	name := c.Proxy.ServerNames[0]
 	if strings.HasPrefix(name, "*.") {
