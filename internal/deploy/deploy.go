@@ -148,6 +148,14 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, errors.New("deploy: no site renderer")
 	}
 	c := r.c
+	r.layout, err = DiscoverLayout(ctx, r.System, r.Root, c.Deploy.SitesDir)
+	if err != nil {
+		return nil, err
+	}
+	tlsOn, certbotArgv, err := r.planTLS()
+	if err != nil {
+		return nil, err
+	}
 	if !r.DryRun {
 		unlock, err := lock(r.stateDir())
 		if err != nil {
@@ -155,17 +163,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		defer unlock()
 	}
-	r.layout, err = DiscoverLayout(ctx, r.System, r.Root, c.Deploy.SitesDir)
-	if err != nil {
-		return nil, err
-	}
 	if !r.layout.Included {
 		r.warn("%s does not seem to include %s: nginx may not read the site (pass --sites-dir to choose the folder)", r.layout.ConfPath, firstNonEmpty(r.layout.EnabledDir, r.layout.SitesDir))
-	}
-
-	tlsOn, certbotArgv, err := r.planTLS()
-	if err != nil {
-		return nil, err
 	}
 	res, err := r.deployOnce(ctx, tlsOn)
 	if err != nil || certbotArgv == nil {
@@ -276,6 +275,12 @@ func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, 
 	site, err := r.RenderSite(r.siteConfig(tlsOn), SiteOptions{NginxVersion: r.layout.Version, HTTPSPort: r.HTTPSPort})
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("render the nginx site: %w", err)
+	}
+	if c.Nginx.TLS.Enabled && !tlsOn {
+		// HTTP first, so certbot's challenge can be answered.
+		if site, err = withACMEChallenge(site, r.siteConfig(false).Nginx.TLS.ACMEWebroot); err != nil {
+			return nil, nil, nil, err
+		}
 	}
 
 	appDir := r.j(c.Nginx.AppDir)
