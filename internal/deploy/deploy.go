@@ -52,6 +52,9 @@ type Options struct {
 	// HealthTimeout bounds the health check; 0 means 15s when systemd
 	// starts the app and 3s when it cannot (the check is then advisory).
 	HealthTimeout time.Duration
+	// SystemdUnderRoot drives systemd (through System) even with Root set.
+	// Only tests use it, with a System whose systemctl is a fake.
+	SystemdUnderRoot bool
 }
 
 // SiteOptions are the facts the site renderer needs besides the Config.
@@ -134,7 +137,7 @@ func newRun(o Options) (*run, error) {
 		}
 	}
 	r := &run{Options: o, c: o.Config, p: o.Colors}
-	r.systemd = o.Root == "" && o.System.SystemdRunning != nil && o.System.SystemdRunning()
+	r.systemd = (o.Root == "" || o.SystemdUnderRoot) && o.System.SystemdRunning != nil && o.System.SystemdRunning()
 	return r, nil
 }
 

@@ -87,7 +87,9 @@ func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) err
 				return nil
 			}
 			last = fmt.Errorf("GET %s (Host: %s) answered %s: %s", t.URL, t.Host, resp.Status, strings.TrimSpace(firstLine(string(body))))
-		} else {
+		} else if ctx.Err() == nil || last == nil {
+			// A request cut short by the deadline says less than the
+			// answer before it.
 			last = fmt.Errorf("GET %s (Host: %s): %v", t.URL, t.Host, err)
 		}
 		select {
