@@ -83,6 +83,7 @@ like that site, and deploy installs both on a server.`,
 	root.CompletionOptions.HiddenDefaultCmd = false
 
 	for _, newCmd := range []func(*Factory) *cobra.Command{
+		newCmdGenNginx,
 		newCmdDoctor,
 	} {
 		root.AddCommand(newCmd(f))
