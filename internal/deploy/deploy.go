@@ -352,6 +352,9 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(buildArgv) > 4 {
+		buildArgv[4] = r.j(buildArgv[4]) // the binary is built aside, then installed there
+	}
 	sitePath, link := r.layout.SitePath(c.Name)
 	res := &Result{Unit: unit, SitePath: sitePath, SiteLink: link, TLS: tlsOn}
 	pending, err := Diff(changes)

@@ -86,7 +86,7 @@ func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) err
 			if resp.StatusCode == http.StatusOK {
 				return nil
 			}
-			last = fmt.Errorf("GET %s (Host: %s) answered %s: %s", t.URL, t.Host, resp.Status, strings.TrimSpace(firstLine(string(body))))
+			last = fmt.Errorf("GET %s (Host: %s) answered %s%s", t.URL, t.Host, resp.Status, bodyHint(resp.Header.Get("Content-Type"), body))
 		} else if ctx.Err() == nil || last == nil {
 			// A request cut short by the deadline says less than the
 			// answer before it.
@@ -98,4 +98,16 @@ func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) err
 		case <-tick.C:
 		}
 	}
+}
+
+// bodyHint is the first line of a plain-text answer, which often says what
+// is wrong; an HTML error page says nothing the status does not.
+func bodyHint(contentType string, body []byte) string {
+	if !strings.HasPrefix(contentType, "text/plain") {
+		return ""
+	}
+	if line := strings.TrimSpace(firstLine(string(body))); line != "" {
+		return ": " + line
+	}
+	return ""
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,46 +13,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stackctl/stackctl/internal/nginxtest"
 )
-
-// requireNginx returns the nginx binary, or skips the test with how to get
-// it (fails instead under STACKCTL_REQUIRE_NGINX=1).
-func requireNginx(t *testing.T) string {
-	t.Helper()
-	p, err := lookPath("nginx")
-	if err == nil {
-		return p
-	}
-	if os.Getenv("STACKCTL_REQUIRE_NGINX") == "1" {
-		t.Fatalf("nginx is required (STACKCTL_REQUIRE_NGINX=1) but not installed: %v", err)
-	}
-	t.Skip("nginx is not installed (apt-get install nginx)")
-	return ""
-}
-
-// freePort returns a loopback port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// openDir is t.TempDir made readable by nginx's workers, which run as
-// nobody when the tests run as root.
-func openDir(t *testing.T) string {
-	t.Helper()
-	d := t.TempDir()
-	for _, p := range []string{filepath.Dir(d), d} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return d
-}
 
 // testNginx is an nginx running a Debian-like tree under a root, the way
 // `deploy --root` drives it: <root>/etc/nginx/nginx.conf, started with
@@ -70,8 +32,8 @@ type testNginx struct {
 // every file nginx writes kept under root.
 func newDebianRoot(t *testing.T) *testNginx {
 	t.Helper()
-	root := openDir(t)
-	n := &testNginx{root: root, conf: filepath.Join(root, "etc/nginx/nginx.conf"), ready: freePort(t)}
+	root := nginxtest.TempDir(t)
+	n := &testNginx{root: root, conf: filepath.Join(root, "etc/nginx/nginx.conf"), ready: nginxtest.FreePort(t)}
 	for _, d := range []string{"etc/nginx/sites-available", "etc/nginx/sites-enabled", "run", "var/log/nginx", "var/lib/nginx"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -108,7 +70,7 @@ http {
 // start runs nginx in the foreground and waits until it answers.
 func (n *testNginx) start(t *testing.T) {
 	t.Helper()
-	bin := requireNginx(t)
+	bin := nginxtest.Require(t)
 	n.cmd = exec.Command(bin, "-p", n.root+"/", "-c", n.conf, "-g", "daemon off;")
 	n.cmd.Stdout, n.cmd.Stderr = os.Stderr, os.Stderr
 	if err := n.cmd.Start(); err != nil {
