@@ -44,10 +44,7 @@ func healthTarget(c *stack.Config, tlsOn bool, httpsPort int) (HealthTarget, err
 			port = httpsPort
 		}
 	}
-	name := c.Proxy.ServerNames[0]
-	if strings.HasPrefix(name, "*.") {
-		name = "www" + name[1:]
-	}
+	name := servedName(c)
 	return HealthTarget{
 		URL:  scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + c.App.Health,
 		Host: name,
@@ -110,4 +107,20 @@ func bodyHint(contentType string, body []byte) string {
 		return ": " + line
 	}
 	return ""
+}
+
+// servedName is a host name the site answers itself rather than
+// redirecting: the first server name, moved to its canonical form by
+// proxy.redirect, with a wildcard's "*" replaced by "www".
+func servedName(c *stack.Config) string {
+	name := c.Proxy.ServerNames[0]
+	switch {
+	case strings.HasPrefix(name, "*."):
+		return "www" + name[1:]
+	case c.Proxy.Redirect == stack.RedirectWWWToApex:
+		return strings.TrimPrefix(name, "www.")
+	case c.Proxy.Redirect == stack.RedirectApexToWWW && !strings.HasPrefix(name, "www."):
+		return "www." + name
+	}
+	return name
 }
