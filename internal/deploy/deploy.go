@@ -186,10 +186,18 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	certbotArgv[0] = bin
 	r.say("\nrunning %s", r.p.Cyan(shellquote.Join(certbotArgv...)))
-	if out, err := r.System.run(ctx, "", certbotArgv...); err != nil {
-		return res, ui.WithFix(fmt.Errorf("certbot failed: %w", err), "the HTTP site is deployed; fix the problem certbot names and run deploy again")
-	} else if s := strings.TrimSpace(out); s != "" {
-		r.say("%s", s)
+	var cerr error
+	if r.System.Interactive != nil {
+		cerr = r.System.Interactive(ctx, certbotArgv)
+	} else {
+		var out string
+		out, cerr = r.System.run(ctx, "", certbotArgv...)
+		if s := strings.TrimSpace(out); s != "" && cerr == nil {
+			r.say("%s", s)
+		}
+	}
+	if cerr != nil {
+		return res, ui.WithFix(fmt.Errorf("certbot failed: %w", cerr), "the HTTP site is deployed; fix the problem certbot names and run deploy again")
 	}
 	if !r.certExists() {
 		return res, ui.Errorf("check certbot's output; the HTTP site is deployed", "certbot finished but %s is still missing", r.j(c.CertPath()))

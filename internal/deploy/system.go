@@ -18,11 +18,14 @@ type System struct {
 	Run func(ctx context.Context, dir, name string, args ...string) ([]byte, error)
 	// SystemdRunning reports whether systemd is this machine's init.
 	SystemdRunning func() bool
+	// Interactive runs a program on the user's terminal (certbot may ask
+	// for an e-mail address and agreement to its terms); nil uses Run.
+	Interactive func(ctx context.Context, argv []string) error
 }
 
 // RealSystem is the System of the machine stackctl runs on.
 func RealSystem() System {
-	return System{LookPath: lookPath, Run: runCommand, SystemdRunning: systemdRunning}
+	return System{LookPath: lookPath, Run: runCommand, SystemdRunning: systemdRunning, Interactive: runInteractive}
 }
 
 // lookPath is exec.LookPath that also looks in the sbin folders, which a
@@ -49,6 +52,15 @@ func runCommand(ctx context.Context, dir, name string, args ...string) ([]byte, 
 	cmd.Stderr = &out
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+func runInteractive(ctx context.Context, argv []string) error {
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return &CommandError{Argv: argv, Err: err}
+	}
+	return nil
 }
 
 // systemdRunning is sd_booted(): systemd creates /run/systemd/system when
