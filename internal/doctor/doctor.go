@@ -129,6 +129,7 @@ func Run(ctx context.Context, o Options) Report {
 	}
 	if c != nil {
 		d.checkPorts(c)
+		d.checkSystemd()
 		d.checkDeployPaths(ctx, c)
 	}
 	r := Report{OK: true, Config: o.ConfigPath, Checks: d.checks}
@@ -323,6 +324,20 @@ func (d *doctor) checkPorts(c *stack.Config) {
 		}
 		d.add(ch)
 	}
+}
+
+// checkSystemd says whether deploy can start the service here: systemd
+// creates /run/systemd/system when it is PID 1.
+func (d *doctor) checkSystemd() {
+	ch := Check{Name: "systemd"}
+	if st, err := d.env.Stat("/run/systemd/system"); err == nil && (st == nil || st.IsDir()) {
+		ch.Status, ch.Detail = OK, "running: deploy starts the service and checks its health"
+	} else {
+		ch.Status = Warn
+		ch.Detail = "not running (PID 1 is not systemd): deploy writes the unit but cannot start it"
+		ch.Fix = "deploy on a machine booted with systemd, or start the app yourself with the command deploy prints"
+	}
+	d.add(ch)
 }
 
 // checkDeployPaths checks that the folders deploy writes to can be written.

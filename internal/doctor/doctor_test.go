@@ -46,7 +46,7 @@ func healthyMachine() *fakeEnv {
 		},
 		failing:  map[string]bool{},
 		busy:     map[string]bool{},
-		dirs:     map[string]bool{"/": true, "/srv": true, "/etc/systemd/system": true, "/var/lib": true},
+		dirs:     map[string]bool{"/": true, "/srv": true, "/etc/systemd/system": true, "/var/lib": true, "/run/systemd/system": true},
 		readOnly: map[string]bool{},
 	}
 }
@@ -246,6 +246,11 @@ func TestBusyPortsAndReadOnlyPathsWarn(t *testing.T) {
 	}
 	if ch := find(t, r, "write systemd unit"); ch.Status != OK {
 		t.Errorf("writable unit folder: %+v", ch)
+	}
+	delete(f.dirs, "/run/systemd/system")
+	r = Run(context.Background(), Options{Config: c, Env: f.env()})
+	if ch := find(t, r, "systemd"); !r.OK || ch.Status != Warn || !strings.Contains(ch.Detail, "PID 1 is not systemd") {
+		t.Errorf("no systemd: ok=%v %+v", r.OK, ch)
 	}
 }
 
