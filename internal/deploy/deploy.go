@@ -399,7 +399,7 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 	}
 
 	unitPath := r.j(path.Join(unitDir, unit.Name))
-	if err := r.verifyUnit(ctx, unitPath); err != nil {
+	if err := r.verifyUnit(ctx, unitPath, unit); err != nil {
 		return nil, undo(err)
 	}
 	if err := r.nginxTest(ctx); err != nil {
@@ -468,7 +468,7 @@ func (r *run) health(ctx context.Context, t HealthTarget, required bool) error {
 
 // verifyUnit runs systemd-analyze verify on the written unit when the tool
 // is installed.
-func (r *run) verifyUnit(ctx context.Context, unitPath string) error {
+func (r *run) verifyUnit(ctx context.Context, unitPath string, unit *Unit) error {
 	sa, err := r.System.LookPath("systemd-analyze")
 	if err != nil {
 		r.say("%s systemd-analyze is not installed: the unit is not verified (apt-get install systemd)", r.p.Yellow("note:"))
@@ -482,10 +482,25 @@ func (r *run) verifyUnit(ctx context.Context, unitPath string) error {
 		argv = append(argv, "--recursive-errors=no", "--root="+r.Root)
 		target = strings.TrimPrefix(unitPath, r.Root)
 	}
-	if out, err := r.System.run(ctx, "", append(argv, target)...); err != nil {
+	out, err := r.System.run(ctx, "", append(argv, target)...)
+	if err != nil && !r.onlyMissingSystemProgram(out, unit) {
 		return ui.WithFix(fmt.Errorf("systemd rejects the unit %s:\n%s", unitPath, indent(strings.TrimSpace(out))), "fix app.command, app.env or deploy.user in stack.toml")
 	}
 	return nil
+}
+
+// onlyMissingSystemProgram reports whether systemd-analyze's sole complaint
+// under --root is that ExecStart's program (gunicorn: installed on the
+// machine, not inside the root) is missing from the root.
+func (r *run) onlyMissingSystemProgram(out string, unit *Unit) bool {
+	if r.Root == "" || strings.HasPrefix(unit.Argv[0], r.c.Nginx.AppDir+"/") {
+		return false
+	}
+	if _, err := os.Stat(unit.Argv[0]); err != nil {
+		return false
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return len(lines) == 1 && strings.Contains(lines[0], "Command "+unit.Argv[0]+" is not executable")
 }
 
 var nginxErrRE = regexp.MustCompile(` in (\S+):(\d+)`)

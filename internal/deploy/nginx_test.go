@@ -186,7 +186,13 @@ func startUnit(t *testing.T, root, unitPath string) func() {
 		t.Fatal(err)
 	}
 	u := parseUnit(t, string(text))
-	cmd := exec.Command(filepath.Join(root, u.argv[0]), u.argv[1:]...)
+	// Programs deploy installs are inside the root; others (gunicorn) are
+	// the machine's own.
+	bin := filepath.Join(root, u.argv[0])
+	if _, err := os.Stat(bin); err != nil {
+		bin = u.argv[0]
+	}
+	cmd := exec.Command(bin, u.argv[1:]...)
 	cmd.Dir = filepath.Join(root, u.dir)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, u.env...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
