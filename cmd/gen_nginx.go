@@ -103,8 +103,8 @@ writes nothing if nginx rejects it.`,
 	return c
 }
 
-// flagOf maps the stack.toml keys gen-nginx's flags override to the flag.
-var flagOf = []struct {
+// genNginxFlagKeys maps the stack.toml keys gen-nginx's flags override to the flag.
+var genNginxFlagKeys = []struct {
 	re   *regexp.Regexp
 	flag string
 }{
@@ -159,7 +159,7 @@ func (o *genNginxOptions) flagError(err error, path string) error {
 	set := o.setFlags()
 	byFlag := false
 	for _, fe := range ve.Errors {
-		for _, m := range flagOf {
+		for _, m := range genNginxFlagKeys {
 			if m.re.MatchString(fe.Field) && set[m.flag] {
 				fe.Field = m.flag + " (" + fe.Field + ")"
 				fe.File = ""
