@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -196,8 +197,18 @@ func startUnit(t *testing.T, root, unitPath string) func() {
 	cmd.Dir = filepath.Join(root, u.dir)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin"}, u.env...)
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	// ETXTBSY: a fork in a parallel test can hold the just-written binary
+	// open for writing until it execs (golang.org/issue/22315); retry.
+	for i := 0; ; i++ {
+		err := cmd.Start()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.ETXTBSY) || i == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+		cmd = &exec.Cmd{Path: cmd.Path, Args: cmd.Args, Dir: cmd.Dir, Env: cmd.Env, Stdout: cmd.Stdout, Stderr: cmd.Stderr}
 	}
 	stopped := false
 	stop := func() {
