@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/user"
 	"path"
@@ -162,7 +163,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if !r.DryRun {
 		unlock, err := lock(r.stateDir())
 		if err != nil {
-			return nil, err
+			return nil, permissionFix(err)
 		}
 		defer unlock()
 	}
@@ -386,7 +387,7 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 
 	txn, err := Apply(pending, r.backupsDir(), c.Deploy.Service)
 	if err != nil {
-		return nil, fmt.Errorf("write the files: %w", err)
+		return nil, permissionFix(fmt.Errorf("write the files (nothing was changed): %w", err))
 	}
 	res.Backup = txn.Dir
 	undo := func(cause error) error {
@@ -675,7 +676,7 @@ func Rollback(ctx context.Context, o Options) (*Txn, error) {
 	}
 	unlock, err := lock(r.stateDir())
 	if err != nil {
-		return nil, err
+		return nil, permissionFix(err)
 	}
 	defer unlock()
 	txn, err := LastBackup(r.backupsDir())
@@ -717,6 +718,14 @@ func Rollback(ctx context.Context, o Options) (*Txn, error) {
 	}
 	r.reloadNginx(ctx)
 	return txn, nil
+}
+
+// permissionFix tells a user without the rights deploy needs how to get them.
+func permissionFix(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return ui.WithFix(err, "run deploy as root (sudo stackctl deploy), or use --root DIR to try it in a folder you own")
+	}
+	return err
 }
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }

@@ -250,3 +250,13 @@ func TestDiffRejectsDuplicateAndRelativePaths(t *testing.T) {
 		t.Errorf("Before() = %q", got[0].Before())
 	}
 }
+
+func TestPermissionFix(t *testing.T) {
+	err := permissionFix(&fs.PathError{Op: "open", Path: "/etc/x", Err: fs.ErrPermission})
+	if !strings.Contains(err.Error(), "sudo stackctl deploy") {
+		t.Errorf("permission error: %v", err)
+	}
+	if other := permissionFix(fs.ErrNotExist); other != fs.ErrNotExist {
+		t.Errorf("other errors must pass unchanged: %v", other)
+	}
+}
