@@ -29,8 +29,8 @@ var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, ".stackc
 // BuildApp returns the files deploy installs under nginx.app_dir: for the Go
 // template the binary from `go build -trimpath` (bin/<name>) and the
 // proxy.static folders; for Flask the project's files (without local state,
-// .env, bytecode or app.ignore matches). goBin is the go command. The
-// returned argv is the build command, for the dry run and the summary.
+// .env, bytecode or app.ignore matches). The returned argv is the build
+// command, for the dry run and the summary.
 func BuildApp(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []string, error) {
 	dir := c.Dir()
 	var files []AppFile

@@ -13,12 +13,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path"
 	"path/filepath"
-	"regexp"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -142,7 +139,7 @@ func newRun(o Options) (*run, error) {
 	return r, nil
 }
 
-// Run deploys the project (see the package doc) and prints what it does.
+// Run deploys the project and prints what it does.
 func Run(ctx context.Context, o Options) (*Result, error) {
 	r, err := newRun(o)
 	if err != nil {
@@ -205,45 +202,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	r.say("\ncertificate ready: deploying the HTTPS site")
 	return r.deployOnce(ctx, true)
-}
-
-// planTLS decides whether this run deploys HTTPS. With TLS enabled and no
-// certificate yet, it deploys HTTP (certbot's challenge needs it) and
-// returns the certbot command that gets the certificate.
-func (r *run) planTLS() (bool, []string, error) {
-	c := r.c
-	if !c.Nginx.TLS.Enabled {
-		return false, nil, nil
-	}
-	var wild []string
-	for _, n := range c.Proxy.ServerNames {
-		if strings.HasPrefix(n, "*.") {
-			wild = append(wild, n)
-		}
-	}
-	if len(wild) > 0 && (c.Nginx.TLS.Cert == "" || c.Nginx.TLS.Key == "") {
-		return false, nil, &ui.UsageError{Err: ui.Errorf(
-			"pass --cert and --key (nginx.tls.cert, nginx.tls.key) with a certificate you got another way, e.g. certbot's DNS challenge",
-			"TLS for %s needs your own certificate: certbot's webroot challenge cannot issue wildcard certificates", strings.Join(wild, ", "))}
-	}
-	if r.certExists() {
-		return true, nil, nil
-	}
-	if c.Nginx.TLS.Cert != "" {
-		return false, nil, ui.Errorf("check nginx.tls.cert and nginx.tls.key (--cert/--key)", "TLS is on but the certificate %s or its key %s does not exist", r.j(c.CertPath()), r.j(c.KeyPath()))
-	}
-	argv := []string{"certbot", "certonly", "--webroot", "-w", r.j(c.Nginx.TLS.ACMEWebroot)}
-	for _, n := range c.Proxy.ServerNames {
-		argv = append(argv, "-d", n)
-	}
-	r.say("%s", r.p.Yellow(fmt.Sprintf("TLS is disabled for this run: there is no certificate at %s yet. Deploying the HTTP site first, so certbot's challenge (served from %s) can succeed.", r.j(c.CertPath()), r.j(c.Nginx.TLS.ACMEWebroot))))
-	return false, argv, nil
-}
-
-func (r *run) certExists() bool {
-	_, e1 := os.Stat(r.j(r.c.CertPath()))
-	_, e2 := os.Stat(r.j(r.c.KeyPath()))
-	return e1 == nil && e2 == nil
 }
 
 // siteConfig is the Config the nginx site is rendered from: under --root
@@ -438,17 +396,6 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 	return res, nil
 }
 
-// localCommand is the unit's command as a shell line for this machine:
-// under --root the installed binary is inside the root.
-func (r *run) localCommand(u *Unit) string {
-	argv := append([]string(nil), u.Argv...)
-	if r.Root != "" && strings.HasPrefix(argv[0], r.c.Nginx.AppDir+"/") {
-		argv[0] = r.j(argv[0])
-	}
-	line := "cd " + shellquote.Join(r.j(u.Dir)) + " && env " + shellquote.Join(u.Env...) + " " + shellquote.Join(argv...)
-	return line
-}
-
 func (r *run) health(ctx context.Context, t HealthTarget, required bool) error {
 	timeout := r.HealthTimeout
 	if timeout == 0 {
@@ -465,259 +412,6 @@ func (r *run) health(ctx context.Context, t HealthTarget, required bool) error {
 		r.warn("health check through nginx failed (advisory, nothing rolled back: nobody started the app here): %v", err)
 	}
 	return err
-}
-
-// verifyUnit runs systemd-analyze verify on the written unit when the tool
-// is installed.
-func (r *run) verifyUnit(ctx context.Context, unitPath string, unit *Unit) error {
-	sa, err := r.System.LookPath("systemd-analyze")
-	if err != nil {
-		r.say("%s systemd-analyze is not installed: the unit is not verified (apt-get install systemd)", r.p.Yellow("note:"))
-		return nil
-	}
-	argv := []string{sa, "verify"}
-	target := unitPath
-	if r.Root != "" {
-		// Under a root the rest of the system's units are not there;
-		// judge this unit alone.
-		argv = append(argv, "--recursive-errors=no", "--root="+r.Root)
-		target = strings.TrimPrefix(unitPath, r.Root)
-	}
-	out, err := r.System.run(ctx, "", append(argv, target)...)
-	if err != nil && !r.onlyMissingSystemProgram(out, unit) {
-		return ui.WithFix(fmt.Errorf("systemd rejects the unit %s:\n%s", unitPath, indent(strings.TrimSpace(out))), "fix app.command, app.env or deploy.user in stack.toml")
-	}
-	return nil
-}
-
-// onlyMissingSystemProgram reports whether systemd-analyze's sole complaint
-// under --root is that ExecStart's program (gunicorn: installed on the
-// machine, not inside the root) is missing from the root.
-func (r *run) onlyMissingSystemProgram(out string, unit *Unit) bool {
-	if r.Root == "" || strings.HasPrefix(unit.Argv[0], r.c.Nginx.AppDir+"/") {
-		return false
-	}
-	if _, err := os.Stat(unit.Argv[0]); err != nil {
-		return false
-	}
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	return len(lines) == 1 && strings.Contains(lines[0], "Command "+unit.Argv[0]+" is not executable")
-}
-
-var nginxErrRE = regexp.MustCompile(` in (\S+):(\d+)`)
-
-// nginxTest runs nginx -t on the whole configuration and, when nginx
-// rejects it, names the failing line.
-func (r *run) nginxTest(ctx context.Context) error {
-	out, err := r.System.run(ctx, "", r.layout.Args("-t", "-q")...)
-	if err == nil {
-		return nil
-	}
-	msg := strings.TrimSpace(out)
-	if m := nginxErrRE.FindStringSubmatch(out); m != nil {
-		if n, _ := strconv.Atoi(m[2]); n > 0 {
-			if data, rerr := os.ReadFile(m[1]); rerr == nil {
-				lines := strings.Split(string(data), "\n")
-				if n <= len(lines) {
-					msg += fmt.Sprintf("\n  %s:%d: %s", m[1], n, strings.TrimSpace(lines[n-1]))
-				}
-			}
-		}
-	}
-	return ui.WithFix(fmt.Errorf("nginx -t rejected the configuration:\n  %s", strings.ReplaceAll(msg, "\n", "\n  ")), "nothing changed: every file is restored and nginx keeps running the previous site")
-}
-
-// useraddArgv creates deploy.user as a system user with its own group, no
-// login shell and no home folder of its own.
-func (r *run) useraddArgv() []string {
-	return []string{"useradd", "--system", "--user-group", "--no-create-home", "--home-dir", r.c.Nginx.AppDir, "--shell", "/usr/sbin/nologin", r.c.Deploy.User}
-}
-
-// userMissing reports whether deploy.user does not exist on this machine.
-func (r *run) userMissing() bool {
-	_, err := user.Lookup(r.c.Deploy.User)
-	var unknown user.UnknownUserError
-	return errors.As(err, &unknown)
-}
-
-// ensureUser creates deploy.user when it does not exist, so the unit's
-// User= and Group= resolve.
-func (r *run) ensureUser(ctx context.Context) error {
-	if !r.userMissing() {
-		return nil
-	}
-	argv := r.useraddArgv()
-	if _, err := r.System.run(ctx, "", argv...); err != nil {
-		return ui.WithFix(fmt.Errorf("create the user %s: %w", r.c.Deploy.User, err), "create it yourself or set deploy.user to an existing unprivileged user")
-	}
-	r.say("%s system user %s", r.p.Green("created:"), r.c.Deploy.User)
-	return nil
-}
-
-func (r *run) startService(ctx context.Context) error {
-	name := r.c.Deploy.Service + ".service"
-	for _, argv := range [][]string{{"systemctl", "daemon-reload"}, {"systemctl", "enable", name}, {"systemctl", "restart", name}} {
-		if _, err := r.System.run(ctx, "", argv...); err != nil {
-			return ui.WithFix(fmt.Errorf("start the service: %w", err), "see 'systemctl status "+name+"' and 'journalctl -u "+name+"'")
-		}
-	}
-	r.say("%s %s (re)started by systemd", r.p.Green("started:"), name)
-	return nil
-}
-
-// reloadArgv is how nginx is told to reread its configuration.
-func (r *run) reloadArgv(ctx context.Context) []string {
-	if r.systemd {
-		if _, err := r.System.run(ctx, "", "systemctl", "is-active", "--quiet", "nginx"); err == nil {
-			return []string{"systemctl", "reload", "nginx"}
-		}
-	}
-	return r.layout.Args("-s", "reload")
-}
-
-func (r *run) reloadNginx(ctx context.Context) bool {
-	argv := r.reloadArgv(ctx)
-	if _, err := r.System.run(ctx, "", argv...); err != nil {
-		r.warn("nginx was not reloaded (%v). The configuration passed nginx -t; start nginx with: %s", err, shellquote.Join(r.layout.Args()...))
-		return false
-	}
-	r.say("%s %s", r.p.Green("reloaded:"), shellquote.Join(argv...))
-	return true
-}
-
-func (r *run) summary(pending []Pending, backup string) {
-	r.say("\n%s %s:", r.p.Bold("Deployed"), r.c.Name)
-	for _, p := range pending {
-		r.say("  %s", describe(p, r.p))
-	}
-	r.say("Backup of the previous files: %s\nUndo with: stackctl deploy --rollback%s", backup, rootFlag(r.Root))
-}
-
-func rootFlag(root string) string {
-	if root == "" {
-		return ""
-	}
-	return " --root " + shellquote.Join(root)
-}
-
-func describe(p Pending, pal *ui.Palette) string {
-	label := ""
-	if p.Label != "" {
-		label = " (" + p.Label + ")"
-	}
-	switch {
-	case p.Remove:
-		return pal.Red("- removed  ") + p.Path + label
-	case !p.Existed():
-		what := "+ created  "
-		if p.Link != "" {
-			return pal.Green(what) + p.Path + " -> " + p.Link + label
-		}
-		return pal.Green(what) + p.Path + label
-	default:
-		return pal.Yellow("~ updated  ") + p.Path + label
-	}
-}
-
-func (r *run) printDryRun(pending []Pending, unit *Unit, buildArgv []string, t HealthTarget) {
-	if len(pending) == 0 {
-		r.say("Dry run: %s is already deployed as it is now; nothing would change.", r.c.Name)
-		return
-	}
-	r.say("%s nothing is written. %d change(s):\n", r.p.Bold("Dry run:"), len(pending))
-	for _, p := range pending {
-		r.say("%s", describe(p, r.p))
-		switch {
-		case p.Dir:
-		case p.Remove:
-			if p.Before() != nil {
-				r.say("%s", UnifiedDiff(p.Path, "/dev/null", p.Before(), nil))
-			}
-		case p.Link != "":
-			if p.BeforeLink() != "" {
-				r.say("  link %s -> %s (was -> %s)", p.Path, p.Link, p.BeforeLink())
-			}
-		default:
-			oldName := p.Path
-			if !p.Existed() {
-				oldName = "/dev/null"
-			}
-			r.say("%s", UnifiedDiff(oldName, p.Path, p.Before(), p.Data))
-		}
-	}
-	r.say("Commands deploy would run:")
-	cmds := [][]string{}
-	if buildArgv != nil {
-		cmds = append(cmds, buildArgv)
-	}
-	cmds = append(cmds, []string{"systemd-analyze", "verify", r.j(path.Join(unitDir, unit.Name))}, r.layout.Args("-t"))
-	if r.systemd && r.userMissing() {
-		cmds = append(cmds, r.useraddArgv())
-	}
-	if r.systemd {
-		cmds = append(cmds, []string{"systemctl", "daemon-reload"}, []string{"systemctl", "enable", unit.Name}, []string{"systemctl", "restart", unit.Name})
-	}
-	cmds = append(cmds, r.layout.Args("-s", "reload"))
-	for _, c := range cmds {
-		r.say("  %s", shellquote.Join(c...))
-	}
-	r.say("  GET %s (Host: %s)", t.URL, t.Host)
-	if !r.systemd {
-		r.say("systemd is not running here: %s would not be started; it runs %s", unit.Name, r.localCommand(unit))
-	}
-}
-
-// Rollback restores the files of the last deploy's backup, byte for byte,
-// then checks and reloads nginx and restarts the service.
-func Rollback(ctx context.Context, o Options) (*Txn, error) {
-	r, err := newRun(o)
-	if err != nil {
-		return nil, err
-	}
-	unlock, err := lock(r.stateDir())
-	if err != nil {
-		return nil, permissionFix(err)
-	}
-	defer unlock()
-	txn, err := LastBackup(r.backupsDir())
-	if errors.Is(err, ErrNoBackup) {
-		return nil, ui.WithFix(fmt.Errorf("%w: no backup in %s", err, r.backupsDir()), "deploy first; a rollback restores the files the last deploy replaced")
-	}
-	if err != nil {
-		return nil, err
-	}
-	if r.DryRun {
-		r.say("Dry run: --rollback would restore from %s:", txn.Dir)
-		for _, p := range txn.Paths() {
-			r.say("  %s", p)
-		}
-		return txn, nil
-	}
-	if err := txn.Rollback(); err != nil {
-		return nil, fmt.Errorf("restore %s: %w", txn.Dir, err)
-	}
-	r.say("%s restored from %s:", r.p.Green("rolled back:"), txn.Dir)
-	for _, p := range txn.Paths() {
-		r.say("  %s", p)
-	}
-	r.layout, err = DiscoverLayout(ctx, r.System, r.Root, r.c.Deploy.SitesDir)
-	if err != nil {
-		return txn, err
-	}
-	if err := r.nginxTest(ctx); err != nil {
-		return txn, ui.WithFix(err, "the files are restored, but nginx rejects them; fix the configuration by hand")
-	}
-	if r.systemd {
-		name := r.c.Deploy.Service + ".service"
-		r.System.run(ctx, "", "systemctl", "daemon-reload")
-		if _, err := r.System.run(ctx, "", "systemctl", "try-restart", name); err != nil {
-			r.warn("%v", err)
-		}
-	} else {
-		r.say("%s systemd is not running here: restart the app yourself.", r.p.Yellow("note:"))
-	}
-	r.reloadNginx(ctx)
-	return txn, nil
 }
 
 // permissionFix tells a user without the rights deploy needs how to get them.
