@@ -613,3 +613,37 @@ func TestDeployFlaskWithRealNginx(t *testing.T) {
 		t.Errorf("GET / through nginx: %d %q", status, body)
 	}
 }
+
+// Where nginx has no sites-available/, the site goes to conf.d/ with no
+// link, and nginx serves it.
+func TestDeployConfD(t *testing.T) {
+	t.Parallel()
+	nginxtest.Require(t)
+	ngx := newConfDRoot(t)
+	ngx.start(t)
+	c := project(t, "confapp")
+	var out bytes.Buffer
+	res, err := Run(context.Background(), deployOpts(c, ngx.root, &out))
+	if err != nil {
+		t.Fatalf("deploy: %v\n%s", err, out.String())
+	}
+	if res.SitePath != filepath.Join(ngx.root, "etc/nginx/conf.d/confapp.conf") || res.SiteLink != "" {
+		t.Errorf("site at %s, link %q", res.SitePath, res.SiteLink)
+	}
+	if strings.Contains(out.String(), "does not seem to include") {
+		t.Errorf("warned about an included folder:\n%s", out.String())
+	}
+	startUnit(t, ngx.root, filepath.Join(ngx.root, "etc/systemd/system/confapp.service"))
+	site := "http://" + c.Nginx.Listen
+	waitFor(t, 10*time.Second, func() error {
+		return checkHealth(context.Background(), HealthTarget{URL: site + "/healthz", Host: "confapp.test"}, time.Second)
+	})
+}
+
+func TestRollbackWithoutBackup(t *testing.T) {
+	var out bytes.Buffer
+	_, err := Rollback(context.Background(), Options{Config: stack.Default("none", "go"), Root: t.TempDir(), Out: &out})
+	if !errors.Is(err, ErrNoBackup) || !strings.Contains(err.Error(), "deploy first") {
+		t.Errorf("err = %v", err)
+	}
+}

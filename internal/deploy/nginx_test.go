@@ -33,9 +33,25 @@ type testNginx struct {
 // every file nginx writes kept under root.
 func newDebianRoot(t *testing.T) *testNginx {
 	t.Helper()
+	return newRoot(t, "sites-enabled/*")
+}
+
+// newConfDRoot is like newDebianRoot for distributions without
+// sites-available/: sites are conf.d/*.conf.
+func newConfDRoot(t *testing.T) *testNginx {
+	t.Helper()
+	return newRoot(t, "conf.d/*.conf")
+}
+
+func newRoot(t *testing.T, include string) *testNginx {
+	t.Helper()
 	root := nginxtest.TempDir(t)
 	n := &testNginx{root: root, conf: filepath.Join(root, "etc/nginx/nginx.conf"), ready: nginxtest.FreePort(t)}
-	for _, d := range []string{"etc/nginx/sites-available", "etc/nginx/sites-enabled", "run", "var/log/nginx", "var/lib/nginx"} {
+	dirs := []string{"run", "var/log/nginx", "var/lib/nginx", "etc/nginx/conf.d"}
+	if include == "sites-enabled/*" {
+		dirs = append(dirs, "etc/nginx/sites-available", "etc/nginx/sites-enabled")
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -61,9 +77,9 @@ http {
         listen 127.0.0.1:%[3]d;
         return 204;
     }
-    include %[1]s/etc/nginx/sites-enabled/*;
+    include %[1]s/etc/nginx/%[4]s;
 }
-`, root, temps.String(), n.ready)
+`, root, temps.String(), n.ready, include)
 	mustWrite(t, n.conf, conf, 0o644)
 	return n
 }
