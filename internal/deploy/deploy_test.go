@@ -110,7 +110,7 @@ func TestDeployWithRealNginx(t *testing.T) {
 	}
 	unitPath := filepath.Join(root, "etc/systemd/system/myapp.service")
 	stop := startUnit(t, root, unitPath)
-	waitFor(t, 10*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
+	waitFor(t, 30*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
 	status, body, _ := get(t, site+"/", host)
 	if status != 200 || !strings.Contains(body, "Hello, World!") || !strings.Contains(body, "127.0.0.1") {
 		t.Fatalf("GET / through nginx: %d\n%s", status, body)
@@ -158,7 +158,7 @@ func TestDeployWithRealNginx(t *testing.T) {
 	}
 	stop()
 	stop = startUnit(t, root, unitPath)
-	waitFor(t, 10*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
+	waitFor(t, 30*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
 	if status, body, _ := get(t, site+"/", host); status != 200 || !strings.Contains(body, "Hello, v2!") {
 		t.Fatalf("after deploy v2: %d\n%s", status, body)
 	}
@@ -203,7 +203,7 @@ func TestDeployWithRealNginx(t *testing.T) {
 	}
 	stop()
 	startUnit(t, root, unitPath)
-	waitFor(t, 10*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
+	waitFor(t, 30*time.Second, func() error { return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: host}, time.Second) })
 	if status, body, _ := get(t, site+"/", host); status != 200 || !strings.Contains(body, "Hello, World!") {
 		t.Errorf("after rollback: %d\n%s", status, body)
 	}
@@ -503,7 +503,7 @@ func TestDeployWithSystemdRollsBackAnUnhealthyRelease(t *testing.T) {
 		t.Errorf("the previous release was not restarted: %q", got)
 	}
 	site := "http://" + c.Nginx.Listen
-	waitFor(t, 10*time.Second, func() error {
+	waitFor(t, 30*time.Second, func() error {
 		return checkHealth(ctx, HealthTarget{URL: site + "/healthz", Host: "sysapp.test"}, time.Second)
 	})
 }
@@ -606,7 +606,7 @@ func TestDeployFlaskWithRealNginx(t *testing.T) {
 	}
 	startUnit(t, ngx.root, filepath.Join(ngx.root, "etc/systemd/system/flaskapp.service"))
 	site := "http://" + c.Nginx.Listen
-	waitFor(t, 20*time.Second, func() error {
+	waitFor(t, 30*time.Second, func() error {
 		return checkHealth(context.Background(), HealthTarget{URL: site + "/healthz", Host: "flaskapp.test"}, time.Second)
 	})
 	if status, body, _ := get(t, site+"/", "flaskapp.test"); status != 200 || body != "hello from flask\n" {
@@ -635,7 +635,7 @@ func TestDeployConfD(t *testing.T) {
 	}
 	startUnit(t, ngx.root, filepath.Join(ngx.root, "etc/systemd/system/confapp.service"))
 	site := "http://" + c.Nginx.Listen
-	waitFor(t, 10*time.Second, func() error {
+	waitFor(t, 30*time.Second, func() error {
 		return checkHealth(context.Background(), HealthTarget{URL: site + "/healthz", Host: "confapp.test"}, time.Second)
 	})
 }

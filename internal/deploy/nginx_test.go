@@ -104,7 +104,7 @@ func (n *testNginx) start(t *testing.T) {
 			<-done
 		}
 	})
-	waitFor(t, 10*time.Second, func() error {
+	waitFor(t, 30*time.Second, func() error {
 		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(n.ready) + "/")
 		if err != nil {
 			return err
