@@ -134,7 +134,7 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 		Colors:  o.IO.OutColors(),
 		System:  deploy.RealSystem(),
 		RenderSite: func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
-			return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, Source: c.Path, StackctlVersion: Version()})
+			return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge, Source: c.Path, StackctlVersion: Version()})
 		},
 	}
 	if o.Rollback {

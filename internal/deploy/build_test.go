@@ -57,18 +57,3 @@ func TestBuildAppRefusesSymlinks(t *testing.T) {
 		t.Errorf("err = %v, want the symlink refused", err)
 	}
 }
-
-func TestWithACMEChallenge(t *testing.T) {
-	site := []byte("server {\n    listen 80;\n    server_name a.test;\n\n    location / {}\n}\n")
-	got, err := withACMEChallenge(site, "/var/www/letsencrypt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := "    server_name a.test;\n\n    # certbot's webroot challenge, until the certificate exists (stackctl deploy).\n    location ^~ /.well-known/acme-challenge/ {\n        root /var/www/letsencrypt;\n        default_type text/plain;\n    }\n"
-	if !strings.Contains(string(got), want) {
-		t.Errorf("got:\n%s", got)
-	}
-	if _, err := withACMEChallenge(site, "/var/www/x;\n}"); err == nil {
-		t.Error("a webroot that would end the directive was accepted")
-	}
-}

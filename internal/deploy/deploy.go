@@ -61,6 +61,9 @@ type SiteOptions struct {
 	NginxVersion string
 	// HTTPSPort is the HTTPS port; 0 means 443.
 	HTTPSPort int
+	// ACMEChallenge asks for certbot's webroot challenge on the plain HTTP
+	// site: TLS is enabled but this run deploys HTTP first.
+	ACMEChallenge bool
 }
 
 // Result is what a deploy did.
@@ -242,15 +245,12 @@ func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	site, err := r.RenderSite(r.siteConfig(tlsOn), SiteOptions{NginxVersion: r.layout.Version, HTTPSPort: r.HTTPSPort})
+	// With TLS enabled but no certificate yet, HTTP goes first and answers
+	// certbot's challenge.
+	so := SiteOptions{NginxVersion: r.layout.Version, HTTPSPort: r.HTTPSPort, ACMEChallenge: c.Nginx.TLS.Enabled && !tlsOn}
+	site, err := r.RenderSite(r.siteConfig(tlsOn), so)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("render the nginx site: %w", err)
-	}
-	if c.Nginx.TLS.Enabled && !tlsOn {
-		// HTTP first, so certbot's challenge can be answered.
-		if site, err = withACMEChallenge(site, r.siteConfig(false).Nginx.TLS.ACMEWebroot); err != nil {
-			return nil, nil, nil, err
-		}
 	}
 
 	appDir := r.j(c.Nginx.AppDir)

@@ -20,7 +20,7 @@ import (
 )
 
 func renderSite(c *stack.Config, o SiteOptions) ([]byte, error) {
-	return nginx.Render(c, nginx.Options{NginxVersion: o.NginxVersion, HTTPSPort: o.HTTPSPort, StackctlVersion: "test"})
+	return nginx.Render(c, nginx.Options{NginxVersion: o.NginxVersion, HTTPSPort: o.HTTPSPort, ACMEChallenge: o.ACMEChallenge, StackctlVersion: "test"})
 }
 
 // project scaffolds a Go app with `stackctl new`'s code and points its
