@@ -93,6 +93,13 @@ func startSite(t *testing.T, spec siteSpec) *site {
 		}
 	}
 
+	// Symbolic links: one to a file inside the folder, one leaving it.
+	for link, target := range map[string]string{"link-in.txt": "notes.txt", "link-out.toml": "../" + stack.FileName} {
+		if err := os.Symlink(target, filepath.Join(dir, "static", link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	s := &site{dir: dir}
 	upstreams := spec.upstreams
 	if len(upstreams) == 0 {
