@@ -23,8 +23,8 @@ const maxPartialLine = 64 << 10
 // the app) on one stream, line by line, each line led by its source's name
 // right-aligned in a column:
 //
-//	  proxy | listening on http://127.0.0.1:8080
-//	    app | ready in 0.9s (GET /healthz 200)
+//	proxy | listening on http://127.0.0.1:8080
+//	  app | ready in 0.9s (GET /healthz 200)
 //
 // Lines from different writers never mix, whatever goroutines write them.
 type LogMux struct {
