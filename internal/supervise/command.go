@@ -104,6 +104,10 @@ func (p *wordParser) parse() ([]string, error) {
 	}
 	for p.pos < len(p.in) {
 		c := p.in[p.pos]
+		if !inWord && c == '\\' && strings.HasPrefix(p.in[p.pos+1:], "\n") {
+			p.pos += 2 // a line continuation between words
+			continue
+		}
 		if !inWord && c != ' ' && c != '\t' {
 			inWord, wordStart = true, p.pos
 			switch c {
@@ -128,7 +132,19 @@ func (p *wordParser) parse() ([]string, error) {
 			p.shell, p.compound = true, true
 			end()
 			p.pos++
-		case '<', '>', '`', '*', '?', '[':
+		case '<', '>':
+			// A redirection; its & (2>&1) is no control operator.
+			p.shell = true
+			w.WriteByte(c)
+			p.pos++
+			if p.pos < len(p.in) && (p.in[p.pos] == '&' || p.in[p.pos] == '>') {
+				w.WriteByte(p.in[p.pos])
+				p.pos++
+			}
+		case '`':
+			p.shell = true
+			p.substitution(&w, '`')
+		case '*', '?', '[':
 			p.shell = true
 			w.WriteByte(c)
 			p.pos++
@@ -152,7 +168,7 @@ func (p *wordParser) parse() ([]string, error) {
 			}
 			p.pos += 2
 		case '$':
-			p.dollar(&w)
+			p.dollar(&w, false)
 		default:
 			w.WriteByte(c)
 			p.pos++
@@ -183,10 +199,9 @@ func (p *wordParser) doubleQuoted(w *strings.Builder) error {
 			p.pos++
 		case '`':
 			p.shell = true
-			w.WriteByte(c)
-			p.pos++
+			p.substitution(w, '`')
 		case '$':
-			p.dollar(w)
+			p.dollar(w, true)
 		default:
 			w.WriteByte(c)
 			p.pos++
@@ -195,22 +210,59 @@ func (p *wordParser) doubleQuoted(w *strings.Builder) error {
 	return fmt.Errorf("%q: a \" is not closed", p.in)
 }
 
+// substitution copies a command substitution (`…` or $(…)) starting at
+// p.pos, whose text only sh can run, to w.
+func (p *wordParser) substitution(w *strings.Builder, open byte) {
+	depth, start := 0, p.pos
+	for p.pos < len(p.in) {
+		c := p.in[p.pos]
+		p.pos++
+		switch {
+		case c == '\\':
+			p.pos++
+		case open == '`' && c == '`' && p.pos-1 != start:
+			w.WriteString(p.in[start:min(p.pos, len(p.in))])
+			return
+		case open == '(' && c == '(':
+			depth++
+		case open == '(' && c == ')':
+			depth--
+			if depth == 0 {
+				w.WriteString(p.in[start:p.pos])
+				return
+			}
+		}
+	}
+	w.WriteString(p.in[start:])
+}
+
 // dollar expands $NAME or ${NAME} at p.pos; anything else a shell would
-// do with $ ($(…), ${NAME:-x}, $1, $?) makes the line need sh.
-func (p *wordParser) dollar(w *strings.Builder) {
+// do with $ ($(…), ${NAME:-x}, $1, $?) makes the line need sh, as does an
+// unquoted value that sh would split into words or expand as a glob.
+func (p *wordParser) dollar(w *strings.Builder, quoted bool) {
 	rest := p.in[p.pos+1:]
-	if n := nameLen(rest); n > 0 {
-		w.WriteString(p.lookup(rest[:n]))
-		p.pos += 1 + n
+	value, n := "", 0
+	if n = nameLen(rest); n > 0 {
+		value = p.lookup(rest[:n])
+		n++
+	} else if k := nameLen(rest[min(1, len(rest)):]); strings.HasPrefix(rest, "{") && k > 0 && len(rest) > k+1 && rest[k+1] == '}' {
+		value = p.lookup(rest[1 : k+1])
+		n = k + 3
+	}
+	if n > 0 {
+		if !quoted && strings.ContainsAny(value, " \t\n*?[") {
+			p.shell = true
+		}
+		w.WriteString(value)
+		p.pos += n
 		return
 	}
-	if strings.HasPrefix(rest, "{") {
-		if n := nameLen(rest[1:]); n > 0 && len(rest) > n+1 && rest[n+1] == '}' {
-			w.WriteString(p.lookup(rest[1 : n+1]))
-			p.pos += n + 3
-			return
-		}
+	if strings.HasPrefix(rest, "(") {
 		p.shell = true
+		w.WriteByte('$')
+		p.pos++
+		p.substitution(w, '(')
+		return
 	}
 	if rest != "" && strings.IndexByte("({0123456789?$!#@*-", rest[0]) >= 0 {
 		p.shell = true
