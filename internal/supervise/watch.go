@@ -187,6 +187,9 @@ func (w *Watcher) Run(ctx context.Context, debounce time.Duration, fn func(chang
 	if debounce <= 0 {
 		debounce = DefaultDebounce
 	}
+	// pending maps each changed path to whether it was created in this
+	// batch: a file created and gone again by the end of the batch is an
+	// editor's or an atomic save's temporary file, not a change.
 	pending := map[string]bool{}
 	var first time.Time
 	timer := time.NewTimer(time.Hour)
@@ -215,7 +218,8 @@ func (w *Watcher) Run(ctx context.Context, debounce time.Duration, fn func(chang
 			if len(pending) == 0 {
 				first = time.Now()
 			}
-			pending[ev.Name] = true
+			created, seen := pending[ev.Name]
+			pending[ev.Name] = created || !seen && ev.Has(fsnotify.Create)
 			wait := min(debounce, time.Until(first.Add(10*debounce)))
 			timer.Reset(max(wait, 0))
 		case <-timer.C:
@@ -223,12 +227,19 @@ func (w *Watcher) Run(ctx context.Context, debounce time.Duration, fn func(chang
 				continue
 			}
 			batch := make([]string, 0, len(pending))
-			for p := range pending {
+			for p, created := range pending {
+				if created {
+					if _, err := os.Lstat(p); err != nil {
+						continue // temporary
+					}
+				}
 				batch = append(batch, p)
 			}
 			sort.Strings(batch)
 			clear(pending)
-			fn(batch)
+			if len(batch) > 0 {
+				fn(batch)
+			}
 		case err, ok := <-w.fs.Errors:
 			if !ok {
 				return nil
@@ -238,7 +249,7 @@ func (w *Watcher) Run(ctx context.Context, debounce time.Duration, fn func(chang
 				if len(pending) == 0 {
 					first = time.Now()
 				}
-				pending[w.root] = true
+				pending[w.root] = false
 				timer.Reset(debounce)
 				continue
 			}

@@ -84,6 +84,14 @@ func TestWatcherReportsRelevantChangesInBatches(t *testing.T) {
 	}
 	expect("a file in the new folder", write("new/deeper/f.go"))
 
+	// A temporary file created and renamed away in one batch (an atomic
+	// save) is not reported; the file it replaced is.
+	tmp := write(".main.go.tmp-123")
+	if err := os.Rename(tmp, filepath.Join(dir, "main.go")); err != nil {
+		t.Fatal(err)
+	}
+	expect("an atomic save", filepath.Join(dir, "main.go"))
+
 	// Removing a file is a change.
 	if err := os.Remove(filepath.Join(dir, "a.go")); err != nil {
 		t.Fatal(err)
