@@ -467,8 +467,7 @@ func (s *Supervisor) startGeneration() {
 				s.candidate = nil
 				return
 			}
-			s.say(gen.name(i), "error", "cannot start the app: %v", err)
-			s.scheduleRestart(gen, i)
+			s.retry(gen, i, fmt.Sprintf("cannot start the app: %v", err), true)
 		}
 	}
 }
@@ -634,40 +633,36 @@ func (s *Supervisor) exited(in *instance) {
 	}
 	gen.insts[in.replica] = nil
 	s.publish()
-	if time.Since(in.started) < s.opts.Backoff.QuickExit {
+	s.retry(gen, in.replica, status, time.Since(in.started) < s.opts.Backoff.QuickExit)
+}
+
+// retry schedules replica i of gen to start again after the copy there
+// ended (status says how); quick exits in a row back off, and CrashLoop of
+// them are reported once as a crash loop.
+func (s *Supervisor) retry(gen *generation, i int, status string, quick bool) {
+	if quick {
 		s.crashes++
 	} else {
 		s.crashes, s.loopShown = 1, false
 	}
 	b := s.opts.Backoff
 	delay := b.Min
-	for i := 1; i < s.crashes && delay < b.Max; i++ {
+	for k := 1; k < s.crashes && delay < b.Max; k++ {
 		delay *= 2
 	}
 	delay = min(delay, b.Max)
-	if b.CrashLoop > 0 && s.crashes >= b.CrashLoop {
+	name := gen.name(i)
+	switch {
+	case b.CrashLoop > 0 && s.crashes >= b.CrashLoop && !s.loopShown:
+		s.loopShown = true
 		delay = b.Retry
-		if !s.loopShown {
-			s.loopShown = true
-			s.say(in.name, "error", "%s; crash loop: it exited %d times in a row, each within %s of starting — retrying every %s; fix the error and save to retry now", status, s.crashes, roundDuration(b.QuickExit), roundDuration(b.Retry))
-			s.scheduleRestartIn(gen, in.replica, delay)
-			return
-		}
+		s.say(name, "error", "%s; crash loop: it exited %d times in a row, each within %s of starting — retrying every %s; fix the error and save to retry now", status, s.crashes, roundDuration(b.QuickExit), roundDuration(b.Retry))
+	case b.CrashLoop > 0 && s.crashes >= b.CrashLoop:
+		delay = b.Retry
+		s.say(name, "error", "%s; retrying in %s", status, roundDuration(delay))
+	default:
+		s.say(name, "error", "%s; restarting in %s", status, roundDuration(delay))
 	}
-	s.say(in.name, "error", "%s; restarting in %s", status, roundDuration(delay))
-	s.scheduleRestartIn(gen, in.replica, delay)
-}
-
-func (s *Supervisor) scheduleRestart(gen *generation, i int) {
-	s.crashes++
-	delay := s.opts.Backoff.Min
-	for k := 1; k < s.crashes && delay < s.opts.Backoff.Max; k++ {
-		delay *= 2
-	}
-	s.scheduleRestartIn(gen, i, min(delay, s.opts.Backoff.Max))
-}
-
-func (s *Supervisor) scheduleRestartIn(gen *generation, i int, delay time.Duration) {
 	if t := gen.timers[i]; t != nil {
 		t.Stop()
 	}
@@ -686,8 +681,7 @@ func (s *Supervisor) restart(gen *generation, i int) {
 		}
 	}
 	if err := s.startCopy(gen, i); err != nil {
-		s.say(gen.name(i), "error", "cannot start the app: %v", err)
-		s.scheduleRestart(gen, i)
+		s.retry(gen, i, fmt.Sprintf("cannot start the app: %v", err), true)
 	}
 }
 
