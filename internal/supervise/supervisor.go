@@ -190,6 +190,11 @@ func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	s.ctx = ctx
+	// A taken port is found before a build that may take a while.
+	if err := s.firstPorts(); err != nil {
+		close(s.done)
+		return err
+	}
 	if s.opts.Watch {
 		s.startWatcher()
 	}
@@ -350,13 +355,12 @@ func (s *Supervisor) startBuild(why string) {
 	s.bg.Add(1)
 	go func() {
 		defer s.bg.Done()
-		start := time.Now()
 		out, err := s.runBuild(ctx, cfg)
-		s.post(func() { s.buildDone(out, err, time.Since(start)) })
+		s.post(func() { s.buildDone(out, err) })
 	}()
 }
 
-func (s *Supervisor) buildDone(out []byte, err error, took time.Duration) {
+func (s *Supervisor) buildDone(out []byte, err error) {
 	s.building = false
 	s.buildCancel()
 	if s.ctx.Err() != nil {
@@ -422,20 +426,14 @@ func (s *Supervisor) serving() bool {
 func (s *Supervisor) startGeneration() {
 	cfg := s.cfg
 	n := max(cfg.App.Replicas, 1)
-	first := s.nextGen == 0
 	var ports []int
-	if first {
+	if s.nextGen == 0 {
+		if err := s.firstPorts(); err != nil {
+			s.fatal = err
+			return
+		}
 		for i := range n {
-			p := cfg.App.Port + i
-			if !portFree(s.opts.Host, p) {
-				fix := "stop the program using it, or set app.port in stack.toml to a free port"
-				if n > 1 {
-					fix = fmt.Sprintf("replica %d uses app.port+%d; stop the program using it, or set app.port in stack.toml", i+1, i)
-				}
-				s.fatal = ui.Errorf(fix, "the app's port %d on %s is already in use", p, s.opts.Host)
-				return
-			}
-			ports = append(ports, p)
+			ports = append(ports, cfg.App.Port+i)
 		}
 	} else {
 		ports = s.freshPorts(cfg, n)
@@ -516,6 +514,24 @@ func (s *Supervisor) startCopy(gen *generation, i int) error {
 		defer s.bg.Done()
 		s.waitReady(in, cfg.App.Health)
 	}()
+	return nil
+}
+
+// firstPorts checks that the ports of the first start, app.port and one
+// more per replica, are free.
+func (s *Supervisor) firstPorts() error {
+	n := max(s.cfg.App.Replicas, 1)
+	for i := range n {
+		p := s.cfg.App.Port + i
+		if portFree(s.opts.Host, p) {
+			continue
+		}
+		fix := "stop the program using it, or set app.port in stack.toml to a free port"
+		if n > 1 {
+			fix = fmt.Sprintf("replica %d uses app.port+%d; stop the program using it, or set app.port in stack.toml", i+1, i)
+		}
+		return ui.Errorf(fix, "the app's port %d on %s is already in use", p, s.opts.Host)
+	}
 	return nil
 }
 
