@@ -215,14 +215,14 @@ func TestCrashedAppsGrandchildrenAreStopped(t *testing.T) {
 
 func TestUpdateToAVersionThatNeverGetsReadyKeepsTheOldOne(t *testing.T) {
 	c := newConfig(t)
-	h := start(t, Options{Config: c, ReadyTimeout: 500 * time.Millisecond})
+	h := start(t, Options{Config: c, ReadyTimeout: 2 * time.Second})
 	addrs := h.waitReady("the app", anyAddrs)
 	old := info(t, addrs[0])
 
 	unhealthy := *c
 	unhealthy.App.Env = map[string]string{"HEALTH": "500"}
 	h.sup.Update(&unhealthy)
-	h.waitOutput("the new version is not ready after 0.5s (GET /healthz 500); still serving the previous version")
+	h.waitOutput("the new version is not ready after 2.0s (GET /healthz 500); still serving the previous version")
 	if now := info(t, addrs[0]); now.pid != old.pid {
 		t.Errorf("pid %d serves, want the old %d", now.pid, old.pid)
 	}
