@@ -613,6 +613,9 @@ func (s *Supervisor) notReady(in *instance, last string) {
 	if in.stopping || in.exited() || in.ready {
 		return
 	}
+	if strings.HasSuffix(last, "connection refused") {
+		last += fmt.Sprintf(": does app.command make the app listen on $PORT (%d)?", in.port)
+	}
 	if in.gen == s.candidate {
 		s.say(in.name, "error", "the new version is not ready after %s (%s); still serving the previous version", roundDuration(s.opts.ReadyTimeout), last)
 		s.stopGeneration(in.gen, false)

@@ -347,3 +347,10 @@ func TestNoFailedRequestsAcrossReloads(t *testing.T) {
 	close(h.ready)
 	switches.Wait()
 }
+
+func TestAppIgnoringPORTGetsAHint(t *testing.T) {
+	c := newConfig(t)
+	c.App.Command = "sleep 30" // never listens
+	h := start(t, Options{Config: c, ReadyTimeout: 200 * time.Millisecond})
+	h.waitOutput(fmt.Sprintf("not ready after 0.2s (GET /healthz: connection refused: does app.command make the app listen on $PORT (%d)?); still waiting", c.App.Port))
+}
