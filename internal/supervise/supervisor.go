@@ -185,7 +185,7 @@ func New(opts Options) (*Supervisor, error) {
 // Run builds and starts the app, then keeps it running — restarting copies
 // that exit, reloading on changes — until ctx ends; then it stops every
 // process it started and returns nil. It returns an error at once when the
-// app's port is taken at the first start.
+// app's port is taken at the first start. Run is called once.
 func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
