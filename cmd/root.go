@@ -82,8 +82,18 @@ like that site, and deploy installs both on a server.`,
 	})
 	root.CompletionOptions.HiddenDefaultCmd = false
 
-	for _, newCmd := range []func(*Factory) *cobra.Command{} {
+	for _, newCmd := range []func(*Factory) *cobra.Command{
+		newCmdNew,
+		newCmdGenNginx,
+	} {
 		root.AddCommand(newCmd(f))
+	}
+	// cobra's completion command shows its help for an unknown shell and
+	// exits 0; give it a RunE so its NoArgs check makes that a usage error
+	// like every other bad argument.
+	root.InitDefaultCompletionCmd()
+	if c, _, err := root.Find([]string{"completion"}); err == nil && c != root {
+		c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
 	}
 	return root
 }
@@ -95,6 +105,16 @@ func Execute() int {
 }
 
 func run(f *Factory, root *cobra.Command, args []string) int {
+	// --no-color must also hold for errors cobra reports before it parses
+	// flags (an unknown command).
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "--no-color" || a == "--no-color=true" {
+			f.IO.NoColor = true
+		}
+	}
 	root.SetArgs(args)
 	err := root.Execute()
 	if err == nil {

@@ -70,7 +70,8 @@ func Parse(data []byte, filename string) (*Config, error) {
 			if pe.LastKey != "" && !strings.Contains(msg, pe.LastKey) {
 				msg = fmt.Sprintf("%s (after key %q)", msg, pe.LastKey)
 			}
-			return nil, &SyntaxError{File: filename, Line: pe.Position.Line, Column: pe.Position.Col, Msg: msg}
+			line, col := syntaxPosition(data, pe)
+			return nil, &SyntaxError{File: filename, Line: line, Column: col, Msg: msg}
 		}
 		if m := typeErrRE.FindStringSubmatch(err.Error()); m != nil {
 			line, _ := strconv.Atoi(m[1])
@@ -92,7 +93,14 @@ func Parse(data []byte, filename string) (*Config, error) {
 	if err := c.Validate(); err != nil {
 		var ve *ValidationError
 		if errors.As(err, &ve) {
-			errs = append(errs, ve.Errors...)
+			for _, fe := range ve.Errors {
+				// A bad name makes the defaults derived from it bad too;
+				// report the name, not each consequence the file never set.
+				if nameDerived[fe.Field] && ValidateName(c.Name) != nil && !md.IsDefined(strings.Split(fe.Field, ".")...) {
+					continue
+				}
+				errs = append(errs, fe)
+			}
 		}
 	}
 	if len(errs) == 0 {
@@ -102,8 +110,37 @@ func Parse(data []byte, filename string) (*Config, error) {
 		fe.File = filename
 		fe.Line = lineOf(lines, fe.Field)
 	}
-	sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+	// In line order; errors without a line last.
+	sort.SliceStable(errs, func(i, j int) bool {
+		li, lj := errs[i].Line, errs[j].Line
+		return li != 0 && (lj == 0 || li < lj)
+	})
 	return nil, &ValidationError{Errors: errs}
+}
+
+// nameDerived are the fields whose defaults are made from the name.
+var nameDerived = map[string]bool{
+	"nginx.app_dir": true, "nginx.access_log": true, "nginx.error_log": true,
+	"deploy.user": true, "deploy.service": true,
+}
+
+// syntaxPosition corrects the decoder's position for two cases it reports
+// one line too far: an unexpected newline (it is at the end of the line
+// before) and the end of the file (the end of the last line).
+func syntaxPosition(data []byte, pe toml.ParseError) (line, col int) {
+	line, col = pe.Position.Line, pe.Position.Col
+	lines := strings.Split(string(data), "\n")
+	switch {
+	case strings.Contains(pe.Message, `got '\n'`) && line > 1:
+		line--
+		if line <= len(lines) {
+			col = len(lines[line-1]) + 1
+		}
+	case strings.Contains(pe.Message, "end of file"):
+		line = len(lines)
+		col = len(lines[line-1]) + 1
+	}
+	return line, col
 }
 
 // typeErrRE matches the decoder's message for a value of the wrong type.
@@ -153,11 +190,26 @@ func keyLines(data []byte) map[string]int {
 
 var indexRE = regexp.MustCompile(`\[\d+\]$`)
 
-// lineOf finds the line of a field path, falling back to its parents.
+var anyIndexRE = regexp.MustCompile(`\[\d+\]`)
+
+// lineOf finds the line of a field path, falling back to its parents. A
+// path without array indexes ("proxy.static.expire", as the decoder names
+// unknown keys) matches its first indexed occurrence.
 func lineOf(lines map[string]int, field string) int {
 	for f := field; f != ""; {
 		if n, ok := lines[f]; ok {
 			return n
+		}
+		if !strings.Contains(f, "[") {
+			best := 0
+			for k, n := range lines {
+				if strings.Contains(k, "[") && anyIndexRE.ReplaceAllString(k, "") == f && (best == 0 || n < best) {
+					best = n
+				}
+			}
+			if best > 0 {
+				return best
+			}
 		}
 		if loc := indexRE.FindStringIndex(f); loc != nil && loc[1] == len(f) {
 			if n, ok := lines[f[:loc[0]]]; ok {

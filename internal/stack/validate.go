@@ -131,6 +131,11 @@ func ParseListen(s string) (Listen, error) {
 	if a, err := netip.ParseAddr(host); err == nil && a.Is4() {
 		return Listen{Host: a.String(), Port: p}, nil
 	}
+	if strings.Trim(host, "0123456789.") == "" {
+		// Digits and dots but not an IPv4 address ("1.2.3.4.5", "300.1.1.1"):
+		// a typo, not a host name (a top-level domain is never all digits).
+		return Listen{}, fmt.Errorf("%q: %s is not an IPv4 address", s, host)
+	}
 	if host == "localhost" || (ValidateHostname(host) == nil && !strings.HasPrefix(host, "*")) {
 		return Listen{Host: host, Port: p}, nil
 	}
@@ -210,7 +215,7 @@ func (c *Config) Validate() error {
 	v.check("app.port", ValidatePort(a.Port))
 	if a.Replicas < 1 || a.Replicas > 64 {
 		v.add("app.replicas", "%d is not between 1 and 64", a.Replicas)
-	} else if a.Port+a.Replicas-1 > 65535 {
+	} else if ValidatePort(a.Port) == nil && a.Port+a.Replicas-1 > 65535 {
 		v.add("app.replicas", "%d replicas from port %d run past port 65535", a.Replicas, a.Port)
 	}
 	if strings.TrimSpace(a.Command) == "" {

@@ -1,0 +1,3 @@
+module myapp
+
+go 1.22

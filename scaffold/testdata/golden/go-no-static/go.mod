@@ -1,0 +1,3 @@
+module example.com/you/shop/v2
+
+go 1.22
