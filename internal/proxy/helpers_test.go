@@ -137,6 +137,8 @@ func (e *echoUpstream) serve(c net.Conn) {
 func testConfig(t *testing.T) *stack.Config {
 	t.Helper()
 	dir := t.TempDir()
+	// nginx's workers run as nobody: the folders must be readable.
+	os.Chmod(filepath.Dir(dir), 0o755)
 	os.Chmod(dir, 0o755)
 	c := stack.Default("myapp", "go")
 	c.Path = filepath.Join(dir, "stack.toml")
