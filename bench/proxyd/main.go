@@ -7,6 +7,8 @@ import (
 	"log"
 	"net"
 	"os"
+	"runtime/pprof"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/proxy"
 	"github.com/stackctl/stackctl/internal/stack"
@@ -17,7 +19,20 @@ func main() {
 	upstream := flag.String("upstream", "127.0.0.1:5000", "upstream address")
 	config := flag.String("config", "", "stack.toml (default: a new project's defaults)")
 	accessLog := flag.Bool("access-log", false, "write the access log to stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first 10s under load to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		go func() {
+			time.Sleep(10 * time.Second)
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	cfg := stack.Default("bench", "go")
 	if *config != "" {
 		c, err := stack.Load(*config)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -64,7 +65,9 @@ func newSettings(c *stack.Config) (*settings, error) {
 			policy:      c.Upstream.Balance,
 			maxFails:    c.Upstream.MaxFails,
 			failTimeout: orDefault(c.Upstream.FailTimeout.Duration(), 10*time.Second),
-			keepalive:   c.Upstream.Keepalive,
+			// nginx's keepalive is per worker process and gen-nginx's
+			// worker_processes is auto (one per core): the same total.
+			keepalive: c.Upstream.Keepalive * runtime.NumCPU(),
 		},
 	}
 	if len(p.ServerNames) > 0 {
