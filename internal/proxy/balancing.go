@@ -40,6 +40,7 @@ type upconn struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	peer *peer
+	dl   deadlines
 	// used is true once the connection served a request: an error on it
 	// before any response byte may just be the server closing an idle
 	// keepalive connection.

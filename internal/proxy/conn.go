@@ -30,10 +30,12 @@ type conn struct {
 	bw       *bufio.Writer
 	remoteIP string
 	clientIP net.IP
+	dl       deadlines
 	state    atomic.Int32
 
 	head    []byte
 	req     request
+	resp    response
 	scratch []byte
 	body    []byte
 
@@ -96,7 +98,8 @@ func (c *conn) serve() {
 		if first {
 			wait = s.headerTimeout
 		}
-		c.nc.SetReadDeadline(time.Now().Add(wait))
+		waitStart := time.Now()
+		c.dl.setRead(c.nc, waitStart, wait)
 		if _, err := c.br.Peek(1); err != nil {
 			return // closed or keepalive_timeout: nginx closes silently
 		}
@@ -104,8 +107,11 @@ func (c *conn) serve() {
 			return
 		}
 		start := time.Now()
-		if !first {
-			c.nc.SetReadDeadline(start.Add(s.headerTimeout))
+		// client_header_timeout from the first byte; when the request
+		// follows the previous one closely, the idle deadline (at most
+		// keepalive_timeout - client_header_timeout later) is kept.
+		if !first && start.Sub(waitStart) > s.keepaliveTimeout-s.headerTimeout {
+			c.dl.setRead(c.nc, start, s.headerTimeout)
 		}
 		first = false
 		r := &c.req
@@ -117,6 +123,7 @@ func (c *conn) serve() {
 			var se *statusError
 			if errors.As(err, &se) {
 				// nginx answers a bad request head and closes.
+				c.dl.setWrite(c.nc, time.Now(), s.clientTimeout)
 				c.writeError(r, s, se.status, se.reason, false)
 				c.logRequest(r)
 			}
@@ -133,7 +140,7 @@ func (c *conn) serve() {
 // handle serves one request and reports whether the connection stays open.
 func (c *conn) handle(r *request, s *settings) bool {
 	keep := r.keepAlive && !c.p.closing.Load()
-	c.nc.SetWriteDeadline(time.Now().Add(s.clientTimeout))
+	c.dl.setWrite(c.nc, r.start, s.clientTimeout)
 	if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
 		keep = c.writeError(r, s, 413, "the request body is "+strconv.FormatInt(r.contentLength, 10)+
 			" bytes, more than client_max_body_size ("+strconv.FormatInt(s.maxBodySize, 10)+" bytes)", false)

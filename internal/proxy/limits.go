@@ -131,7 +131,7 @@ func (c *conn) readRequestBody(r *request, s *settings) (int64, *statusError) {
 			return 0, &statusError{499, "client closed the connection"}
 		}
 	}
-	c.nc.SetReadDeadline(time.Now().Add(s.bodyTimeout))
+	c.dl.setRead(c.nc, time.Now(), s.bodyTimeout)
 	var err error
 	c.body, err = readBody(c.br, r, c.body, s.maxBodySize)
 	switch {

@@ -198,3 +198,41 @@ func TestHoldUntilUpstreamsSet(t *testing.T) {
 	}
 	mustContain(t, body, "no upstream")
 }
+
+// TestReadTimeoutOnReusedConnection checks that a kept-alive upstream
+// connection gets a fresh read_timeout for each request: a deadline left
+// from the previous request must not fire early.
+func TestReadTimeoutOnReusedConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		for i := 0; ; i++ {
+			if _, err := c.Read(buf); err != nil {
+				return
+			}
+			if i > 0 {
+				time.Sleep(200 * time.Millisecond)
+			}
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	}()
+	c := testConfig(t)
+	c.Proxy.ReadTimeout = "400ms"
+	_, addr := startProxy(t, c, Options{Upstreams: []string{ln.Addr().String()}})
+	if resp, _ := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 200 {
+		t.Fatalf("first: %d", resp.StatusCode)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if resp, body := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 200 {
+		t.Fatalf("second request on the kept-alive connection: %d %s", resp.StatusCode, body)
+	}
+}

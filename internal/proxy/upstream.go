@@ -32,7 +32,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 	}
 	pk := picker{peers: peers, cfg: cfg, pool: c.p.pool}
 	idempotent := !(eqFold(r.method, "post") || eqFold(r.method, "lock") || eqFold(r.method, "patch"))
-	var resp response
+	resp := &c.resp
 	var uc *upconn
 	var lastErr error
 	timedOut := false
@@ -43,7 +43,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		}
 		c.upstream = pe.addr
 		var sent bool
-		uc, sent, err = c.exchange(pe, s, &resp, bodyLen)
+		uc, sent, err = c.exchange(pe, s, resp, bodyLen)
 		if err == nil {
 			break
 		}
@@ -71,7 +71,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 	}
 	uc.peer.ok()
 	defer uc.peer.active.Add(-1)
-	return c.relayResponse(r, s, uc, &resp, keep)
+	return c.relayResponse(r, s, uc, resp, keep)
 }
 
 // exchange sends the request to pe and reads the response head. sent
@@ -86,7 +86,7 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 		}
 		err = c.sendRequest(uc, s, bodyLen)
 		if err == nil {
-			uc.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 			err = readResponseHead(uc.br, resp)
 		}
 		if err == nil {
@@ -104,7 +104,7 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 }
 
 func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
-	uc.nc.SetWriteDeadline(time.Now().Add(s.sendTimeout))
+	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
 	if bodyLen > 0 && len(c.scratch)+len(c.body) <= 64<<10 {
 		c.scratch = append(c.scratch, c.body...)
 		_, err := uc.nc.Write(c.scratch)
@@ -237,7 +237,7 @@ func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable
 		uc.nc.Close()
 		return
 	}
-	uc.nc.SetDeadline(time.Time{})
+	// The deadlines are left as they are: every use sets both first.
 	uc.peer.put(uc, s.balance.keepalive)
 }
 
@@ -262,7 +262,7 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 				if c.flushBody(w) != nil {
 					return false, false
 				}
-				uc.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+				uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 			}
 			size, err := cr.nextChunk()
 			if err != nil {
@@ -281,7 +281,7 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 			if err := c.flushBody(w); err != nil {
 				return false, false
 			}
-			uc.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 		}
 		want := br.Buffered()
 		if want == 0 {
@@ -318,6 +318,6 @@ func (c *conn) flushBody(w bodyWriter) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.p.settings.Load().clientTimeout))
+	c.dl.setWrite(c.nc, time.Now(), c.p.settings.Load().clientTimeout)
 	return c.bw.Flush()
 }

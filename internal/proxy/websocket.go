@@ -17,8 +17,8 @@ func (c *conn) tunnel(uc *upconn) {
 		return
 	}
 	s := c.p.settings.Load()
-	c.nc.SetDeadline(time.Time{})
-	uc.nc.SetDeadline(time.Time{})
+	c.dl.clear(c.nc)
+	uc.dl.clear(uc.nc)
 	done := make(chan struct{}, 2)
 	var fromApp int64
 	go func() {
