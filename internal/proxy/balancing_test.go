@@ -2,7 +2,9 @@ package proxy
 
 import (
 	"encoding/json"
+	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 )
@@ -150,4 +152,51 @@ func TestUpstreamKeepalive(t *testing.T) {
 		t.Errorf("%d upstream connections for %d requests, want 1", conns, reqs)
 	}
 	_ = json.Valid
+}
+
+func TestLeastConnPrefersIdleServer(t *testing.T) {
+	started := make(chan struct{}, 1)
+	release := make(chan struct{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	busySrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		<-release
+		io.WriteString(w, "busy")
+	})}
+	go busySrv.Serve(ln)
+	defer busySrv.Close()
+	fast := startEcho(t)
+	c := testConfig(t)
+	c.Upstream.Balance = "least_conn"
+	_, addr := startProxy(t, c, Options{Upstreams: []string{ln.Addr().String(), fast.addr}})
+	// Keep sending until one request is held by the busy server; while it
+	// is, every request goes to the server with no active request.
+	held := make(chan struct{})
+	go func() {
+		defer close(held)
+		for {
+			resp, body := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp.StatusCode != 200 || body == "busy" {
+				return
+			}
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(5 * time.Second):
+		t.Fatal("busy upstream never reached")
+	}
+	_, before := fast.counts()
+	for i := 0; i < 5; i++ {
+		echoed(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	}
+	_, after := fast.counts()
+	close(release)
+	<-held
+	if after-before != 5 {
+		t.Errorf("idle server got %d of 5 requests while the other was busy", after-before)
+	}
 }

@@ -105,3 +105,75 @@ func TestPipelinedRequests(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateAppliesLive(t *testing.T) {
+	up := startEcho(t)
+	c := testConfig(t)
+	p, addr := startProxy(t, c, Options{Upstreams: []string{up.addr}})
+	raw := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\n01234567890123456789"
+	if resp, _ := rawExchange(t, addr, raw); resp.StatusCode != 200 {
+		t.Fatalf("before: %d", resp.StatusCode)
+	}
+	c2 := *c
+	c2.Proxy.ClientMaxBodySize = "10"
+	if err := p.Update(&c2); err != nil {
+		t.Fatal(err)
+	}
+	if resp, _ := rawExchange(t, addr, raw); resp.StatusCode != 413 {
+		t.Fatalf("after Update: %d, want 413", resp.StatusCode)
+	}
+	c3 := c2
+	c3.Upstream.Balance = "random"
+	if err := p.Update(&c3); err == nil {
+		t.Error("Update accepted an unknown balance policy")
+	}
+	if resp, _ := rawExchange(t, addr, raw); resp.StatusCode != 413 {
+		t.Error("a rejected Update changed the running settings")
+	}
+}
+
+func TestUnixSocketUpstream(t *testing.T) {
+	sock := t.TempDir() + "/app.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "via unix "+r.Host)
+	})}
+	go srv.Serve(ln)
+	defer srv.Close()
+	_, addr := startProxy(t, testConfig(t), Options{Upstreams: []string{"unix:" + sock}})
+	resp, body := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: Site.Test\r\n\r\n")
+	if resp.StatusCode != 200 || body != "via unix site.test" {
+		t.Errorf("%d %q", resp.StatusCode, body)
+	}
+}
+
+func TestCloseDelimitedUpstreamBecomesChunked(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Read(make([]byte, 4096))
+			io.WriteString(c, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close")
+			c.Close()
+		}
+	}()
+	_, addr := startProxy(t, testConfig(t), Options{Upstreams: []string{ln.Addr().String()}})
+	resp, body := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	if body != "until close" || len(resp.TransferEncoding) == 0 || resp.Close {
+		t.Errorf("HTTP/1.1 client: %q te=%v close=%v", body, resp.TransferEncoding, resp.Close)
+	}
+	resp, body = rawExchange(t, addr, "GET / HTTP/1.0\r\n\r\n")
+	if body != "until close" || !resp.Close {
+		t.Errorf("HTTP/1.0 client: %q close=%v", body, resp.Close)
+	}
+}
