@@ -65,6 +65,10 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 			lastErr = errNoLiveUpstream
 		}
 		if timedOut {
+			var ce *connectError
+			if errors.As(lastErr, &ce) {
+				return c.writeError(r, s, 504, "the app did not accept the connection within connect_timeout ("+s.connectTimeout.String()+"): "+lastErr.Error(), keep)
+			}
 			return c.writeError(r, s, 504, "the app did not answer within read_timeout ("+s.readTimeout.String()+"): "+lastErr.Error(), keep)
 		}
 		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
@@ -82,7 +86,7 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 		uc, err := pe.get(s.connectTimeout)
 		if err != nil {
 			pe.active.Add(-1)
-			return nil, false, err
+			return nil, false, &connectError{pe.addr, err}
 		}
 		err = c.sendRequest(uc, s, bodyLen)
 		if err == nil {
@@ -120,6 +124,15 @@ func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
 	}
 	return nil
 }
+
+// connectError is a failure to connect to an upstream.
+type connectError struct {
+	addr string
+	err  error
+}
+
+func (e *connectError) Error() string { return "connecting to " + e.addr + ": " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
 
 func isStaleConnErr(err error) bool {
 	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
