@@ -27,14 +27,12 @@ const gzipMinLength = 20
 // gzipLevel is gzip_comp_level (nginxconfig.io's 6).
 const gzipLevel = 6
 
-// shouldGzip reproduces ngx_http_gzip_filter's decision with gen-nginx's
-// settings (gzip_proxied any, gzip_http_version 1.1): the client accepts
-// gzip, the status is 200, 403 or 404, the response is not already encoded,
-// is long enough when its length is known, and has one of gzipTypes.
-func shouldGzip(r *request, resp *response) bool {
-	if r.minor < 1 || !acceptsGzip(r.acceptEncoding) {
-		return false
-	}
+// gzipEligible is the first half of ngx_http_gzip_filter's decision, made
+// on the response alone: status 200, 403 or 404, not already encoded, long
+// enough when its length is known, one of gzipTypes. An eligible response
+// gets "Vary: Accept-Encoding" (gzip_vary on) whether or not it is
+// compressed.
+func gzipEligible(resp *response) bool {
 	if resp.status != 200 && resp.status != 403 && resp.status != 404 {
 		return false
 	}
@@ -45,6 +43,13 @@ func shouldGzip(r *request, resp *response) bool {
 		return false
 	}
 	return gzipType(resp.contentType)
+}
+
+// gzipAccepted is the second half (ngx_http_gzip_ok with gen-nginx's
+// gzip_proxied any and the default gzip_http_version 1.1): an HTTP/1.1
+// client that accepts gzip.
+func gzipAccepted(r *request) bool {
+	return r.minor >= 1 && acceptsGzip(r.acceptEncoding)
 }
 
 func gzipType(ct []byte) bool {
@@ -102,10 +107,10 @@ func acceptsGzip(ae []byte) bool {
 	return false
 }
 
-// appendGzipHeaders adds what nginx's gzip filter adds: Content-Encoding,
-// Vary (gzip_vary on) and the ETag made weak.
+// appendGzipHeaders adds what nginx's gzip filter adds to a compressed
+// response: Content-Encoding and the ETag made weak.
 func appendGzipHeaders(b, etag []byte) []byte {
-	b = append(b, "Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n"...)
+	b = append(b, "Content-Encoding: gzip\r\n"...)
 	if len(etag) > 0 {
 		b = append(b, "ETag: "...)
 		if len(etag) < 2 || etag[0] != 'W' || etag[1] != '/' {

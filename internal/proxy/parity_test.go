@@ -37,6 +37,7 @@ http {
     server_name site.example;
     server_tokens off;
     client_max_body_size 10;
+%[5]s
     location /static/ { alias %[4]s/; expires 30d; }
     location / {
       proxy_pass http://stackctl_app;
@@ -54,7 +55,7 @@ http {
 
 // startNginx runs the real nginx with nginxSite, or skips the test when
 // nginx is not installed (fails under STACKCTL_REQUIRE_NGINX=1).
-func startNginx(t *testing.T, upstream, staticDir string) string {
+func startNginx(t *testing.T, upstream, staticDir, extra string) string {
 	t.Helper()
 	bin := "/usr/sbin/nginx"
 	if _, err := os.Stat(bin); err != nil {
@@ -76,7 +77,7 @@ func startNginx(t *testing.T, upstream, staticDir string) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	ln.Close()
 	conf := filepath.Join(dir, "nginx.conf")
-	os.WriteFile(conf, []byte(fmt.Sprintf(nginxSite, dir, upstream, port, staticDir)), 0o644)
+	os.WriteFile(conf, []byte(fmt.Sprintf(nginxSite, dir, upstream, port, staticDir, extra)), 0o644)
 	cmd := exec.Command(bin, "-p", dir, "-c", conf)
 	out, _ := os.Create(filepath.Join(dir, "stderr"))
 	cmd.Stdout, cmd.Stderr = out, out
@@ -124,7 +125,7 @@ func TestParityWithNginx(t *testing.T) {
 	c.Proxy.ServerNames = []string{"site.example"}
 	c.Proxy.ClientMaxBodySize = "10"
 	c.Proxy.Gzip = false
-	ngx := startNginx(t, up.addr, staticDir)
+	ngx := startNginx(t, up.addr, staticDir, "")
 	_, px := startProxy(t, c, Options{Upstreams: []string{up.addr}})
 
 	long := strings.Repeat("a", 8170)
@@ -210,6 +211,126 @@ func TestParityWithNginx(t *testing.T) {
 				}
 				if nr.StatusCode == 200 && nb != pb {
 					t.Errorf("body: nginx %q, proxy %q", nb, pb)
+				}
+			}
+		})
+	}
+}
+
+// fixedUpstream answers every request with the raw response resp.
+func fixedUpstream(t *testing.T, resp string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 8192)
+				n, _ := c.Read(buf)
+				if n > 0 {
+					c.Write([]byte(resp))
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestParityResponseHeaders compares the response headers a client gets
+// from nginx and from the proxy for upstream responses with hop-by-hop,
+// hidden and repeated headers, and each body framing.
+func TestParityResponseHeaders(t *testing.T) {
+	for _, tc := range []struct{ name, resp string }{
+		{"hidden and repeated", "HTTP/1.1 200 Fine\r\nServer: app\r\nDate: Mon, 01 Jan 2024 00:00:00 GMT\r\nX-Pad: avoid browser bug\r\n" +
+			"X-Accel-Buffering: no\r\nX-Accel-Expires: 0\r\nKeep-Alive: timeout=5\r\nConnection: close, X-Foo\r\nX-Foo: bar\r\n" +
+			"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\nUpgrade: h2c\r\nTrailer: X-T\r\nProxy-Connection: keep-alive\r\nVary: Cookie\r\n" +
+			"Content-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello"},
+		{"chunked", "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nLocation: /x\r\n\r\n" +
+			"2\r\n{}\r\n0\r\nX-Trailer: 1\r\n\r\n"},
+		{"close delimited", "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil close"},
+		{"no content", "HTTP/1.1 204 No Content\r\nX-A: 1\r\n\r\n"},
+		{"no reason", "HTTP/1.1 404\r\nContent-Length: 0\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := fixedUpstream(t, tc.resp)
+			c := testConfig(t)
+			c.Proxy.Gzip = false
+			ngx := startNginx(t, up, c.Dir(), "")
+			_, px := startProxy(t, c, Options{Upstreams: []string{up}})
+			for _, raw := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "GET / HTTP/1.0\r\n\r\n"} {
+				nr, nb := rawExchange(t, ngx, raw)
+				pr, pb := rawExchange(t, px, raw)
+				if nr.Status != pr.Status || nb != pb || nr.Close != pr.Close ||
+					!reflect.DeepEqual(nr.TransferEncoding, pr.TransferEncoding) || nr.ContentLength != pr.ContentLength {
+					t.Errorf("%q:\nnginx %q %q close=%v te=%v cl=%d\nproxy %q %q close=%v te=%v cl=%d", raw,
+						nr.Status, nb, nr.Close, nr.TransferEncoding, nr.ContentLength,
+						pr.Status, pb, pr.Close, pr.TransferEncoding, pr.ContentLength)
+				}
+				nh, ph := nr.Header.Clone(), pr.Header.Clone()
+				for _, h := range []string{"Date", "Server"} {
+					nh.Del(h)
+					ph.Del(h)
+				}
+				if !reflect.DeepEqual(nh, ph) {
+					t.Errorf("%q headers:\nnginx %v\nproxy %v", raw, nh, ph)
+				}
+			}
+		})
+	}
+}
+
+// gzipDirectives is what the proxy's gzip reproduces (see gzip.go); the
+// nginx renderer writes the same inside the server block.
+const gzipDirectives = `
+    gzip on;
+    gzip_vary on;
+    gzip_proxied any;
+    gzip_comp_level 6;
+    gzip_types text/plain text/css text/xml text/javascript application/json application/javascript application/xml application/xml+rss image/svg+xml;
+`
+
+func TestParityGzip(t *testing.T) {
+	text := strings.Repeat("compress me ", 50)
+	for _, tc := range []struct{ name, ctype, extra, ae, proto string }{
+		{"html", "text/html", "", "gzip", "1.1"},
+		{"json", "application/json", "", "gzip, br", "1.1"},
+		{"json with etag", "application/json", "ETag: \"v1\"\r\n", "gzip", "1.1"},
+		{"png", "image/png", "", "gzip", "1.1"},
+		{"refused", "text/plain", "", "gzip;q=0", "1.1"},
+		{"http/1.0", "text/plain", "", "gzip", "1.0"},
+		{"already encoded", "text/plain", "Content-Encoding: br\r\n", "gzip", "1.1"},
+		{"via a proxy", "text/plain", "", "gzip", "1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := fixedUpstream(t, "HTTP/1.1 200 OK\r\nContent-Type: "+tc.ctype+"\r\n"+tc.extra+
+				"Content-Length: "+fmt.Sprint(len(text))+"\r\n\r\n"+text)
+			c := testConfig(t)
+			c.Proxy.Gzip = true
+			ngx := startNginx(t, up, c.Dir(), gzipDirectives)
+			_, px := startProxy(t, c, Options{Upstreams: []string{up}})
+			raw := "GET / HTTP/" + tc.proto + "\r\nHost: x\r\nAccept-Encoding: " + tc.ae + "\r\n"
+			if tc.name == "via a proxy" {
+				raw += "Via: 1.1 cache\r\n"
+			}
+			raw += "\r\n"
+			nr, _ := rawExchange(t, ngx, raw)
+			pr, _ := rawExchange(t, px, raw)
+			for _, h := range []string{"Content-Encoding", "Vary", "ETag", "Content-Length", "Transfer-Encoding"} {
+				nv, pv := nr.Header.Values(h), pr.Header.Values(h)
+				if h == "Transfer-Encoding" {
+					nv, pv = nr.TransferEncoding, pr.TransferEncoding
+				}
+				if !reflect.DeepEqual(nv, pv) {
+					t.Errorf("%s: nginx %q, proxy %q", h, nv, pv)
 				}
 			}
 		})

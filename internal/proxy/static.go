@@ -147,8 +147,8 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		}
 	}
 	ct := contentType(name)
-	gz := status == 200 && s.gzip && r.minor >= 1 && acceptsGzip(r.acceptEncoding) &&
-		size >= gzipMinLength && gzipType([]byte(ct)) && !eqFold(r.method, "head")
+	vary := status == 200 && s.gzip && size >= gzipMinLength && gzipType([]byte(ct)) && !eqFold(r.method, "head")
+	gz := vary && gzipAccepted(r)
 	b := appendStatusHead(c.scratch[:0], []byte(statusLine))
 	if status != 304 {
 		b = append(b, "Content-Type: "...)
@@ -172,6 +172,9 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		b = append(b, "ETag: "...)
 		b = append(b, etag...)
 		b = append(b, "\r\n"...)
+	}
+	if vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
 	}
 	b = appendExpires(b, sd.expires)
 	if status == 206 {

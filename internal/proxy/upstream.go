@@ -161,7 +161,8 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	}
 	head := eqFold(r.method, "head")
 	noBody := head || resp.status < 200 || resp.status == 204 || resp.status == 304
-	gz := !noBody && s.gzip && shouldGzip(r, resp)
+	vary := !head && s.gzip && gzipEligible(resp)
+	gz := vary && !noBody && gzipAccepted(r)
 
 	// Client framing: the upstream's length, else chunked, else (HTTP/1.0)
 	// until close.
@@ -206,6 +207,9 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	}
 	if gz {
 		b = appendGzipHeaders(b, resp.etag)
+	}
+	if vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
 	}
 	b = appendSecurity(b, s)
 	b = append(b, "\r\n"...)
