@@ -172,10 +172,30 @@ func TestParityWithNginx(t *testing.T) {
 		"GET /static/withindex/ HTTP/1.1\r\nHost: x\r\n\r\n",
 		"HEAD /static/app.css HTTP/1.1\r\nHost: x\r\n\r\n",
 	}
+	fi, err := os.Stat(filepath.Join(staticDir, "app.css"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := fmt.Sprintf("\"%x-%x\"", fi.ModTime().Unix(), fi.Size())
+	lastMod := fi.ModTime().UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	requests = append(requests,
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nIf-None-Match: "+etag+"\r\n\r\n",
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nIf-None-Match: W/"+etag+"\r\n\r\n",
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: "+lastMod+"\r\n\r\n",
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\n",
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nRange: bytes=-5\r\n\r\n",
+		"GET /static/app.css HTTP/1.1\r\nHost: x\r\nRange: bytes=2-\r\n\r\n",
+	)
 	// Static headers compared by value.
 	compare := []string{"Content-Type", "Content-Length", "Last-Modified", "ETag", "Cache-Control", "Accept-Ranges", "Content-Range", "Transfer-Encoding", "Connection"}
 	for _, raw := range requests {
 		name := raw[:strings.Index(raw, "\r\n")]
+		if i := strings.Index(raw, "\r\nIf-"); i > 0 {
+			name += " " + raw[i+2:strings.Index(raw[i+2:], ":")+i+2]
+		}
+		if i := strings.Index(raw, "\r\nRange: "); i > 0 {
+			name += " " + raw[i+2:strings.Index(raw[i+2:], "\r\n")+i+2]
+		}
 		if len(name) > 60 {
 			name = name[:60] + "…"
 		}
@@ -334,5 +354,24 @@ func TestParityGzip(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestParityUpstreamDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	ln.Close()
+	c := testConfig(t)
+	ngx := startNginx(t, dead, c.Dir(), "")
+	_, px := startProxy(t, c, Options{Upstreams: []string{dead}})
+	for _, raw := range []string{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab"} {
+		nr, _ := rawExchange(t, ngx, raw)
+		pr, _ := rawExchange(t, px, raw)
+		if nr.StatusCode != 502 || pr.StatusCode != 502 || nr.Close != pr.Close {
+			t.Errorf("%q: nginx %d close=%v, proxy %d close=%v", raw, nr.StatusCode, nr.Close, pr.StatusCode, pr.Close)
+		}
 	}
 }
