@@ -3,14 +3,14 @@
 # nginx (gen-nginx's site), Caddy and two calibration cores, all in front
 # of the same hello app, with wrk at 32 connections. Writes bench/RESULTS.md.
 #
-#   bench/run.sh            # 10s per contender, best of 2 rounds
+#   bench/run.sh            # 10s per contender, 5 interleaved rounds
 #   DURATION=5s ROUNDS=1 bench/run.sh
 #
 # Needs: go, wrk, nginx, caddy (apt-get install wrk nginx caddy).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-5}
 CONNS=${CONNS:-32}
 for tool in go wrk nginx caddy; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is not installed (apt-get install wrk nginx caddy)" >&2; exit 1; }
@@ -76,7 +76,8 @@ IDLE_RSS=$(rss "$PROXY_PID" VmRSS)
 
 NAMES=(app nginx stackctl caddy fasthttp-minimal nethttp-tuned)
 declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP)
-declare -A RPS P50 P99
+declare -A BEST RPS P50 P99 ALL_RPS ALL_P50 ALL_P99
+ROUND_LINES=()
 
 to_ms() { # wrk latency such as 812.00us, 1.20ms, 1.01s -> ms
 	awk -v v="$1" 'BEGIN { n=v+0; if (v ~ /us$/) n/=1000; else if (v ~ /ms$/) n=n; else if (v ~ /s$/) n*=1000; printf "%.2f", n }'
@@ -92,11 +93,17 @@ for round in $(seq "$ROUNDS"); do
 		if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
 			echo "bench: $name had errors:" >&2; grep "Non-2xx\|Socket errors" <<<"$out" >&2
 		fi
-		printf '  round %d %-17s %10s req/s  p50 %7s ms  p99 %7s ms\n' "$round" "$name" "$rps" "$p50" "$p99" >&2
-		if [[ -z "${RPS[$name]:-}" ]] || awk -v a="$rps" -v b="${RPS[$name]}" 'BEGIN{exit !(a>b)}'; then
-			RPS[$name]=$rps; P50[$name]=$p50; P99[$name]=$p99
-		fi
+		line=$(printf 'round %d %-17s %10s req/s  p50 %7s ms  p99 %7s ms' "$round" "$name" "$rps" "$p50" "$p99")
+		echo "  $line" >&2
+		ROUND_LINES+=("$line")
+		ALL_RPS[$name]+="$rps "; ALL_P50[$name]+="$p50 "; ALL_P99[$name]+="$p99 "
 	done
+done
+median() { tr ' ' '\n' <<<"$1" | grep . | sort -g | awk '{v[NR]=$1} END {print (NR%2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
+best() { tr ' ' '\n' <<<"$1" | grep . | sort -g | tail -1; }
+for name in "${NAMES[@]}"; do
+	RPS[$name]=$(median "${ALL_RPS[$name]}"); P50[$name]=$(median "${ALL_P50[$name]}"); P99[$name]=$(median "${ALL_P99[$name]}")
+	BEST[$name]=$(best "${ALL_RPS[$name]}")
 done
 PEAK_RSS=$(rss "$PROXY_PID" VmHWM)
 sleep 2
@@ -107,16 +114,17 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo "# Benchmark results"
 	echo
 	echo "Hello route (\`GET /\`, 18-byte text/plain body) of a Go net/http app, through each front;"
-	echo "\`wrk -t2 -c$CONNS -d$DURATION --latency\`, best of $ROUNDS rounds, all processes on the same machine."
+	echo "\`wrk -t2 -c$CONNS -d$DURATION --latency\`, $ROUNDS rounds interleaved over the fronts (each after a 1s warm-up);"
+	echo "the table gives the median of the rounds (and the best round's req/s). All processes share the same machine."
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- machine: $(nproc) cores, $CPU, $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "- nginx $(nginx -v 2>&1 | sed 's#.*/##') (worker_processes auto, gen-nginx's proxy location, upstream keepalive 16), caddy $(caddy version | cut -d' ' -f1) (reverse_proxy), $(go version | cut -d' ' -f3)"
 	echo
-	echo "| front | req/s | p50 ms | p99 ms | throughput vs nginx | p99 vs nginx |"
-	echo "|---|---:|---:|---:|---:|---:|"
+	echo "| front | req/s (median) | p50 ms | p99 ms | throughput vs nginx | p99 vs nginx | best round req/s (vs nginx's best) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
 	for name in "${NAMES[@]}"; do
-		echo "| $name | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | $(awk -v a="${RPS[$name]}" -v b="${RPS[nginx]}" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="${P99[$name]}" -v b="${P99[nginx]}" 'BEGIN{printf "%.2f×", a/b}') |"
+		echo "| $name | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | $(awk -v a="${RPS[$name]}" -v b="${RPS[nginx]}" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="${P99[$name]}" -v b="${P99[nginx]}" 'BEGIN{printf "%.2f×", a/b}') | ${BEST[$name]} ($(awk -v a="${BEST[$name]}" -v b="${BEST[nginx]}" 'BEGIN{printf "%.2f×", a/b}')) |"
 	done
 	echo
 	echo "stackctl proxy RSS: idle ${IDLE_RSS} kB at start, peak ${PEAK_RSS} kB under load, ${AFTER_RSS} kB idle after the run."
@@ -124,5 +132,11 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is internal/proxy (bench/proxyd);"
 	echo "\`fasthttp-minimal\` and \`nethttp-tuned\` are the calibration cores in bench/contenders, which set"
 	echo "the same request headers but none of nginx's other semantics."
+	echo
+	echo "Every round:"
+	echo
+	echo '```'
+	printf '%s\n' "${ROUND_LINES[@]}"
+	echo '```'
 } > bench/RESULTS.md
 cat bench/RESULTS.md
