@@ -37,7 +37,7 @@ type conn struct {
 	req     request
 	resp    response
 	scratch []byte
-	body    []byte
+	body    requestBody
 
 	// What the access log reports about the current request.
 	status    int
@@ -80,6 +80,7 @@ func (c *conn) serve() {
 	c.bw = writerPool.Get().(*bufio.Writer)
 	c.bw.Reset(c.nc)
 	defer func() {
+		c.body.reset()
 		c.nc.Close()
 		c.br.Reset(nil)
 		readerPool.Put(c.br)

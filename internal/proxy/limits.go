@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"os"
 	"strconv"
 	"time"
 )
@@ -12,40 +13,84 @@ import (
 // client_max_body_size.
 var errBodyTooLarge = errors.New("request body too large")
 
-// readBody reads the whole request body into dst, as nginx does before it
-// contacts the upstream (proxy_request_buffering on). A chunked body is
+// memoryBodyLimit is how much of a request body is kept in memory; the
+// rest goes to an unlinked temporary file, as nginx moves a body larger
+// than client_body_buffer_size to client_body_temp_path.
+const memoryBodyLimit = 1 << 20
+
+// requestBody is a buffered request body.
+type requestBody struct {
+	mem  []byte
+	file *os.File // nil while the body fits in mem
+	n    int64
+}
+
+func (b *requestBody) reset() {
+	if b.file != nil {
+		b.file.Close()
+		b.file = nil
+	}
+	if cap(b.mem) > 64<<10 {
+		b.mem = nil // do not keep large buffers on idle connections
+	}
+	b.mem = b.mem[:0]
+	b.n = 0
+}
+
+func (b *requestBody) Write(p []byte) (int, error) {
+	if b.file == nil && len(b.mem)+len(p) > memoryBodyLimit {
+		f, err := os.CreateTemp("", "stackctl-body-*")
+		if err != nil {
+			return 0, err
+		}
+		os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
+		if _, err := f.Write(b.mem); err != nil {
+			f.Close()
+			return 0, err
+		}
+		b.file = f
+	}
+	b.n += int64(len(p))
+	if b.file != nil {
+		return b.file.Write(p)
+	}
+	b.mem = append(b.mem, p...)
+	return len(p), nil
+}
+
+// readBody reads the whole request body into body, as nginx does before
+// it contacts the upstream (proxy_request_buffering on). A chunked body is
 // decoded and counted against max (0: no limit); nginx then sends it
 // upstream with a Content-Length.
-func readBody(br *bufio.Reader, r *request, dst []byte, max int64) ([]byte, error) {
-	dst = dst[:0]
+func readBody(br *bufio.Reader, r *request, body *requestBody, max int64) error {
+	body.reset()
 	if !r.chunked {
-		n := int(r.contentLength)
-		if cap(dst) < n {
-			dst = make([]byte, n)
+		_, err := io.CopyN(body, br, r.contentLength)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
 		}
-		dst = dst[:n]
-		_, err := io.ReadFull(br, dst)
-		return dst, err
+		return err
 	}
 	cr := chunkedReader{br: br}
 	for {
 		size, err := cr.nextChunk()
 		if err != nil {
-			return dst, err
+			return err
 		}
 		if size == 0 {
-			return dst, nil
+			return nil
 		}
-		if max > 0 && int64(len(dst))+size > max {
-			return dst, errBodyTooLarge
+		if max > 0 && body.n+size > max {
+			return errBodyTooLarge
 		}
-		start := len(dst)
-		dst = append(dst, make([]byte, size)...)
-		if _, err := io.ReadFull(br, dst[start:]); err != nil {
-			return dst, err
+		if _, err := io.CopyN(body, br, size); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
 		}
 		if err := cr.endChunk(); err != nil {
-			return dst, err
+			return err
 		}
 	}
 }
@@ -133,10 +178,10 @@ func (c *conn) readRequestBody(r *request, s *settings) (int64, *statusError) {
 	}
 	c.dl.setRead(c.nc, time.Now(), s.bodyTimeout)
 	var err error
-	c.body, err = readBody(c.br, r, c.body, s.maxBodySize)
+	err = readBody(c.br, r, &c.body, s.maxBodySize)
 	switch {
 	case err == nil:
-		return int64(len(c.body)), nil
+		return c.body.n, nil
 	case err == errBodyTooLarge:
 		return 0, &statusError{413, "the chunked request body grew past client_max_body_size (" + strconv.FormatInt(s.maxBodySize, 10) + " bytes)"}
 	case err == errBadChunk:

@@ -3,6 +3,7 @@ package proxy
 import (
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +235,53 @@ func TestReadTimeoutOnReusedConnection(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if resp, body := rawExchange(t, addr, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); resp.StatusCode != 200 {
 		t.Fatalf("second request on the kept-alive connection: %d %s", resp.StatusCode, body)
+	}
+}
+
+// TestLargeBodySpillsToFile sends a body larger than the in-memory limit
+// with no client_max_body_size, chunked and with a length: the upstream gets
+// it whole, with a Content-Length.
+func TestLargeBodySpillsToFile(t *testing.T) {
+	up := startEcho(t)
+	c := testConfig(t)
+	c.Proxy.ClientMaxBodySize = "0"
+	_, addr := startProxy(t, c, Options{Upstreams: []string{up.addr}})
+	body := strings.Repeat("0123456789abcdef", (memoryBodyLimit*3/2)/16)
+	s := echoed(t, addr, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	if s.Body != body {
+		t.Errorf("Content-Length body: upstream got %d bytes, want %d", len(s.Body), len(body))
+	}
+	var chunked strings.Builder
+	for i := 0; i < len(body); i += 100000 {
+		part := body[i:min(i+100000, len(body))]
+		chunked.WriteString(strconv.FormatInt(int64(len(part)), 16) + "\r\n" + part + "\r\n")
+	}
+	chunked.WriteString("0\r\n\r\n")
+	s = echoed(t, addr, "POST /big HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"+chunked.String())
+	if s.Body != body || s.get("Content-Length")[0] != strconv.Itoa(len(body)) {
+		t.Errorf("chunked body: upstream got %d bytes with Content-Length %q", len(s.Body), s.get("Content-Length"))
+	}
+}
+
+// TestHugeContentLengthDoesNotAllocate: with no body size limit, a client
+// announcing a huge body must not make the proxy allocate it up front.
+func TestHugeContentLengthDoesNotAllocate(t *testing.T) {
+	up := startEcho(t)
+	c := testConfig(t)
+	c.Proxy.ClientMaxBodySize = "0"
+	p, addr := startProxy(t, c, Options{Upstreams: []string{up.addr}})
+	s := *p.settings.Load()
+	s.bodyTimeout = 200 * time.Millisecond
+	p.settings.Store(&s)
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999999\r\n\r\nabc")
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	// client_body_timeout: nginx closes without an answer (408 logged).
+	if n, err := conn.Read(make([]byte, 1)); n != 0 || err == nil {
+		t.Errorf("read %d bytes, %v; want the connection closed", n, err)
 	}
 }

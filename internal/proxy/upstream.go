@@ -12,11 +12,7 @@ import (
 // settings and reports whether the client connection stays open.
 func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 	bodyLen, se := c.readRequestBody(r, s)
-	defer func() {
-		if cap(c.body) > 64<<10 {
-			c.body = nil // do not keep large bodies around on idle connections
-		}
-	}()
+	defer c.body.reset()
 	if se != nil {
 		if se.status == 408 || se.status == 499 {
 			c.status = se.status
@@ -109,20 +105,41 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 
 func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
 	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
-	if bodyLen > 0 && len(c.scratch)+len(c.body) <= 64<<10 {
-		c.scratch = append(c.scratch, c.body...)
+	mem := c.body.mem
+	if bodyLen > 0 && c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10 {
+		c.scratch = append(c.scratch, mem...)
 		_, err := uc.nc.Write(c.scratch)
-		c.scratch = c.scratch[:len(c.scratch)-len(c.body)]
+		c.scratch = c.scratch[:len(c.scratch)-len(mem)]
 		return err
 	}
 	if _, err := uc.nc.Write(c.scratch); err != nil {
 		return err
 	}
-	if bodyLen > 0 {
-		_, err := uc.nc.Write(c.body)
+	if bodyLen <= 0 {
+		return nil
+	}
+	if c.body.file == nil {
+		_, err := uc.nc.Write(mem)
 		return err
 	}
-	return nil
+	// A retry sends the body again from the start.
+	if _, err := c.body.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(deadlineWriter{uc, s.sendTimeout}, c.body.file)
+	return err
+}
+
+// deadlineWriter writes to an upstream, moving the send deadline forward
+// as the body goes out (proxy_send_timeout is between two writes).
+type deadlineWriter struct {
+	uc      *upconn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.uc.dl.setWrite(w.uc.nc, time.Now(), w.timeout)
+	return w.uc.nc.Write(p)
 }
 
 // connectError is a failure to connect to an upstream.
