@@ -8,6 +8,23 @@
 // headers (their order and spelling, underscores, 400/414 instead of 431,
 // Content-Length with Transfer-Encoding), and a direct byte-level forwarder
 // is also what reaches nginx's throughput.
+//
+// The parity tests (parity_test.go) send the same raw requests through real
+// nginx 1.22 running gen-nginx's site and through the proxy. Where the proxy
+// knowingly differs from that nginx:
+//
+//   - it answers "Server: stackctl" (nginx with server_tokens off: "nginx"),
+//     and its error pages explain what failed, with the app's last log lines;
+//   - a symbolic link in a static folder pointing outside it is refused (404),
+//     where nginx's default disable_symlinks off would follow it;
+//   - a request with several byte ranges gets the whole file (200), where
+//     nginx answers multipart/byteranges;
+//   - on a kept-alive connection, client_header_timeout may stretch to
+//     keepalive_timeout (65s) from the previous response, rather than 60s
+//     from the request's first byte (timers are re-armed lazily);
+//   - a client closing its connection is noticed when the response is
+//     written, not while the app is still working on it;
+//   - HTTP/0.9 requests ("GET /" without a version) are refused with 400.
 package proxy
 
 import (
