@@ -47,6 +47,11 @@ wait_port "$APP"
 P_PROXY=$(free_port)
 "$WORK/proxyd" -listen "127.0.0.1:$P_PROXY" -upstream "127.0.0.1:$APP" & PROXY_PID=$!; PIDS+=($PROXY_PID)
 
+# The same proxy on one P: on a small shared machine Go's scheduler spends
+# time stealing work between Ps; this row measures what that costs.
+P_PROXY1=$(free_port)
+GOMAXPROCS=1 "$WORK/proxyd" -listen "127.0.0.1:$P_PROXY1" -upstream "127.0.0.1:$APP" & PIDS+=($!)
+
 P_NGINX=$(free_port)
 sed -e "s#@PREFIX@#$WORK#g" -e "s#@APP@#$APP#g" -e "s#@PORT@#$P_NGINX#g" bench/nginx.conf.tmpl > "$WORK/nginx.conf"
 nginx -p "$WORK" -c "$WORK/nginx.conf" & NGINX_PID=$!; PIDS+=($NGINX_PID)
@@ -68,14 +73,14 @@ P_FAST=$(free_port)
 P_NETHTTP=$(free_port)
 "$WORK/nethttpproxy" -listen "127.0.0.1:$P_NETHTTP" -upstream "127.0.0.1:$APP" & PIDS+=($!)
 
-for p in "$P_PROXY" "$P_NGINX" "$P_CADDY" "$P_FAST" "$P_NETHTTP"; do wait_port "$p"; done
+for p in "$P_PROXY" "$P_PROXY1" "$P_NGINX" "$P_CADDY" "$P_FAST" "$P_NETHTTP"; do wait_port "$p"; done
 rss() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
 curl -fsS "http://127.0.0.1:$P_PROXY/" >/dev/null
 sleep 1
 IDLE_RSS=$(rss "$PROXY_PID" VmRSS)
 
-NAMES=(app nginx stackctl caddy fasthttp-minimal nethttp-tuned)
-declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP)
+NAMES=(app nginx stackctl stackctl-gomaxprocs1 caddy fasthttp-minimal nethttp-tuned)
+declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [stackctl-gomaxprocs1]=$P_PROXY1 [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP)
 declare -A BEST RPS P50 P99 ALL_RPS ALL_P50 ALL_P99
 ROUND_LINES=()
 
@@ -129,7 +134,8 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo
 	echo "stackctl proxy RSS: idle ${IDLE_RSS} kB at start, peak ${PEAK_RSS} kB under load, ${AFTER_RSS} kB idle after the run."
 	echo
-	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is internal/proxy (bench/proxyd);"
+	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is internal/proxy (bench/proxyd),"
+	echo "\`stackctl-gomaxprocs1\` the same binary with GOMAXPROCS=1;"
 	echo "\`fasthttp-minimal\` and \`nethttp-tuned\` are the calibration cores in bench/contenders, which set"
 	echo "the same request headers but none of nginx's other semantics."
 	echo
