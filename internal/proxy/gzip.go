@@ -4,22 +4,14 @@ import (
 	"compress/gzip"
 	"strconv"
 	"sync"
+
+	"github.com/stackctl/stackctl/internal/stack"
 )
 
 // gzipTypes are the response types compressed when proxy.gzip is on:
-// text/html (always, as nginx) and gen-nginx's gzip_types list.
-var gzipTypes = []string{
-	"text/html",
-	"text/plain",
-	"text/css",
-	"text/xml",
-	"text/javascript",
-	"application/json",
-	"application/javascript",
-	"application/xml",
-	"application/xml+rss",
-	"image/svg+xml",
-}
+// text/html (always, as nginx) and stack.GzipTypes, which gen-nginx writes
+// as gzip_types.
+var gzipTypes = append([]string{"text/html"}, stack.GzipTypes...)
 
 // gzipMinLength is nginx's gzip_min_length default.
 const gzipMinLength = 20
