@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -667,4 +668,69 @@ func TestServeScaffoldedGoApp(t *testing.T) {
 			t.Errorf("app process %d still runs after serve stopped", pid)
 		}
 	}
+}
+
+// With replicas, a copy that dies costs no request: the proxy retries the
+// other one, serve takes the dead one out and starts it again.
+func TestServeReplicaCrashCostsNoRequest(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "serveapp")
+	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/serveapp").CombinedOutput(); err != nil {
+		t.Fatalf("building the test app: %v\n%s", err, out)
+	}
+	port := servePorts(t, 6)
+	c := stack.Default("myapp", "go")
+	c.App.Port = port
+	c.App.Build = ""
+	c.App.Command = bin
+	c.App.Replicas = 2
+	c.App.Env = map[string]string{"GREETING": "hi"}
+	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(port+5)
+	cfgPath := writeStack(t, t.TempDir(), c)
+	s := startServe(t, &ServeOptions{Config: cfgPath, Quiet: true})
+	url := s.waitFor(`listening on (http://\S+)`)[1]
+	s.waitFor(`app\.1 \| ready in`)
+	s.waitFor(`app\.2 \| ready in`)
+
+	pidOf := func(body string) int {
+		var pid int
+		fmt.Sscanf(strings.TrimPrefix(body, "hi from pid "), "%d", &pid)
+		return pid
+	}
+	// Find both replicas' processes.
+	pids := map[int]bool{}
+	for i := 0; len(pids) < 2 && i < 100; i++ {
+		_, body := httpGet(t, url+"/")
+		pids[pidOf(body)] = true
+	}
+	if len(pids) != 2 {
+		t.Fatalf("round robin reached %d processes, want 2", len(pids))
+	}
+	var victim int
+	for p := range pids {
+		victim = p
+		break
+	}
+	if err := syscall.Kill(victim, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Once it is dead (not mid-response), every request still succeeds.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(victim) + "/stat")
+		if err != nil || bytes.Contains(stat, []byte(") Z ")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d survived SIGKILL", victim)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 200 {
+		code, body := httpGet(t, url+"/")
+		if code != 200 || pidOf(body) == victim {
+			t.Fatalf("request %d after a replica died: %d %q", i, code, body)
+		}
+	}
+	s.waitFor(`app\.\d \| ended: signal: killed; restarting in`)
+	s.waitFor(`(?s)ended: signal: killed.*app\.\d \| ready in`)
 }
