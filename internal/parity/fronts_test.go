@@ -1,12 +1,17 @@
 package parity
 
 import (
+	"context"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/nginx"
 	"github.com/stackctl/stackctl/internal/nginxtest"
+	"github.com/stackctl/stackctl/internal/proxy"
 	"github.com/stackctl/stackctl/internal/stack"
 )
 
@@ -57,13 +62,28 @@ func startNginx(t *testing.T, c *stack.Config) {
 	srv.WaitListening(t, c.Nginx.Listen)
 }
 
-// startProxy is, until internal/proxy lands, a second nginx from the same
-// Config listening on serve.listen. TEMPORARY.
+// startProxy runs the embedded proxy for c on ln until the test ends.
 func startProxy(t *testing.T, c *stack.Config, ln net.Listener) {
 	t.Helper()
-	ln.Close()
-	c2 := *c
-	c2.Nginx.Listen = c.Serve.Listen
-	c2.Nginx.AccessLog = c.Nginx.AccessLog + ".2"
-	startNginx(t, &c2)
+	logf, err := os.Create(filepath.Join(c.Dir(), "proxy.access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := proxy.New(c, proxy.Options{Upstreams: c.AppUpstreams(), AccessLog: logf})
+	if err != nil {
+		t.Fatalf("proxy.New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- p.Serve(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := p.Shutdown(ctx); err != nil {
+			t.Errorf("proxy.Shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("proxy.Serve: %v", err)
+		}
+		logf.Close()
+	})
 }
