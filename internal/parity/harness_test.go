@@ -168,15 +168,24 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	return s
 }
 
-// errorLogTail returns the last n lines of the site's nginx error log, to
-// explain a failure (an upstream marked failed, a timeout).
-func (s *site) errorLogTail(n int) string {
+// errorLogAbout returns the lines of the site's nginx error log about
+// requests for target (every line when target is ""), to explain a failure
+// (an upstream marked failed, a timeout).
+func (s *site) errorLogAbout(target string) string {
 	b, err := os.ReadFile(s.cfg.Nginx.ErrorLog)
 	if err != nil {
 		return err.Error()
 	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+	var out []string
+	for _, l := range strings.Split(strings.TrimRight(string(b), "\n"), "\n") {
+		if target == "" || strings.Contains(l, " "+target+" HTTP/") {
+			out = append(out, l)
+		}
+	}
+	if len(out) == 0 {
+		return "(nothing)"
+	}
+	return strings.Join(out, "\n")
 }
 
 func newFront(name, addr string) front {
@@ -290,7 +299,7 @@ func runCases(t *testing.T, s *site, cases []parityCase) {
 					t.Logf("intentional difference (DIFFERENCES.md):\n%s", d)
 				}
 			case d != "":
-				t.Errorf("the fronts differ:\n%s\nthe end of nginx's error log:\n%s", d, s.errorLogTail(20))
+				t.Errorf("the fronts differ:\n%s\nnginx's error log about %s:\n%s", d, targetOf(c.req), s.errorLogAbout(targetOf(c.req)))
 			case testing.Verbose():
 				t.Logf("both fronts:\n%s", views[0])
 			}
