@@ -1,0 +1,149 @@
+package scaffold
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/flasktest"
+)
+
+// pythonEnv is the environment the generated project's Python runs with:
+// no bytecode written into the project, and none of the test's own
+// Flask or Python settings.
+func pythonEnv(extra ...string) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "FLASK_") || strings.HasPrefix(k, "PYTHON") || k == "HOST" || k == "PORT" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, append([]string{"PYTHONDONTWRITEBYTECODE=1"}, extra...)...)
+}
+
+var ranTests = regexp.MustCompile(`(?m)^Ran (\d+) tests? in `)
+
+// TestGeneratedFlaskProjectPasses makes each Flask golden case and runs
+// its own unittest suite with every python3 that has Flask: the one on
+// PATH and Debian's (Flask 2.2), since the app must work on both.
+func TestGeneratedFlaskProjectPasses(t *testing.T) {
+	pythons := flasktest.Pythons(t)
+	for _, tc := range goldenCases {
+		if tc.opts.Template != "flask" {
+			continue
+		}
+		for _, py := range pythons {
+			t.Run(tc.name+"/Flask-"+py.Flask, func(t *testing.T) {
+				t.Parallel()
+				o := tc.opts
+				o.Dir = t.TempDir()
+				res, err := Create(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+				defer cancel()
+				cmd := exec.CommandContext(ctx, py.Path, "-m", "unittest", "-v")
+				cmd.Dir = res.Dir
+				cmd.Env = pythonEnv()
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("%s -m unittest: %v\n%s", py, err, out)
+				}
+				m := ranTests.FindSubmatch(out)
+				if m == nil {
+					t.Fatalf("no test summary from unittest:\n%s", out)
+				}
+				if n, _ := strconv.Atoi(string(m[1])); n < 9 {
+					t.Errorf("unittest ran %d tests, want the suite's 9 or more:\n%s", n, out)
+				}
+			})
+		}
+	}
+}
+
+// TestGeneratedFlaskAppRuns runs the default Flask project the article's
+// way, `python3 app.py`, with PORT set, and checks it listens on
+// 127.0.0.1 and answers /, /healthz and the stylesheet.
+func TestGeneratedFlaskAppRuns(t *testing.T) {
+	py := flasktest.RequirePython(t)
+	o := flaskDefaults("myapp")
+	o.Dir = t.TempDir()
+	res, err := Create(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	app := exec.Command(py.Path, "app.py")
+	app.Dir = res.Dir
+	app.Env = pythonEnv("PORT=" + strconv.Itoa(port))
+	app.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	logs := newSyncBuffer()
+	app.Stdout, app.Stderr = logs, logs
+	if err := app.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = app.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		syscall.Kill(-app.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("python app.py still running 10s after SIGKILL")
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("python app.py exited before answering: %v\n%s", waitErr, logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("python app.py not answering on %s after 60s: %v\n%s", base, err, logs.String())
+		}
+	}
+	for _, c := range []struct{ path, accept, wantType, wantBody string }{
+		{"/", "", "text/html", `<span class="addr" id="client">127.0.0.1</span>`},
+		{"/", "text/plain", "text/plain", "Hello, World!"},
+		{"/healthz", "", "text/plain", "ok\n"},
+		{"/static/style.css", "", "text/css", "font-family"},
+	} {
+		req, _ := http.NewRequest("GET", base+c.path, nil)
+		if c.accept != "" {
+			req.Header.Set("Accept", c.accept)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", c.path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.wantType) || !strings.Contains(string(body), c.wantBody) {
+			t.Errorf("GET %s (Accept %q) = %d %s %q; want 200 %s with %q", c.path, c.accept, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.wantType, c.wantBody)
+		}
+	}
+	// Listening on 127.0.0.1 only, as the development server says.
+	if !strings.Contains(logs.String(), fmt.Sprintf("http://127.0.0.1:%d", port)) {
+		t.Errorf("the development server does not say it runs on 127.0.0.1:%d:\n%s", port, logs.String())
+	}
+}
