@@ -147,3 +147,81 @@ func TestGeneratedFlaskAppRuns(t *testing.T) {
 		t.Errorf("the development server does not say it runs on 127.0.0.1:%d:\n%s", port, logs.String())
 	}
 }
+
+// TestFlaskServeCommandRuns runs the Flask project's app.command, the one
+// `stackctl serve` starts, with every python3 that has Flask (Debian's
+// Flask 2.2 included), and checks the development server answers in debug
+// mode on 127.0.0.1 without Flask's own reloader.
+func TestFlaskServeCommandRuns(t *testing.T) {
+	pythons := flasktest.Pythons(t)
+	o := flaskDefaults("myapp")
+	o.Dir = t.TempDir()
+	res, err := Create(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, py := range pythons {
+		t.Run("Flask-"+py.Flask, func(t *testing.T) {
+			port := freePort(t)
+			args := strings.Fields(res.Config.App.Command)
+			if args[0] != "python3" {
+				t.Fatalf("app.command %q does not start with python3", res.Config.App.Command)
+			}
+			args[0] = py.Path
+			for i, a := range args {
+				args[i] = strings.NewReplacer("$HOST", "127.0.0.1", "$PORT", strconv.Itoa(port)).Replace(a)
+			}
+			app := exec.Command(args[0], args[1:]...)
+			app.Dir = res.Dir
+			app.Env = pythonEnv()
+			app.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+			logs := newSyncBuffer()
+			app.Stdout, app.Stderr = logs, logs
+			if err := app.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan struct{})
+			var waitErr error
+			go func() { waitErr = app.Wait(); close(exited) }()
+			defer func() {
+				syscall.Kill(-app.Process.Pid, syscall.SIGKILL)
+				select {
+				case <-exited:
+				case <-time.After(10 * time.Second):
+					t.Errorf("%s still running 10s after SIGKILL", strings.Join(args, " "))
+				}
+			}()
+			client := &http.Client{Timeout: 10 * time.Second}
+			deadline := time.Now().Add(60 * time.Second)
+			for {
+				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+				if err == nil {
+					resp.Body.Close()
+					break
+				}
+				select {
+				case <-exited:
+					t.Fatalf("%s exited before answering: %v\n%s", strings.Join(args, " "), waitErr, logs.String())
+				case <-time.After(50 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("%s not answering after 60s: %v\n%s", strings.Join(args, " "), err, logs.String())
+				}
+			}
+			out := logs.String()
+			if !strings.Contains(out, fmt.Sprintf("Running on http://127.0.0.1:%d", port)) || strings.Contains(out, "Restarting with") {
+				t.Errorf("want the server on 127.0.0.1:%d without Flask's reloader:\n%s", port, out)
+			}
+			if !strings.Contains(out, "Debug mode: on") {
+				click, _ := exec.Command(py.Path, "-c", "import importlib.metadata as m; print(m.version('click'))").Output()
+				if v := strings.TrimSpace(string(click)); v == "8.4.0" {
+					// Click 8.4.0 lets `run`'s own --debug default undo the
+					// group's --debug (pallets/flask#6025, fixed in 8.4.1).
+					t.Logf("debug mode is off under click %s, a known click bug:\n%s", v, out)
+				} else {
+					t.Errorf("want debug mode on (click %s):\n%s", v, out)
+				}
+			}
+		})
+	}
+}
