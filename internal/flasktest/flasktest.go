@@ -123,11 +123,20 @@ func Pythons(t testing.TB) []Python {
 	return out
 }
 
-// RequirePython returns the first of Pythons: python3 on PATH when it has
-// Flask, else Debian's.
+// RequirePython returns python3 as found on PATH, the interpreter `python3
+// app.py` and `stackctl serve` run, after checking it can import Flask.
+// Otherwise the test is skipped, or failed under STACKCTL_REQUIRE_NGINX=1.
 func RequirePython(t testing.TB) Python {
 	t.Helper()
-	return Pythons(t)[0]
+	if _, err := exec.LookPath("python3"); err != nil {
+		missing(t, errors.New("python3 not found on PATH"))
+		return Python{}
+	}
+	p, err := probe("python3")
+	if err != nil {
+		missing(t, err)
+	}
+	return p
 }
 
 // RequireGunicorn returns the path of gunicorn (Debian's /usr/bin/gunicorn

@@ -82,3 +82,10 @@ func TestRequireGunicorn(t *testing.T) {
 		t.Errorf("%s --version: %v %s", bin, err, out)
 	}
 }
+
+func TestRequirePython(t *testing.T) {
+	p := RequirePython(t)
+	if p.Path != "python3" || p.Executable == "" || p.Flask == "" {
+		t.Errorf("RequirePython = %+v", p)
+	}
+}
