@@ -50,7 +50,11 @@ def healthz():
 def listen_address(environ=os.environ):
     """HOST and PORT from the environment, defaulting to 127.0.0.1:5001:
     loopback only, so the app is reached through the proxy."""
-    return environ.get("HOST") or "127.0.0.1", int(environ.get("PORT") or 5001)
+    host = environ.get("HOST") or "127.0.0.1"
+    port = environ.get("PORT") or "5001"
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise SystemExit("PORT=%s is not a port: use a number from 1 to 65535" % port)
+    return host, int(port)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,11 @@ class AppTest(unittest.TestCase):
         ]:
             with self.subTest(environ=environ):
                 self.assertEqual(listen_address(environ), want)
+        for port in ["http", "0", "65536", "-1", "80.5"]:
+            with self.subTest(port=port):
+                with self.assertRaises(SystemExit) as cm:
+                    listen_address({"PORT": port})
+                self.assertIn("PORT=%s is not a port" % port, str(cm.exception))
 
     def test_production_never_debugs(self):
         # FLASK_DEBUG=1 turns debug on for the app, but not under gunicorn's wsgi.py.
