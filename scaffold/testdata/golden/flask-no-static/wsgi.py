@@ -7,6 +7,6 @@ gunicorn listens on loopback only; nginx in front of it is the way in.
 
 from app import app
 
-# Never debug in production, whatever FLASK_DEBUG says: with debug on, errors
-# would be raised to the server instead of becoming a plain 500.
+# Never debug in production, whatever FLASK_DEBUG says: debug mode lets
+# errors escape to the server and reloads templates on every request.
 app.debug = False
