@@ -72,6 +72,64 @@ func TestGeneratedFlaskProjectPasses(t *testing.T) {
 	}
 }
 
+// pyProcess is a Python process a test started in its own process group,
+// killed with its group when the test ends.
+type pyProcess struct {
+	name    string
+	logs    *syncBuffer
+	exited  chan struct{}
+	waitErr error
+}
+
+// startPython runs argv in dir with pythonEnv(env...) and returns once it
+// started; the process group is killed (and waited for, at most 10s) when
+// the test ends.
+func startPython(t *testing.T, dir string, env []string, argv ...string) *pyProcess {
+	t.Helper()
+	p := &pyProcess{name: strings.Join(argv, " "), logs: newSyncBuffer(), exited: make(chan struct{})}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = pythonEnv(env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Stdout, cmd.Stderr = p.logs, p.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-p.exited:
+		case <-time.After(10 * time.Second):
+			t.Errorf("%s still running 10s after SIGKILL", p.name)
+		}
+	})
+	return p
+}
+
+// waitHealthz polls /healthz on 127.0.0.1:port until it answers, failing
+// the test with the process's output when it exits first or 60s pass.
+func (p *pyProcess) waitHealthz(t *testing.T, port int) {
+	t.Helper()
+	client := &http.Client{Timeout: 10 * time.Second}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
+		if err == nil {
+			resp.Body.Close()
+			return
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("%s exited before answering: %v\n%s", p.name, p.waitErr, p.logs.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not answering on port %d after 60s: %v\n%s", p.name, port, err, p.logs.String())
+		}
+	}
+}
+
 // TestGeneratedFlaskAppRuns runs the default Flask project the article's
 // way, `python3 app.py`, with PORT set, and checks it listens on
 // 127.0.0.1 and answers /, /healthz and the stylesheet.
@@ -84,44 +142,10 @@ func TestGeneratedFlaskAppRuns(t *testing.T) {
 		t.Fatal(err)
 	}
 	port := freePort(t)
-	app := exec.Command(py.Path, "app.py")
-	app.Dir = res.Dir
-	app.Env = pythonEnv("PORT=" + strconv.Itoa(port))
-	app.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	logs := newSyncBuffer()
-	app.Stdout, app.Stderr = logs, logs
-	if err := app.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = app.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		syscall.Kill(-app.Process.Pid, syscall.SIGKILL)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			t.Errorf("python app.py still running 10s after SIGKILL")
-		}
-	})
+	app := startPython(t, res.Dir, []string{"PORT=" + strconv.Itoa(port)}, py.Path, "app.py")
+	app.waitHealthz(t, port)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 10 * time.Second}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := client.Get(base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("python app.py exited before answering: %v\n%s", waitErr, logs.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("python app.py not answering on %s after 60s: %v\n%s", base, err, logs.String())
-		}
-	}
 	for _, c := range []struct{ path, accept, wantType, wantBody string }{
 		{"/", "", "text/html", `<span class="addr" id="client">127.0.0.1</span>`},
 		{"/", "text/plain", "text/plain", "Hello, World!"},
@@ -143,8 +167,8 @@ func TestGeneratedFlaskAppRuns(t *testing.T) {
 		}
 	}
 	// Listening on 127.0.0.1 only, as the development server says.
-	if !strings.Contains(logs.String(), fmt.Sprintf("http://127.0.0.1:%d", port)) {
-		t.Errorf("the development server does not say it runs on 127.0.0.1:%d:\n%s", port, logs.String())
+	if !strings.Contains(app.logs.String(), fmt.Sprintf("http://127.0.0.1:%d", port)) {
+		t.Errorf("the development server does not say it runs on 127.0.0.1:%d:\n%s", port, app.logs.String())
 	}
 }
 
@@ -171,44 +195,9 @@ func TestFlaskServeCommandRuns(t *testing.T) {
 			for i, a := range args {
 				args[i] = strings.NewReplacer("$HOST", "127.0.0.1", "$PORT", strconv.Itoa(port)).Replace(a)
 			}
-			app := exec.Command(args[0], args[1:]...)
-			app.Dir = res.Dir
-			app.Env = pythonEnv()
-			app.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			logs := newSyncBuffer()
-			app.Stdout, app.Stderr = logs, logs
-			if err := app.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan struct{})
-			var waitErr error
-			go func() { waitErr = app.Wait(); close(exited) }()
-			defer func() {
-				syscall.Kill(-app.Process.Pid, syscall.SIGKILL)
-				select {
-				case <-exited:
-				case <-time.After(10 * time.Second):
-					t.Errorf("%s still running 10s after SIGKILL", strings.Join(args, " "))
-				}
-			}()
-			client := &http.Client{Timeout: 10 * time.Second}
-			deadline := time.Now().Add(60 * time.Second)
-			for {
-				resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", port))
-				if err == nil {
-					resp.Body.Close()
-					break
-				}
-				select {
-				case <-exited:
-					t.Fatalf("%s exited before answering: %v\n%s", strings.Join(args, " "), waitErr, logs.String())
-				case <-time.After(50 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%s not answering after 60s: %v\n%s", strings.Join(args, " "), err, logs.String())
-				}
-			}
-			out := logs.String()
+			app := startPython(t, res.Dir, nil, args...)
+			app.waitHealthz(t, port)
+			out := app.logs.String()
 			if !strings.Contains(out, fmt.Sprintf("Running on http://127.0.0.1:%d", port)) || strings.Contains(out, "Restarting with") {
 				t.Errorf("want the server on 127.0.0.1:%d without Flask's reloader:\n%s", port, out)
 			}
