@@ -85,6 +85,8 @@ like that site, and deploy installs both on a server.`,
 	for _, newCmd := range []func(*Factory) *cobra.Command{
 		newCmdNew,
 		newCmdGenNginx,
+		newCmdDeploy,
+		newCmdDoctor,
 	} {
 		root.AddCommand(newCmd(f))
 	}

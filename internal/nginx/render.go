@@ -41,6 +41,12 @@ type Options struct {
 	// HTTPSPort is the port of the HTTPS server when nginx.tls.enabled;
 	// 0 means 443. Tests use it to run a TLS site on a free loopback port.
 	HTTPSPort int
+	// ACMEChallenge serves certbot's webroot challenge
+	// (/.well-known/acme-challenge/ from nginx.tls.acme_webroot) on the plain
+	// HTTP site when TLS is off: deploy's first, HTTP-only stage, which must
+	// answer the challenge before a certificate exists. With TLS on, the
+	// port-80 server always serves it.
+	ACMEChallenge bool
 }
 
 var siteTemplate = template.Must(template.New("").Option("missingkey=error").ParseFS(templates.Nginx, "nginx/*.tmpl"))
@@ -99,6 +105,7 @@ type site struct {
 	WebSocket         bool
 	ConnectionVar     string
 	ACME              *acme
+	ACMEWebroot       string // the challenge location in the main server; "" for none
 	Redirects         []redirect
 	Main              listenBlock
 	AccessLog         string
@@ -244,6 +251,9 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 		}
 	} else {
 		s.Main = listenBlock{Listens: listens(l.Host, l.Port, false, ver)}
+		if opts.ACMEChallenge {
+			s.ACMEWebroot = n.TLS.ACMEWebroot
+		}
 	}
 	s.Main.Names = strings.Join(mainNames, " ")
 

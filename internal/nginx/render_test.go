@@ -385,3 +385,30 @@ func TestListenForms(t *testing.T) {
 		}
 	}
 }
+
+// deploy's HTTP-first stage: TLS is wanted but no certificate exists yet, so
+// the plain site must answer certbot's challenge, and nginx must accept it.
+func TestACMEChallengeOnPlainHTTP(t *testing.T) {
+	dir := nginxtest.TempDir(t)
+	c := cfg("acme", func(c *stack.Config) {
+		c.Nginx.TLS.ACMEWebroot = dir + "/acme"
+		c.Nginx.AccessLog = dir + "/access.log"
+		c.Nginx.ErrorLog = dir + "/error.log"
+	})
+	plain := string(render(t, c))
+	if strings.Contains(plain, "acme-challenge") {
+		t.Errorf("without ACMEChallenge the plain site must not serve the challenge:\n%s", plain)
+	}
+	out, err := Render(c, Options{NginxVersion: "1.22.1", ACMEChallenge: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "    location ^~ /.well-known/acme-challenge/ {\n        root " + dir + "/acme;\n        default_type text/plain;\n    }\n"
+	if !strings.Contains(string(out), want) {
+		t.Errorf("want the challenge location\n%s\nin:\n%s", want, out)
+	}
+	bin := nginxtest.Require(t)
+	if err := nginxtest.Test(t, bin, nginxtest.Minimal, out); err != nil {
+		t.Errorf("nginx -t: %v", err)
+	}
+}

@@ -1,0 +1,146 @@
+package cmd
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/nginx"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// deployOptions are the inputs of `stackctl deploy`.
+type deployOptions struct {
+	IO       *ui.IOStreams
+	Config   string
+	AppDir   string
+	SitesDir string
+	Cert     string
+	Key      string
+	Root     string
+	DryRun   bool
+	Rollback bool
+	Certbot  bool
+}
+
+func newCmdDeploy(f *Factory) *cobra.Command { return newCmdDeployWith(f, runDeploy) }
+
+func newCmdDeployWith(f *Factory, runF func(context.Context, *deployOptions) error) *cobra.Command {
+	opts := &deployOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "deploy",
+		Short: "Install the app, its systemd unit and its nginx site on this server",
+		Long: `Install the project on the machine deploy runs on (as root, or with sudo):
+
+  1. the app in nginx.app_dir (/srv/<name>): the Go app built with
+     'go build -trimpath' to bin/<name> plus its static folders, or the Flask
+     app's files, run by gunicorn;
+  2. a hardened systemd unit, /etc/systemd/system/<deploy.service>.service,
+     running the app as deploy.user on 127.0.0.1:app.port with app.env;
+  3. the nginx site where this nginx reads sites: sites-available/<name>.conf
+     plus a link in sites-enabled/ (Debian), else conf.d/<name>.conf.
+
+Then 'nginx -t' checks the whole configuration. If nginx rejects it, every
+file deploy touched is restored byte for byte and nginx's error is shown with
+the failing line. Otherwise systemd starts the service, nginx reloads, and a
+health check asks nginx for app.health with the site's Host header.
+
+Every replaced file is first copied to a timestamped folder under
+/var/lib/stackctl/<name>/backups; --rollback restores the last one. A deploy
+that would change nothing writes nothing and says so. --dry-run prints the
+diff of every file and the commands, and writes nothing.
+
+Where systemd is not running (containers), deploy writes and verifies the
+unit, prints the command it would run, does everything else, and the health
+check is only a warning.
+
+With nginx.tls.enabled and no certificate yet, the HTTP site is deployed
+first (TLS is off for that run, and deploy says so) and the certbot command
+that gets the certificate is printed; --certbot runs it, then deploys HTTPS.
+A wildcard name needs your own certificate (--cert/--key).
+
+--root DIR puts every path under DIR and drives the nginx whose configuration
+is DIR + the --conf-path of 'nginx -V' (DIR/etc/nginx/nginx.conf on Debian)
+with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.`,
+		Example: `  sudo stackctl deploy --dry-run
+  sudo stackctl deploy
+  sudo stackctl deploy --rollback
+  sudo stackctl deploy --certbot
+  stackctl deploy --root /tmp/target --app-dir /srv/myapp`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Rollback && opts.Certbot {
+				return ui.Usagef("run them one after the other", "--rollback and --certbot cannot be combined")
+			}
+			return runF(cmd.Context(), opts)
+		},
+	}
+	addConfigFlag(cmd, &opts.Config)
+	fl := cmd.Flags()
+	fl.StringVar(&opts.AppDir, "app-dir", "", "install the app in this folder (nginx.app_dir)")
+	fl.StringVar(&opts.SitesDir, "sites-dir", "", "write the nginx site to this folder (deploy.sites_dir; default: found from nginx)")
+	fl.StringVar(&opts.Cert, "cert", "", "TLS certificate chain (nginx.tls.cert)")
+	fl.StringVar(&opts.Key, "key", "", "TLS private key (nginx.tls.key)")
+	fl.StringVar(&opts.Root, "root", "", "put every path under this folder and drive the nginx configured there (tests, staging)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff of every file and the commands; write nothing")
+	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the files the last deploy replaced")
+	fl.BoolVar(&opts.Certbot, "certbot", false, "run certbot when TLS is on and there is no certificate yet")
+	return cmd
+}
+
+// applyDeployFlags overrides the stack.toml keys the flags name.
+func applyDeployFlags(c *stack.Config, o *deployOptions) error {
+	if o.AppDir != "" {
+		c.Nginx.AppDir = o.AppDir
+	}
+	if o.SitesDir != "" {
+		c.Deploy.SitesDir = o.SitesDir
+	}
+	if o.Cert != "" {
+		c.Nginx.TLS.Cert = o.Cert
+	}
+	if o.Key != "" {
+		c.Nginx.TLS.Key = o.Key
+	}
+	return revalidate(c)
+}
+
+func runDeploy(ctx context.Context, o *deployOptions) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	c, err := loadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	if err := applyDeployFlags(c, o); err != nil {
+		return err
+	}
+	root := o.Root
+	if root != "" {
+		if root, err = filepath.Abs(root); err != nil {
+			return err
+		}
+	}
+	do := deploy.Options{
+		Config:  c,
+		Root:    root,
+		DryRun:  o.DryRun,
+		Certbot: o.Certbot,
+		Out:     o.IO.Out,
+		Colors:  o.IO.OutColors(),
+		System:  deploy.RealSystem(),
+		RenderSite: func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
+			return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge, Source: c.Path, StackctlVersion: Version()})
+		},
+	}
+	if o.Rollback {
+		_, err := deploy.Rollback(ctx, do)
+		return err
+	}
+	_, err = deploy.Run(ctx, do)
+	return err
+}

@@ -1,0 +1,62 @@
+package cmd
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+func TestDeployFlags(t *testing.T) {
+	ios, _, _, _ := ui.Test()
+	f := &Factory{IO: ios}
+	var got *deployOptions
+	cmd := newCmdDeployWith(f, func(_ context.Context, o *deployOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem"}
+	if *got != want {
+		t.Errorf("options = %+v\nwant      %+v", *got, want)
+	}
+	cmd = newCmdDeployWith(f, func(context.Context, *deployOptions) error { return nil })
+	cmd.SetArgs([]string{"--rollback", "--certbot"})
+	if err := cmd.Execute(); ui.ExitCode(err) != 2 {
+		t.Errorf("--rollback --certbot: %v (exit %d), want a usage error", err, ui.ExitCode(err))
+	}
+}
+
+// Each flag overrides its key, and a bad value is a usage error naming it.
+func TestApplyDeployFlags(t *testing.T) {
+	c := stack.Default("myapp", "go")
+	if err := applyDeployFlags(c, &deployOptions{AppDir: "/opt/myapp", SitesDir: "/etc/nginx/conf.d", Cert: "/c.pem", Key: "/k.pem"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Nginx.AppDir != "/opt/myapp" || c.Deploy.SitesDir != "/etc/nginx/conf.d" || c.Nginx.TLS.Cert != "/c.pem" || c.Nginx.TLS.Key != "/k.pem" {
+		t.Errorf("config after flags: %+v %+v", c.Nginx, c.Deploy)
+	}
+	for _, bad := range []deployOptions{{AppDir: "relative/dir"}, {SitesDir: "/etc/nginx/a b"}, {Cert: "/x;y"}} {
+		c := stack.Default("myapp", "go")
+		err := applyDeployFlags(c, &bad)
+		if ui.ExitCode(err) != 2 {
+			t.Errorf("%+v: err %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func TestDeployReportsBadRoot(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "stack.toml")
+	if err := stack.Default("myapp", "go").Save(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ios, _, _, _ := ui.Test()
+	err := runDeploy(context.Background(), &deployOptions{IO: ios, Config: cfg, Root: filepath.Join(dir, "missing")})
+	if ui.ExitCode(err) != 2 || !strings.Contains(err.Error(), "is not a folder") {
+		t.Errorf("missing --root: %v", err)
+	}
+}
