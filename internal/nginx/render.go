@@ -113,6 +113,7 @@ type site struct {
 	ClientMaxBodySize string
 	SecurityHeaders   bool
 	Gzip              bool
+	GzipTypes         string // stack.GzipTypes, space-separated
 	Static            []static
 	Proxy             proxy
 }
@@ -177,6 +178,7 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 		ClientMaxBodySize: string(p.ClientMaxBodySize),
 		SecurityHeaders:   p.SecurityHeaders,
 		Gzip:              p.Gzip,
+		GzipTypes:         strings.Join(stack.GzipTypes, " "),
 	}
 
 	// upstream

@@ -8,6 +8,22 @@ import (
 // Templates lists the app templates stackctl can scaffold and run.
 var Templates = []string{"go", "flask"}
 
+// GzipTypes are the response types both fronts compress when proxy.gzip is
+// on, besides text/html, which nginx always compresses: nginx's gzip_types
+// and the embedded proxy's list are this one list.
+var GzipTypes = []string{
+	"text/plain",
+	"text/css",
+	"text/xml",
+	"text/javascript",
+	"application/javascript",
+	"application/json",
+	"application/xml",
+	"application/rss+xml",
+	"application/atom+xml",
+	"image/svg+xml",
+}
+
 // Balance policies accepted in upstream.balance.
 const (
 	BalanceRoundRobin = "round_robin"

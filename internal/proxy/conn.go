@@ -1,0 +1,224 @@
+package proxy
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+var errTooManyFiles = syscall.EMFILE
+
+// Connection states, for Shutdown: an idle connection (between requests) is
+// closed at once, an active one after its response.
+const (
+	stateIdle int32 = iota
+	stateActive
+	stateClosed
+)
+
+// conn is one client connection; requests on it are served one at a time.
+type conn struct {
+	p        *Proxy
+	nc       net.Conn
+	br       *bufio.Reader
+	bw       *bufio.Writer
+	remoteIP string
+	clientIP net.IP
+	dl       deadlines
+	state    atomic.Int32
+
+	head    []byte
+	req     request
+	resp    response
+	scratch []byte
+	body    requestBody
+
+	// What the access log reports about the current request.
+	status    int
+	bodyBytes int64
+	upstream  string
+}
+
+var (
+	readerPool = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, largeHeaderBuffer) }}
+	writerPool = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 8192) }}
+)
+
+func newConn(p *Proxy, nc net.Conn) *conn {
+	c := &conn{p: p, nc: nc}
+	switch a := nc.RemoteAddr().(type) {
+	case *net.TCPAddr:
+		c.clientIP = a.IP
+		if v4 := a.IP.To4(); v4 != nil {
+			c.clientIP = v4
+		}
+		c.remoteIP = c.clientIP.String()
+	default:
+		c.remoteIP = "unix:"
+	}
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	return c
+}
+
+func (c *conn) closeIfIdle() {
+	if c.state.CompareAndSwap(stateIdle, stateClosed) {
+		c.nc.Close()
+	}
+}
+
+func (c *conn) serve() {
+	c.br = readerPool.Get().(*bufio.Reader)
+	c.br.Reset(c.nc)
+	c.bw = writerPool.Get().(*bufio.Writer)
+	c.bw.Reset(c.nc)
+	defer func() {
+		c.body.reset()
+		c.nc.Close()
+		c.br.Reset(nil)
+		readerPool.Put(c.br)
+		c.bw.Reset(nil)
+		writerPool.Put(c.bw)
+		c.p.forget(c)
+	}()
+	first := true
+	for {
+		s := c.p.settings.Load()
+		c.state.Store(stateIdle)
+		if c.p.closing.Load() {
+			return
+		}
+		wait := s.keepaliveTimeout
+		if first {
+			wait = s.headerTimeout
+		}
+		waitStart := time.Now()
+		c.dl.setRead(c.nc, waitStart, wait)
+		if _, err := c.br.Peek(1); err != nil {
+			return // closed or keepalive_timeout: nginx closes silently
+		}
+		if !c.state.CompareAndSwap(stateIdle, stateActive) {
+			return
+		}
+		start := time.Now()
+		// client_header_timeout from the first byte; when the request
+		// follows the previous one closely, the idle deadline (at most
+		// keepalive_timeout - client_header_timeout later) is kept.
+		if !first && start.Sub(waitStart) > s.keepaliveTimeout-s.headerTimeout {
+			c.dl.setRead(c.nc, start, s.headerTimeout)
+		}
+		first = false
+		r := &c.req
+		r.start = start
+		c.status, c.bodyBytes, c.upstream = 0, 0, ""
+		var err error
+		c.head, err = readHead(c.br, r, c.head, s.serverName)
+		if err != nil {
+			var se *statusError
+			if errors.As(err, &se) {
+				// nginx answers a bad request head and closes.
+				c.dl.setWrite(c.nc, time.Now(), s.clientTimeout)
+				c.writeError(r, s, se.status, se.reason, false)
+				c.logRequest(r)
+			}
+			// A timeout (client_header_timeout) or a reset: nginx closes
+			// without an answer.
+			return
+		}
+		if !c.handle(r, s) {
+			return
+		}
+	}
+}
+
+// handle serves one request and reports whether the connection stays open.
+func (c *conn) handle(r *request, s *settings) bool {
+	keep := r.keepAlive && !c.p.closing.Load()
+	c.dl.setWrite(c.nc, r.start, s.clientTimeout)
+	if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
+		keep = c.writeError(r, s, 413, "the request body is "+strconv.FormatInt(r.contentLength, 10)+
+			" bytes, more than client_max_body_size ("+strconv.FormatInt(s.maxBodySize, 10)+" bytes)", false)
+	} else if loc := redirectTarget(r, s); loc != "" {
+		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))
+	} else if sd := s.staticFor(r.path); sd != nil {
+		keep = c.serveStatic(r, s, sd, keep && !hasBody(r))
+	} else {
+		keep = c.proxy(r, s, keep)
+	}
+	c.logRequest(r)
+	return keep
+}
+
+func hasBody(r *request) bool { return r.chunked || r.contentLength > 0 }
+
+// flush writes out the buffered response unless the client already sent
+// its next request (pipelining), which then shares the write.
+func (c *conn) flushIfIdle() error {
+	if c.br.Buffered() > 0 {
+		return nil
+	}
+	return c.bw.Flush()
+}
+
+// Date header, formatted once per second.
+var dateCache atomic.Pointer[dateValue]
+
+type dateValue struct {
+	sec int64
+	b   []byte
+}
+
+func httpDate(now time.Time) []byte {
+	sec := now.Unix()
+	if d := dateCache.Load(); d != nil && d.sec == sec {
+		return d.b
+	}
+	d := &dateValue{sec: sec, b: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+	dateCache.Store(d)
+	return d.b
+}
+
+// appendStatusHead appends the status line and the headers every response
+// starts with: nginx's order, with Server: stackctl (server_tokens off would
+// still say "nginx"; stackctl says what it is).
+func appendStatusHead(b []byte, statusLine []byte) []byte {
+	b = append(b, "HTTP/1.1 "...)
+	b = append(b, statusLine...)
+	b = append(b, "\r\nServer: stackctl\r\nDate: "...)
+	b = append(b, httpDate(time.Now())...)
+	return append(b, "\r\n"...)
+}
+
+func appendConnection(b []byte, keep bool) []byte {
+	if keep {
+		return append(b, "Connection: keep-alive\r\n"...)
+	}
+	return append(b, "Connection: close\r\n"...)
+}
+
+// Security headers: nginxconfig.io's defaults, added with "always".
+const securityHeaders = "X-XSS-Protection: 1; mode=block\r\n" +
+	"X-Content-Type-Options: nosniff\r\n" +
+	"Referrer-Policy: no-referrer-when-downgrade\r\n" +
+	"Content-Security-Policy: default-src 'self' http: https: ws: wss: data: blob: 'unsafe-inline'; frame-ancestors 'self';\r\n" +
+	"Permissions-Policy: interest-cohort=()\r\n" +
+	"X-Frame-Options: SAMEORIGIN\r\n"
+
+func appendSecurity(b []byte, s *settings) []byte {
+	if s.securityHeaders {
+		b = append(b, securityHeaders...)
+	}
+	return b
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}

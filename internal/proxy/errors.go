@@ -1,0 +1,130 @@
+package proxy
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"strconv"
+	"time"
+)
+
+//go:embed pages/*.html
+var pagesFS embed.FS
+
+// statusText is the reason phrase nginx writes for the statuses the proxy
+// itself answers.
+var statusText = map[int]string{
+	301: "Moved Permanently",
+	400: "Bad Request",
+	403: "Forbidden",
+	404: "Not Found",
+	405: "Not Allowed",
+	408: "Request Time-out",
+	413: "Request Entity Too Large",
+	414: "Request-URI Too Large",
+	416: "Requested Range Not Satisfiable",
+	500: "Internal Server Error",
+	501: "Not Implemented",
+	502: "Bad Gateway",
+	504: "Gateway Time-out",
+	505: "HTTP Version Not Supported",
+}
+
+// pages holds one template per status, each defining "explain" and using
+// the shared layout.
+var pages = loadPages()
+
+func loadPages() map[int]*template.Template {
+	layout := template.Must(template.ParseFS(pagesFS, "pages/layout.html"))
+	m := map[int]*template.Template{}
+	for code := range statusText {
+		name := "pages/" + strconv.Itoa(code) + ".html"
+		if _, err := pagesFS.Open(name); err != nil {
+			continue
+		}
+		t := template.Must(template.Must(layout.Clone()).ParseFS(pagesFS, name))
+		m[code] = t
+	}
+	return m
+}
+
+type pageData struct {
+	Status int
+	Title  string
+	Detail string
+	Hints  []string
+}
+
+// errorPage renders the developer-friendly body of an error status: what
+// nginx would answer, what failed, and the app's last log lines.
+func errorPage(status int, detail string, hints func() []string) []byte {
+	d := pageData{Status: status, Title: statusText[status], Detail: detail}
+	if hints != nil && (status == 502 || status == 504 || status == 500) {
+		d.Hints = hints()
+	}
+	t := pages[status]
+	if t == nil {
+		t = pages[500]
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		return []byte(strconv.Itoa(status) + " " + statusText[status] + "\n")
+	}
+	return buf.Bytes()
+}
+
+// writeError answers the request with status and an error page and reports
+// whether the connection stays open (nginx closes after 400, 413, 414 and
+// the other statuses it sends before reading the whole request).
+func (c *conn) writeError(r *request, s *settings, status int, detail string, keep bool) bool {
+	c.status = status
+	page := errorPage(status, detail, c.p.opts.ErrorHints)
+	b := appendStatusHead(c.scratch[:0], []byte(strconv.Itoa(status)+" "+statusText[status]))
+	b = append(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(page)), 10)
+	b = append(b, "\r\n"...)
+	b = appendConnection(b, keep)
+	b = appendSecurity(b, s)
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	c.bw.Write(b)
+	if r.method == nil || !eqFold(r.method, "head") {
+		c.bw.Write(page)
+		c.bodyBytes = int64(len(page))
+	}
+	if err := c.bw.Flush(); err != nil {
+		return false
+	}
+	return keep
+}
+
+// writeRedirect answers 301 to loc (proxy.redirect and folders without a
+// trailing slash).
+func (c *conn) writeRedirect(r *request, s *settings, loc string, keep bool) bool {
+	return c.writeRedirectExpires(r, s, loc, keep, 0)
+}
+
+func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bool, expires time.Duration) bool {
+	c.status = 301
+	page := []byte("<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n<center><h1>301 Moved Permanently</h1></center>\r\n</body>\r\n</html>\r\n")
+	b := appendStatusHead(c.scratch[:0], []byte("301 Moved Permanently"))
+	b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(page)), 10)
+	b = append(b, "\r\nLocation: "...)
+	b = append(b, loc...)
+	b = append(b, "\r\n"...)
+	b = appendConnection(b, keep)
+	b = appendExpires(b, expires)
+	b = appendSecurity(b, s)
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	c.bw.Write(b)
+	if !eqFold(r.method, "head") {
+		c.bw.Write(page)
+		c.bodyBytes = int64(len(page))
+	}
+	if err := c.flushIfIdle(); err != nil {
+		return false
+	}
+	return keep
+}

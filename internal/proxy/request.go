@@ -1,0 +1,554 @@
+package proxy
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"time"
+)
+
+// header is one request header line as the client sent it (the name keeps
+// its spelling; values are trimmed of surrounding white space like nginx).
+type header struct {
+	name, value []byte
+}
+
+// request is one parsed request head. Its byte slices point into the
+// connection's head buffer and are valid until the next request.
+type request struct {
+	line         []byte // the request line, for the access log
+	method       []byte
+	uri          []byte // exactly as sent
+	major, minor int
+	path         string // decoded and normalised, for location matching
+	headers      []header
+
+	host           []byte // $host: lower-case, no port; nil when none was sent
+	contentLength  int64  // -1 when absent
+	chunked        bool
+	keepAlive      bool
+	upgrade        []byte
+	connection     []byte
+	expect100      bool
+	via            bool
+	acceptEncoding []byte
+	xff            [][]byte
+	userAgent      []byte
+	referer        []byte
+	authorization  []byte
+	ifNoneMatch    []byte
+	ifModSince     []byte
+	rangeHdr       []byte
+	ifRange        []byte
+
+	start time.Time
+}
+
+// statusError is a request nginx refuses before it reaches a location: the
+// status to answer and the reason (shown in the error page and the tests).
+type statusError struct {
+	status int
+	reason string
+}
+
+func (e *statusError) Error() string { return e.reason }
+
+func bad(reason string) error { return &statusError{400, reason} }
+
+// Header size limits: nginx's client_header_buffer_size 1k and
+// large_client_header_buffers 4 8k. A request line that does not fit one
+// large buffer is 414; a header line that does not fit, or a head that needs
+// more than four large buffers, is 400 ("Request Header Or Cookie Too Large").
+const (
+	smallHeaderBuffer = 1024
+	largeHeaderBuffer = 8192
+	largeHeaderCount  = 4
+)
+
+// headerPacker reproduces how nginx places the lines of a request head into
+// its buffers: everything in the 1k buffer when it fits, else each line that
+// does not fit the current buffer moves to a new 8k one, at most four.
+type headerPacker struct {
+	free  int
+	large int
+}
+
+func (h *headerPacker) reset() { *h = headerPacker{free: smallHeaderBuffer} }
+
+// add places a line of n bytes (with its line end); false when it does not fit.
+func (h *headerPacker) add(n int) bool {
+	if n <= h.free {
+		h.free -= n
+		return true
+	}
+	if n > largeHeaderBuffer || h.large == largeHeaderCount {
+		return false
+	}
+	h.large++
+	h.free = largeHeaderBuffer - n
+	return true
+}
+
+var errIdle = errors.New("connection closed between requests")
+
+// readHead reads and parses one request head from br into r, using buf to
+// hold its bytes. It returns errIdle when the client closed the connection
+// or went away before sending anything.
+func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]byte, error) {
+	var pk headerPacker
+	pk.reset()
+	buf = buf[:0]
+	r.line, r.method, r.uri, r.host, r.path = nil, nil, nil, nil, ""
+	r.headers = r.headers[:0]
+	r.major, r.minor = 1, 0
+	// Request line; empty lines before it are skipped like nginx does.
+	var line []byte
+	for {
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
+		}
+		if err != nil {
+			if len(l) == 0 && len(buf) == 0 {
+				return buf, errIdle
+			}
+			return buf, err
+		}
+		if len(trimEOL(l)) == 0 {
+			continue
+		}
+		if !pk.add(len(l)) {
+			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
+		}
+		start := len(buf)
+		buf = append(buf, trimEOL(l)...)
+		line = buf[start:len(buf):len(buf)]
+		break
+	}
+	type span struct{ n, v [2]int }
+	var spans []span
+	var spanBuf [32]span
+	spans = spanBuf[:0]
+	for {
+		l, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			return buf, bad("a request header line is longer than 8k (Request Header Or Cookie Too Large)")
+		}
+		if err != nil {
+			return buf, err
+		}
+		if !pk.add(len(l)) {
+			return buf, bad("the request headers are larger than 4 × 8k (Request Header Or Cookie Too Large)")
+		}
+		l = trimEOL(l)
+		if len(l) == 0 {
+			break
+		}
+		ne, vs, ve, status := splitHeader(l)
+		if status == invalidHeader {
+			return buf, bad("client sent invalid header line: " + quoteBytes(l))
+		}
+		if status == ignoredHeader {
+			continue // nginx: ignore_invalid_headers on, underscores_in_headers off
+		}
+		off := len(buf)
+		buf = append(buf, l...)
+		spans = append(spans, span{[2]int{off, off + ne}, [2]int{off + vs, off + ve}})
+	}
+	// The buffer no longer moves: turn offsets into slices.
+	r.line = buf[:len(line):len(line)]
+	r.headers = r.headers[:0]
+	for _, s := range spans {
+		r.headers = append(r.headers, header{buf[s.n[0]:s.n[1]:s.n[1]], buf[s.v[0]:s.v[1]:s.v[1]]})
+	}
+	if err := parseRequestLine(r); err != nil {
+		return buf, err
+	}
+	return buf, processHeaders(r, serverName)
+}
+
+func trimEOL(l []byte) []byte {
+	if n := len(l); n > 0 && l[n-1] == '\n' {
+		l = l[:n-1]
+		if n := len(l); n > 0 && l[n-1] == '\r' {
+			l = l[:n-1]
+		}
+	}
+	return l
+}
+
+const (
+	goodHeader = iota
+	ignoredHeader
+	invalidHeader
+)
+
+// splitHeader parses one header line like nginx 1.22's
+// ngx_http_parse_header_line: name characters are letters, digits and '-';
+// an underscore or any other printable character makes the header ignored;
+// a control character or space in the name, a line starting with white space
+// or ':' or a NUL in the value makes the request invalid (400). A line
+// without a colon is a header with an empty value.
+func splitHeader(l []byte) (nameEnd, valStart, valEnd int, status int) {
+	if len(l) == 0 || l[0] <= ' ' || l[0] == 0x7f || l[0] == ':' {
+		return 0, 0, 0, invalidHeader
+	}
+	status = goodHeader
+	i := 0
+	for ; i < len(l); i++ {
+		ch := l[i]
+		if ch == ':' {
+			break
+		}
+		switch {
+		case ch >= 'a' && ch <= 'z', ch >= 'A' && ch <= 'Z', ch >= '0' && ch <= '9', ch == '-':
+		case ch <= ' ' || ch == 0x7f:
+			return 0, 0, 0, invalidHeader
+		default:
+			status = ignoredHeader // '_' (underscores_in_headers off) and others
+		}
+	}
+	nameEnd = i
+	if i < len(l) {
+		i++
+	}
+	for i < len(l) && (l[i] == ' ' || l[i] == '\t') {
+		i++
+	}
+	end := len(l)
+	for end > i && (l[end-1] == ' ' || l[end-1] == '\t') {
+		end--
+	}
+	if bytes.IndexByte(l[i:end], 0) >= 0 || bytes.IndexByte(l[i:end], '\r') >= 0 {
+		return 0, 0, 0, invalidHeader
+	}
+	return nameEnd, i, end, status
+}
+
+// parseRequestLine splits "METHOD URI HTTP/x.y" like nginx: the method is
+// upper-case letters, '_' and '-'; the URI is origin-form ("/...") or
+// absolute-form ("http://host/..."), with no spaces or control characters;
+// a major version other than 1 is 505.
+func parseRequestLine(r *request) error {
+	l := r.line
+	i := 0
+	for i < len(l) && (l[i] >= 'A' && l[i] <= 'Z' || l[i] == '_' || l[i] == '-') {
+		i++
+	}
+	if i == 0 || i == len(l) || l[i] != ' ' {
+		return bad("client sent invalid method in " + quoteBytes(l))
+	}
+	r.method = l[:i]
+	for i < len(l) && l[i] == ' ' {
+		i++
+	}
+	us := i
+	for i < len(l) && l[i] != ' ' {
+		if l[i] < ' ' || l[i] == 0x7f {
+			return bad("client sent a control character in the request line")
+		}
+		i++
+	}
+	r.uri = l[us:i]
+	for i < len(l) && l[i] == ' ' {
+		i++
+	}
+	v := l[i:]
+	for len(v) > 0 && v[len(v)-1] == ' ' {
+		v = v[:len(v)-1]
+	}
+	if len(r.uri) == 0 || len(v) < 8 || string(v[:5]) != "HTTP/" {
+		return bad("client sent invalid request line " + quoteBytes(l))
+	}
+	major, rest, ok := parseDigits(v[5:])
+	if !ok || len(rest) < 2 || rest[0] != '.' {
+		return bad("client sent invalid HTTP version")
+	}
+	minor, rest, ok := parseDigits(rest[1:])
+	if !ok || len(rest) != 0 || major > 99 || minor > 99 {
+		return bad("client sent invalid HTTP version")
+	}
+	if major != 1 {
+		return &statusError{505, "client sent an HTTP version other than 1.x"}
+	}
+	r.major, r.minor = major, minor
+	if r.uri[0] != '/' {
+		host, path, ok := splitAbsoluteURI(r.uri)
+		if !ok {
+			return bad("client sent invalid request URI " + quoteBytes(r.uri))
+		}
+		h, ok := validateHost(host)
+		if !ok {
+			return bad("client sent invalid host in request line")
+		}
+		r.host = h
+		r.uri = path
+	}
+	p, ok := normalizePath(r.uri)
+	if !ok {
+		return bad("client sent invalid request URI " + quoteBytes(r.uri))
+	}
+	r.path = p
+	return nil
+}
+
+func parseDigits(b []byte) (int, []byte, bool) {
+	n, i := 0, 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		n = n*10 + int(b[i]-'0')
+		if n > 1<<20 {
+			return 0, nil, false
+		}
+		i++
+	}
+	return n, b[i:], i > 0
+}
+
+// splitAbsoluteURI splits "scheme://host[:port]/path" into the host and the
+// path nginx passes upstream (the part from the first '/' after the host).
+func splitAbsoluteURI(u []byte) (host, path []byte, ok bool) {
+	i := 0
+	for i < len(u) && (u[i] >= 'a' && u[i] <= 'z' || u[i] >= 'A' && u[i] <= 'Z') {
+		i++
+	}
+	if i == 0 || !bytes.HasPrefix(u[i:], []byte("://")) {
+		return nil, nil, false
+	}
+	rest := u[i+3:]
+	j := bytes.IndexAny(rest, "/?")
+	if j < 0 {
+		return rest, []byte("/"), len(rest) > 0
+	}
+	if rest[j] == '?' {
+		return nil, nil, false
+	}
+	return rest[:j], rest[j:], j > 0
+}
+
+// validateHost checks and normalises a host like ngx_http_validate_host:
+// lower-case, the port and a trailing dot removed; "..", '/', '\\' and NUL
+// are invalid, as is an empty host.
+func validateHost(h []byte) ([]byte, bool) {
+	dotPos, hostLen := -1, len(h)
+	bracket := false
+	for i := 0; i < len(h); i++ {
+		ch := h[i]
+		switch ch {
+		case '.':
+			if dotPos == i-1 {
+				return nil, false
+			}
+			dotPos = i
+		case ':':
+			if !bracket {
+				hostLen = i
+				i = len(h)
+			}
+		case '[':
+			if i == 0 {
+				bracket = true
+			}
+		case ']':
+			bracket = false
+		case '/', '\\', 0:
+			return nil, false
+		}
+	}
+	if dotPos == hostLen-1 {
+		hostLen--
+	}
+	if hostLen <= 0 {
+		return nil, false
+	}
+	out := make([]byte, hostLen)
+	for i := range out {
+		c := h[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		out[i] = c
+	}
+	return out, true
+}
+
+// processHeaders reads the headers nginx itself acts on and refuses what
+// nginx 1.22 refuses.
+func processHeaders(r *request, serverName string) error {
+	r.contentLength = -1
+	r.chunked, r.expect100, r.via = false, false, false
+	r.upgrade, r.connection, r.acceptEncoding, r.userAgent, r.referer = nil, nil, nil, nil, nil
+	r.authorization, r.ifNoneMatch, r.ifModSince, r.rangeHdr, r.ifRange = nil, nil, nil, nil, nil
+	r.xff = r.xff[:0]
+	hostFromLine := r.host != nil
+	var sawHost, sawCL, sawTE bool
+	var te []byte
+	for _, h := range r.headers {
+		n := h.name
+		switch len(n) {
+		case 3:
+			if eqFold(n, "via") {
+				r.via = true
+			}
+		case 4:
+			if eqFold(n, "host") {
+				if sawHost {
+					return bad("client sent duplicate header line: Host")
+				}
+				sawHost = true
+				host, ok := validateHost(h.value)
+				if !ok {
+					return bad("client sent invalid host header " + quoteBytes(h.value))
+				}
+				if !hostFromLine {
+					r.host = host
+				}
+			}
+		case 5:
+			if eqFold(n, "range") && r.rangeHdr == nil {
+				r.rangeHdr = h.value
+			}
+		case 6:
+			if eqFold(n, "expect") && eqFold(h.value, "100-continue") {
+				r.expect100 = true
+			}
+		case 7:
+			if eqFold(n, "upgrade") && r.upgrade == nil {
+				r.upgrade = h.value
+			} else if eqFold(n, "referer") && r.referer == nil {
+				r.referer = h.value
+			}
+		case 8:
+			if eqFold(n, "if-range") && r.ifRange == nil {
+				r.ifRange = h.value
+			}
+		case 10:
+			if eqFold(n, "connection") && r.connection == nil {
+				r.connection = h.value
+			} else if eqFold(n, "user-agent") && r.userAgent == nil {
+				r.userAgent = h.value
+			}
+		case 13:
+			if eqFold(n, "authorization") && r.authorization == nil {
+				r.authorization = h.value
+			} else if eqFold(n, "if-none-match") && r.ifNoneMatch == nil {
+				r.ifNoneMatch = h.value
+			}
+		case 14:
+			if eqFold(n, "content-length") {
+				if sawCL {
+					return bad("client sent duplicate header line: Content-Length")
+				}
+				sawCL = true
+				cl, rest, ok := parseDigits64(h.value)
+				if !ok || len(rest) != 0 {
+					return bad("client sent invalid Content-Length " + quoteBytes(h.value))
+				}
+				r.contentLength = cl
+			}
+		case 15:
+			if eqFold(n, "accept-encoding") && r.acceptEncoding == nil {
+				r.acceptEncoding = h.value
+			} else if eqFold(n, "x-forwarded-for") {
+				r.xff = append(r.xff, h.value)
+			}
+		case 17:
+			if eqFold(n, "transfer-encoding") {
+				if sawTE {
+					return bad("client sent duplicate header line: Transfer-Encoding")
+				}
+				sawTE = true
+				te = h.value
+			} else if eqFold(n, "if-modified-since") && r.ifModSince == nil {
+				r.ifModSince = h.value
+			}
+		}
+	}
+	if r.host == nil {
+		if r.major == 1 && r.minor >= 1 {
+			return bad(`client sent HTTP/1.1 request without "Host" header`)
+		}
+		if serverName != "" {
+			r.host = []byte(serverName)
+		}
+	}
+	if sawTE {
+		if r.minor == 0 {
+			return bad("client sent HTTP/1.0 request with Transfer-Encoding header")
+		}
+		if !eqFold(te, "chunked") {
+			return &statusError{501, "client sent unknown Transfer-Encoding " + quoteBytes(te)}
+		}
+		if sawCL {
+			return bad(`client sent "Content-Length" and "Transfer-Encoding" headers at the same time`)
+		}
+		r.chunked = true
+	}
+	if r.minor >= 1 {
+		r.keepAlive = !containsFold(r.connection, "close")
+	} else {
+		r.keepAlive = containsFold(r.connection, "keep-alive")
+	}
+	return nil
+}
+
+func parseDigits64(b []byte) (int64, []byte, bool) {
+	var n int64
+	i := 0
+	for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+		if n > (1<<62)/10 {
+			return 0, nil, false
+		}
+		n = n*10 + int64(b[i]-'0')
+		i++
+	}
+	return n, b[i:], i > 0
+}
+
+// eqFold reports whether b equals the lower-case ASCII string s, ignoring case.
+func eqFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// containsFold reports whether b contains the lower-case string s, ignoring
+// case (nginx's ngx_strcasestrn on Connection).
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		if eqFold(b[i:i+len(s)], s) {
+			return true
+		}
+	}
+	return false
+}
+
+func quoteBytes(b []byte) string {
+	const max = 120
+	var sb bytes.Buffer
+	sb.WriteByte('"')
+	for i, c := range b {
+		if i == max {
+			sb.WriteString("…")
+			break
+		}
+		if c < ' ' || c >= 0x7f || c == '"' || c == '\\' {
+			sb.WriteString(`\x`)
+			sb.WriteByte("0123456789ABCDEF"[c>>4])
+			sb.WriteByte("0123456789ABCDEF"[c&15])
+			continue
+		}
+		sb.WriteByte(c)
+	}
+	sb.WriteByte('"')
+	return sb.String()
+}

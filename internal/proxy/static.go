@@ -1,0 +1,308 @@
+package proxy
+
+import (
+	"bufio"
+	_ "embed"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// mimeTypes is nginx's mime.types (Debian's /etc/nginx/mime.types), so a
+// static file gets the Content-Type nginx would send.
+//
+//go:embed mime.types
+var mimeTypesFile string
+
+var mimeTypes = parseMimeTypes(mimeTypesFile)
+
+func parseMimeTypes(s string) map[string]string {
+	m := map[string]string{}
+	body := s[strings.IndexByte(s, '{')+1:]
+	if i := strings.LastIndexByte(body, '}'); i >= 0 {
+		body = body[:i]
+	}
+	for _, stmt := range strings.Split(body, ";") {
+		f := strings.Fields(stmt)
+		if len(f) < 2 || strings.HasPrefix(f[0], "#") {
+			continue
+		}
+		for _, ext := range f[1:] {
+			m[ext] = f[0]
+		}
+	}
+	return m
+}
+
+func contentType(name string) string {
+	if i := strings.LastIndexByte(name, '.'); i >= 0 && !strings.Contains(name[i:], "/") {
+		if t, ok := mimeTypes[strings.ToLower(name[i+1:])]; ok {
+			return t
+		}
+	}
+	return "application/octet-stream" // nginx's default_type
+}
+
+// serveStatic serves a file from a [[proxy.static]] folder like nginx's
+// `location <url> { alias <dir>/; expires <expires>; }`. The path is the
+// normalised one (no "..", so it cannot climb out), and the file is opened
+// through an os.Root, so a symbolic link pointing outside the folder is
+// refused too (404), where nginx with disable_symlinks off would follow it.
+func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bool {
+	if !eqFold(r.method, "get") && !eqFold(r.method, "head") {
+		return c.writeError(r, s, 405, "static folder "+sd.url+" only answers GET and HEAD", keep)
+	}
+	rel := strings.TrimPrefix(r.path, sd.url)
+	root, err := os.OpenRoot(sd.dir)
+	if err != nil {
+		return c.writeError(r, s, 404, "the static folder "+sd.dir+" cannot be opened: "+err.Error(), keep)
+	}
+	defer root.Close()
+	name := rel
+	if name == "" || strings.HasSuffix(name, "/") {
+		name += "index.html" // nginx's index directive default
+	}
+	f, err := root.Open(strings.TrimSuffix(name, "/"))
+	if err != nil {
+		if strings.HasSuffix(rel, "/") || rel == "" {
+			dir := strings.TrimSuffix(rel, "/")
+			if dir == "" {
+				dir = "."
+			}
+			if fi, derr := root.Stat(dir); derr == nil && fi.IsDir() {
+				// A folder without index.html, autoindex off.
+				return c.writeError(r, s, 403, "directory listing is off for "+r.path, keep)
+			}
+		}
+		if errors.Is(err, fs.ErrPermission) {
+			return c.writeError(r, s, 403, "permission denied reading "+r.path, keep)
+		}
+		return c.writeError(r, s, 404, "no file "+r.path+" in the static folder "+sd.dir, keep)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return c.writeError(r, s, 404, err.Error(), keep)
+	}
+	if fi.IsDir() {
+		// nginx redirects a folder asked without its trailing slash.
+		loc := "http://" + string(r.host) + c.portSuffix() + r.path + "/"
+		if q := queryOf(r.uri); q != "" {
+			loc += "?" + q
+		}
+		return c.writeRedirectExpires(r, s, loc, keep, sd.expires)
+	}
+	if !fi.Mode().IsRegular() {
+		return c.writeError(r, s, 403, r.path+" is not a regular file", keep)
+	}
+	size := fi.Size()
+	mtime := fi.ModTime().Truncate(time.Second)
+	etag := "\"" + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(size, 16) + "\""
+	lastMod := mtime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
+
+	// Conditionals (nginx's not_modified filter: If-None-Match, then an
+	// exact If-Modified-Since).
+	notModified := false
+	if r.ifNoneMatch != nil {
+		notModified = etagMatch(string(r.ifNoneMatch), etag)
+	} else if r.ifModSince != nil {
+		if t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", string(r.ifModSince)); err == nil {
+			notModified = t.Equal(mtime)
+		}
+	}
+	status, statusLine := 200, "200 OK"
+	start, length := int64(0), size
+	if notModified {
+		status, statusLine = 304, "304 Not Modified"
+	} else if r.rangeHdr != nil && ifRangeOK(r.ifRange, etag, lastMod) {
+		st, en, ok, satisfiable := parseRange(string(r.rangeHdr), size)
+		if ok && !satisfiable {
+			b := appendStatusHead(c.scratch[:0], []byte("416 Requested Range Not Satisfiable"))
+			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints)
+			b = append(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: "...)
+			b = strconv.AppendInt(b, int64(len(page)), 10)
+			b = append(b, "\r\n"...)
+			b = appendConnection(b, keep)
+			b = append(b, "Content-Range: bytes */"...)
+			b = strconv.AppendInt(b, size, 10)
+			b = append(b, "\r\n"...)
+			b = appendSecurity(b, s)
+			b = append(b, "\r\n"...)
+			c.scratch = b
+			c.bw.Write(b)
+			if !eqFold(r.method, "head") {
+				c.bw.Write(page)
+				c.bodyBytes = int64(len(page))
+			}
+			c.status = 416
+			return c.flushIfIdle() == nil && keep
+		}
+		if ok {
+			status, statusLine = 206, "206 Partial Content"
+			start, length = st, en-st+1
+		}
+	}
+	ct := contentType(name)
+	vary := status == 200 && s.gzip && size >= gzipMinLength && gzipType([]byte(ct)) && !eqFold(r.method, "head")
+	gz := vary && gzipAccepted(r)
+	b := appendStatusHead(c.scratch[:0], []byte(statusLine))
+	if status != 304 {
+		b = append(b, "Content-Type: "...)
+		b = append(b, ct...)
+		b = append(b, "\r\n"...)
+		if !gz {
+			b = append(b, "Content-Length: "...)
+			b = strconv.AppendInt(b, length, 10)
+			b = append(b, "\r\n"...)
+		} else if r.minor >= 1 {
+			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		}
+	}
+	b = append(b, "Last-Modified: "...)
+	b = append(b, lastMod...)
+	b = append(b, "\r\n"...)
+	b = appendConnection(b, keep)
+	if gz {
+		b = appendGzipHeaders(b, []byte(etag))
+	} else {
+		b = append(b, "ETag: "...)
+		b = append(b, etag...)
+		b = append(b, "\r\n"...)
+	}
+	if vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
+	b = appendExpires(b, sd.expires)
+	if status == 206 {
+		b = append(b, "Content-Range: bytes "...)
+		b = strconv.AppendInt(b, start, 10)
+		b = append(b, '-')
+		b = strconv.AppendInt(b, start+length-1, 10)
+		b = append(b, '/')
+		b = strconv.AppendInt(b, size, 10)
+		b = append(b, "\r\n"...)
+	} else if status == 200 && !gz {
+		b = append(b, "Accept-Ranges: bytes\r\n"...)
+	}
+	b = appendSecurity(b, s)
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	c.status = status
+	if _, err := c.bw.Write(b); err != nil {
+		return false
+	}
+	if status == 304 || eqFold(r.method, "head") {
+		return c.flushIfIdle() == nil && keep
+	}
+	if start > 0 {
+		if _, err := f.Seek(start, io.SeekStart); err != nil {
+			return false
+		}
+	}
+	w := c.bodyWriter(gz, gz)
+	if _, err := io.Copy(w, bufio.NewReaderSize(io.LimitReader(f, length), 32<<10)); err != nil {
+		return false
+	}
+	if err := w.finish(); err != nil {
+		return false
+	}
+	return c.flushIfIdle() == nil && keep
+}
+
+// appendExpires adds nginx's expires headers for a positive time.
+func appendExpires(b []byte, d time.Duration) []byte {
+	if d <= 0 {
+		return b
+	}
+	b = append(b, "Expires: "...)
+	b = time.Now().Add(d).UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	b = append(b, "\r\nCache-Control: max-age="...)
+	b = strconv.AppendInt(b, int64(d/time.Second), 10)
+	return append(b, "\r\n"...)
+}
+
+func etagMatch(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == etag {
+			return true
+		}
+	}
+	return false
+}
+
+func ifRangeOK(ifRange []byte, etag, lastMod string) bool {
+	if ifRange == nil {
+		return true
+	}
+	v := string(ifRange)
+	return v == etag || v == lastMod
+}
+
+// parseRange parses a single "bytes=" range. ok is false for a header nginx
+// ignores (then the whole file is sent); satisfiable is false for a range
+// that starts past the end (416).
+func parseRange(h string, size int64) (start, end int64, ok, satisfiable bool) {
+	spec, found := strings.CutPrefix(h, "bytes=")
+	if !found || strings.Contains(spec, ",") {
+		return 0, 0, false, false
+	}
+	spec = strings.TrimSpace(spec)
+	a, b, found := strings.Cut(spec, "-")
+	if !found {
+		return 0, 0, false, false
+	}
+	if a == "" {
+		n, err := strconv.ParseInt(b, 10, 64)
+		if err != nil || n < 0 {
+			return 0, 0, false, false
+		}
+		if n == 0 {
+			return 0, 0, true, false
+		}
+		if n > size {
+			n = size
+		}
+		return size - n, size - 1, true, size > 0
+	}
+	st, err := strconv.ParseInt(a, 10, 64)
+	if err != nil || st < 0 {
+		return 0, 0, false, false
+	}
+	en := size - 1
+	if b != "" {
+		en, err = strconv.ParseInt(b, 10, 64)
+		if err != nil || en < st {
+			return 0, 0, false, false
+		}
+		if en >= size {
+			en = size - 1
+		}
+	}
+	if st >= size {
+		return 0, 0, true, false
+	}
+	return st, en, true, true
+}
+
+func queryOf(uri []byte) string {
+	if i := strings.IndexByte(string(uri), '?'); i >= 0 {
+		return string(uri[i+1:])
+	}
+	return ""
+}
+
+// portSuffix is ":port" of the address the client connected to, unless 80
+// (nginx's port_in_redirect on).
+func (c *conn) portSuffix() string {
+	s := c.nc.LocalAddr().String()
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 || s[i+1:] == "80" {
+		return ""
+	}
+	return s[i:]
+}

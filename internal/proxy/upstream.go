@@ -1,0 +1,357 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// proxy forwards r to an upstream like nginx's proxy_pass with gen-nginx's
+// settings and reports whether the client connection stays open.
+func (c *conn) proxy(r *request, s *settings, keep bool) bool {
+	bodyLen, se := c.readRequestBody(r, s)
+	defer c.body.reset()
+	if se != nil {
+		if se.status == 408 || se.status == 499 {
+			c.status = se.status
+			return false
+		}
+		return c.writeError(r, s, se.status, se.reason, false)
+	}
+	c.scratch = appendUpstreamHead(c.scratch[:0], r, s.websocket, c.remoteIP, bodyLen)
+
+	peers, cfg, err := c.p.pool.snapshot(c.p.opts.HoldTimeout, c.p.done)
+	if err != nil {
+		return c.writeError(r, s, 502, err.Error(), keep)
+	}
+	pk := picker{peers: peers, cfg: cfg, pool: c.p.pool}
+	idempotent := !(eqFold(r.method, "post") || eqFold(r.method, "lock") || eqFold(r.method, "patch"))
+	resp := &c.resp
+	var uc *upconn
+	var lastErr error
+	timedOut := false
+	for {
+		pe := pk.next(c.clientIP)
+		if pe == nil {
+			break
+		}
+		c.upstream = pe.addr
+		var sent bool
+		uc, sent, err = c.exchange(pe, s, resp, bodyLen)
+		if err == nil {
+			break
+		}
+		uc = nil
+		lastErr = err
+		timedOut = isTimeout(err)
+		if !errors.Is(err, errUpstreamHeader) && !errors.Is(err, errUpstreamTooBig) {
+			pe.fail()
+		}
+		// proxy_next_upstream error timeout: try the next server, except
+		// for an invalid response and for non-idempotent requests already
+		// sent.
+		if errors.Is(err, errUpstreamHeader) || errors.Is(err, errUpstreamTooBig) || sent && !idempotent {
+			break
+		}
+	}
+	if uc == nil {
+		if lastErr == nil {
+			lastErr = errNoLiveUpstream
+		}
+		if timedOut {
+			var ce *connectError
+			if errors.As(lastErr, &ce) {
+				return c.writeError(r, s, 504, "the app did not accept the connection within connect_timeout ("+s.connectTimeout.String()+"): "+lastErr.Error(), keep)
+			}
+			return c.writeError(r, s, 504, "the app did not answer within read_timeout ("+s.readTimeout.String()+"): "+lastErr.Error(), keep)
+		}
+		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
+	}
+	uc.peer.ok()
+	defer uc.peer.active.Add(-1)
+	return c.relayResponse(r, s, uc, resp, keep)
+}
+
+// exchange sends the request to pe and reads the response head. sent
+// reports whether the request may have reached the app.
+func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*upconn, bool, error) {
+	pe.active.Add(1)
+	for attempt := 0; ; attempt++ {
+		uc, err := pe.get(s.connectTimeout)
+		if err != nil {
+			pe.active.Add(-1)
+			return nil, false, &connectError{pe.addr, err}
+		}
+		err = c.sendRequest(uc, s, bodyLen)
+		if err == nil {
+			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
+			err = readResponseHead(uc.br, resp)
+		}
+		if err == nil {
+			return uc, true, nil
+		}
+		uc.nc.Close()
+		// A kept-alive connection the app closed meanwhile: retry once on a
+		// fresh connection, nothing reached the app.
+		if uc.used && attempt == 0 && isStaleConnErr(err) {
+			continue
+		}
+		pe.active.Add(-1)
+		return nil, true, err
+	}
+}
+
+func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
+	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
+	mem := c.body.mem
+	if bodyLen > 0 && c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10 {
+		c.scratch = append(c.scratch, mem...)
+		_, err := uc.nc.Write(c.scratch)
+		c.scratch = c.scratch[:len(c.scratch)-len(mem)]
+		return err
+	}
+	if _, err := uc.nc.Write(c.scratch); err != nil {
+		return err
+	}
+	if bodyLen <= 0 {
+		return nil
+	}
+	if c.body.file == nil {
+		_, err := uc.nc.Write(mem)
+		return err
+	}
+	// A retry sends the body again from the start.
+	if _, err := c.body.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(deadlineWriter{uc, s.sendTimeout}, c.body.file)
+	return err
+}
+
+// deadlineWriter writes to an upstream, moving the send deadline forward
+// as the body goes out (proxy_send_timeout is between two writes).
+type deadlineWriter struct {
+	uc      *upconn
+	timeout time.Duration
+}
+
+func (w deadlineWriter) Write(p []byte) (int, error) {
+	w.uc.dl.setWrite(w.uc.nc, time.Now(), w.timeout)
+	return w.uc.nc.Write(p)
+}
+
+// connectError is a failure to connect to an upstream.
+type connectError struct {
+	addr string
+	err  error
+}
+
+func (e *connectError) Error() string { return "connecting to " + e.addr + ": " + e.err.Error() }
+func (e *connectError) Unwrap() error { return e.err }
+
+func isStaleConnErr(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+func upstreamErrorText(err error) string {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "connection refused: the app is not listening (" + err.Error() + ")"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the app closed the connection without a response"
+	}
+	return err.Error()
+}
+
+// relayResponse writes the upstream response to the client, streaming the
+// body as it arrives, and returns the upstream connection to the keepalive
+// pool when it can be reused.
+func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response, keep bool) bool {
+	c.status = resp.status
+	upgrade := resp.status == 101
+	if upgrade && !(s.websocket && len(r.upgrade) > 0) {
+		uc.nc.Close()
+		return c.writeError(r, s, 502, "the app switched protocols on a request that did not ask for it", keep)
+	}
+	head := eqFold(r.method, "head")
+	noBody := head || resp.status < 200 || resp.status == 204 || resp.status == 304
+	vary := !head && s.gzip && gzipEligible(resp)
+	gz := vary && !noBody && gzipAccepted(r)
+
+	// Client framing: the upstream's length, else chunked, else (HTTP/1.0)
+	// until close.
+	chunked := false
+	if !upgrade && !noBody && (gz || resp.contentLength < 0) {
+		if r.minor >= 1 {
+			chunked = true
+		} else {
+			keep = false
+		}
+	}
+	b := appendStatusHead(c.scratch[:0], resp.statusLine)
+	if resp.contentType != nil {
+		b = append(b, "Content-Type: "...)
+		b = append(b, resp.contentType...)
+		b = append(b, "\r\n"...)
+	}
+	if resp.contentLength >= 0 && !gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, resp.contentLength, 10)
+		b = append(b, "\r\n"...)
+	}
+	if chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if upgrade {
+		b = append(b, "Connection: upgrade\r\n"...)
+	} else {
+		b = appendConnection(b, keep)
+	}
+	for _, h := range resp.headers {
+		if hiddenResponseHeader(h.name) {
+			continue
+		}
+		if gz && (eqFold(h.name, "accept-ranges") || eqFold(h.name, "etag")) {
+			continue
+		}
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, "\r\n"...)
+	}
+	if gz {
+		b = appendGzipHeaders(b, resp.etag)
+	}
+	if vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
+	b = appendSecurity(b, s)
+	b = append(b, "\r\n"...)
+	c.scratch = b
+	if _, err := c.bw.Write(b); err != nil {
+		uc.nc.Close()
+		return false
+	}
+	if upgrade {
+		c.tunnel(uc)
+		return false
+	}
+	if noBody || resp.contentLength == 0 && !resp.chunked {
+		if err := c.flushIfIdle(); err != nil {
+			keep = false
+		}
+		// For HEAD the upstream sent no body whatever its headers say.
+		c.releaseUpstream(uc, resp, s, !resp.close)
+		return keep
+	}
+	w := c.bodyWriter(chunked, gz)
+	complete, clientOK := c.copyBody(uc, resp, s, w)
+	if clientOK {
+		if err := w.finish(); err != nil {
+			clientOK = false
+		}
+	}
+	c.releaseUpstream(uc, resp, s, complete && !resp.close)
+	if !complete || !clientOK {
+		// The response is cut short; the only signal left is closing.
+		c.bw.Flush()
+		return false
+	}
+	if err := c.flushIfIdle(); err != nil {
+		return false
+	}
+	return keep
+}
+
+func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
+	if !reusable || uc.br.Buffered() > 0 {
+		uc.nc.Close()
+		return
+	}
+	// The deadlines are left as they are: every use sets both first.
+	uc.peer.put(uc, s.balance.keepalive)
+}
+
+// copyBody streams the upstream body to w: whatever arrived is written and,
+// when the upstream has nothing more buffered, flushed to the client, so a
+// streamed response reaches the client chunk by chunk. complete reports
+// whether the whole body was read; clientOK whether the client took it.
+func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
+	br := uc.br
+	remaining := resp.contentLength // -1: until close
+	var cr *chunkedReader
+	if resp.chunked {
+		cr = &chunkedReader{br: br}
+		remaining = 0
+	}
+	for {
+		if cr != nil && remaining == 0 {
+			if cr.done {
+				return true, true
+			}
+			if br.Buffered() == 0 {
+				if c.flushBody(w) != nil {
+					return false, false
+				}
+				uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
+			}
+			size, err := cr.nextChunk()
+			if err != nil {
+				return false, true
+			}
+			if size == 0 {
+				return true, true
+			}
+			remaining = size
+			continue
+		}
+		if remaining == 0 {
+			return true, true
+		}
+		if br.Buffered() == 0 {
+			if err := c.flushBody(w); err != nil {
+				return false, false
+			}
+			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
+		}
+		want := br.Buffered()
+		if want == 0 {
+			want = 1
+		}
+		if remaining > 0 && int64(want) > remaining {
+			want = int(remaining)
+		}
+		p, err := br.Peek(want)
+		if len(p) > 0 {
+			if _, werr := w.Write(p); werr != nil {
+				return false, false
+			}
+			br.Discard(len(p))
+			if remaining > 0 {
+				remaining -= int64(len(p))
+			}
+		}
+		if err != nil {
+			if remaining < 0 && cr == nil && errors.Is(err, io.EOF) {
+				return true, true // close-delimited body ended
+			}
+			return false, true
+		}
+		if cr != nil && remaining == 0 {
+			if cr.endChunk() != nil {
+				return false, true
+			}
+		}
+	}
+}
+
+func (c *conn) flushBody(w bodyWriter) error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	c.dl.setWrite(c.nc, time.Now(), c.p.settings.Load().clientTimeout)
+	return c.bw.Flush()
+}
