@@ -87,6 +87,7 @@ like that site, and deploy installs both on a server.`,
 		newCmdGenNginx,
 		newCmdDeploy,
 		newCmdDoctor,
+		newCmdServe,
 	} {
 		root.AddCommand(newCmd(f))
 	}
