@@ -93,8 +93,8 @@ type proc struct {
 }
 
 // start runs argv in dir with env added to a clean copy of the test's
-// environment, in its own process group. When the test ends the group
-// gets SIGTERM, then SIGKILL if it is still there after 10s.
+// environment, in its own process group. When the test ends the process
+// gets SIGTERM, and its group SIGKILL after 10s or once it has exited.
 func start(t *testing.T, name, dir string, env []string, argv ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, out: &syncBuffer{}, exited: make(chan struct{})}
@@ -114,14 +114,16 @@ func start(t *testing.T, name, dir string, env []string, argv ...string) *proc {
 	return p
 }
 
-// stop ends the process group: SIGTERM, then SIGKILL after 10s.
+// stop ends the process and its group. SIGTERM goes to the process
+// alone, as a service manager sends it: gunicorn's master then stops its
+// workers, serve its app. Whatever is left of the group gets SIGKILL.
 func (p *proc) stop(t *testing.T) {
 	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.exited:
 	case <-time.After(10 * time.Second):
-		t.Logf("%s still running 10s after SIGTERM; killing its process group", p.name)
+		t.Logf("%s still running 10s after SIGTERM; killing its process group:\n%s", p.name, p.out.String())
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		select {
 		case <-p.exited:
