@@ -1,3 +1,5 @@
+//go:build unix
+
 // Package e2e holds end-to-end tests across stackctl's parts; it has no
 // code of its own. Each test drives the built stackctl binary and the real
 // components a user would run: `stackctl new` scaffolds a project, the app
