@@ -37,23 +37,31 @@ wait_port() {
 
 echo "building…" >&2
 go build -o "$WORK/hello" ./bench/hello
-go build -o "$WORK/proxyd" ./bench/proxyd
+go build -o "$WORK/stackctl" .
 (cd bench/contenders && go build -o "$WORK/fasthttpproxy" ./fasthttpproxy && go build -o "$WORK/nethttpproxy" ./nethttpproxy)
 
 APP=$(free_port)
 "$WORK/hello" -addr "127.0.0.1:$APP" & PIDS+=($!)
 wait_port "$APP"
 
+# One stack.toml drives both fronts, as in production: nginx runs the site
+# gen-nginx writes, the embedded proxy is `stackctl serve --no-app`. Access
+# logs are off on both sides (nginx.access_log = "off", serve --quiet).
+"$WORK/stackctl" new bench --yes --no-static --dir "$WORK" >/dev/null
+CONF="$WORK/bench/stack.toml"
+sed -i -e "s#^access_log .*#access_log = \"off\"#" -e "s#^error_log .*#error_log = \"$WORK/error.log\"#" "$CONF"
+
 P_PROXY=$(free_port)
-"$WORK/proxyd" -listen "127.0.0.1:$P_PROXY" -upstream "127.0.0.1:$APP" & PROXY_PID=$!; PIDS+=($PROXY_PID)
+"$WORK/stackctl" serve --no-app --quiet --config "$CONF" --listen "127.0.0.1:$P_PROXY" --upstream "127.0.0.1:$APP" >"$WORK/serve.log" 2>&1 & PROXY_PID=$!; PIDS+=($PROXY_PID)
 
 # The same proxy on one P: on a small shared machine Go's scheduler spends
 # time stealing work between Ps; this row measures what that costs.
 P_PROXY1=$(free_port)
-GOMAXPROCS=1 "$WORK/proxyd" -listen "127.0.0.1:$P_PROXY1" -upstream "127.0.0.1:$APP" & PIDS+=($!)
+GOMAXPROCS=1 "$WORK/stackctl" serve --no-app --quiet --config "$CONF" --listen "127.0.0.1:$P_PROXY1" --upstream "127.0.0.1:$APP" >"$WORK/serve1.log" 2>&1 & PIDS+=($!)
 
 P_NGINX=$(free_port)
-sed -e "s#@PREFIX@#$WORK#g" -e "s#@APP@#$APP#g" -e "s#@PORT@#$P_NGINX#g" bench/nginx.conf.tmpl > "$WORK/nginx.conf"
+"$WORK/stackctl" gen-nginx --config "$CONF" --listen "127.0.0.1:$P_NGINX" --upstream "127.0.0.1:$APP" >"$WORK/site.conf"
+sed -e "s#@PREFIX@#$WORK#g" bench/nginx.conf.tmpl > "$WORK/nginx.conf"
 nginx -p "$WORK" -c "$WORK/nginx.conf" & NGINX_PID=$!; PIDS+=($NGINX_PID)
 
 P_CADDY=$(free_port)
@@ -124,7 +132,7 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- machine: $(nproc) cores, $CPU, $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GB", $2/1048576}' /proc/meminfo) RAM; load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
-	echo "- nginx $(nginx -v 2>&1 | sed 's#.*/##') (worker_processes auto, gen-nginx's proxy location, upstream keepalive 16), caddy $(caddy version | cut -d' ' -f1) (reverse_proxy), $(go version | cut -d' ' -f3)"
+	echo "- nginx $(nginx -v 2>&1 | sed 's#.*/##') (worker_processes auto, the site gen-nginx writes from the same stack.toml: upstream keepalive 16, gzip, security headers), caddy $(caddy version | cut -d' ' -f1) (reverse_proxy), $(go version | cut -d' ' -f3)"
 	echo
 	echo "| front | req/s (median) | p50 ms | p99 ms | throughput vs nginx | p99 vs nginx | best round req/s (vs nginx's best) |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"

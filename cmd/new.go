@@ -56,6 +56,9 @@ Templates in this build: ` + strings.Join(scaffold.Kinds(), ", ") + `.`,
   stackctl new myapp --yes
   stackctl new myapp --yes --port 5001 --listen 8081 --domain myapp.example.org --no-static
 
+  # the article's Flask app
+  stackctl new myapp --template flask
+
   # then
   cd myapp && stackctl serve`,
 		Args: func(c *cobra.Command, args []string) error {

@@ -24,6 +24,18 @@ var goldenCases = []struct {
 		Name: "shop", Template: "go", Module: "example.com/you/shop/v2", Port: 5001,
 		Domain: "*.example.org", Listen: "9000", Static: false,
 	}},
+	{"flask-default", flaskDefaults("myapp")},
+	{"flask-no-static", Options{
+		Name: "hello-flask", Template: "flask", Port: 5001,
+		Domain: "hello.example.org", Listen: "0.0.0.0:9000", Static: false,
+	}},
+}
+
+// flaskDefaults returns the Options of `stackctl new NAME --template flask --yes`.
+func flaskDefaults(name string) Options {
+	o := Defaults(name)
+	o.Template = "flask"
+	return o
 }
 
 // readTree returns every file under dir, by slash path relative to dir.

@@ -26,13 +26,16 @@ func goCmd(t *testing.T, ctx context.Context, dir string, args ...string) *exec.
 	return cmd
 }
 
-// TestGeneratedProjectBuildsAndPasses makes each golden case, then runs
+// TestGeneratedProjectBuildsAndPasses makes each Go golden case, then runs
 // gofmt, go vet, go build and the project's own go test inside it.
 func TestGeneratedProjectBuildsAndPasses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the go tool")
 	}
 	for _, tc := range goldenCases {
+		if tc.opts.Template != "go" {
+			continue
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			o := tc.opts

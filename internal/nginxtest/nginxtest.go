@@ -29,7 +29,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -161,7 +160,7 @@ func Start(t testing.TB, bin string, wrap Wrapper, sites ...[]byte) *Server {
 		t.Fatal(err)
 	}
 	s.cmd.Stdout, s.cmd.Stderr = out, out
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(s.cmd)
 	if err := s.cmd.Start(); err != nil {
 		out.Close()
 		t.Fatalf("starting nginx: %v", err)
@@ -181,12 +180,12 @@ func (s *Server) stop(t testing.TB) {
 		return
 	default:
 	}
-	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	terminate(s.cmd)
 	select {
 	case <-s.done:
 	case <-time.After(10 * time.Second):
 		t.Logf("nginx did not stop within 10s of SIGTERM; killing its process group")
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+		killProcessGroup(s.cmd)
 		<-s.done
 	}
 }

@@ -141,11 +141,13 @@ func DefaultBuild(template string) string {
 }
 
 // DefaultCommand is app.command for a template. $PORT and $HOST are expanded
-// by serve and deploy; for Flask, serve runs the development server with its
-// own reloader off (serve does the reloading).
+// by serve and deploy; for Flask, serve runs the development server in debug
+// mode with its own reloader off (serve does the reloading). --debug comes
+// before "run": Debian 12's Flask 2.2 has it only there ("flask run --debug"
+// is Flask 2.3's), and every later Flask still accepts it there.
 func DefaultCommand(template string) string {
 	if template == "flask" {
-		return "python3 -m flask --app app run --debug --no-reload --host $HOST --port $PORT"
+		return "python3 -m flask --app app --debug run --no-reload --host $HOST --port $PORT"
 	}
 	return ".stackctl/app"
 }

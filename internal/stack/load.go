@@ -81,8 +81,13 @@ func Parse(data []byte, filename string) (*Config, error) {
 	}
 	lines := keyLines(data)
 	var errs []*FieldError
+	unknown := map[string]bool{}
 	for _, k := range md.Undecoded() {
 		path := k.String()
+		unknown[path] = true
+		if underUnknown(k, unknown) {
+			continue // [prxy] is reported; its keys would only repeat it
+		}
 		msg := "unknown key"
 		if s := suggest(k); s != "" {
 			msg += fmt.Sprintf(": did you mean %q?", s)
@@ -145,6 +150,17 @@ func syntaxPosition(data []byte, pe toml.ParseError) (line, col int) {
 
 // typeErrRE matches the decoder's message for a value of the wrong type.
 var typeErrRE = regexp.MustCompile(`line (\d+) \(last key "([^"]+)"\): (.*)`)
+
+// underUnknown reports whether a parent table of k is an unknown key
+// already seen (Undecoded lists a table before its keys).
+func underUnknown(k toml.Key, unknown map[string]bool) bool {
+	for i := 1; i < len(k); i++ {
+		if unknown[k[:i].String()] {
+			return true
+		}
+	}
+	return false
+}
 
 var (
 	tableRE = regexp.MustCompile(`^\s*(\[\[?)\s*([A-Za-z0-9_.\-" ]+?)\s*\]\]?`)

@@ -294,6 +294,15 @@ func TestUnknownKeys(t *testing.T) {
 	}
 }
 
+// An unknown table is one error: the keys inside it would only repeat it.
+func TestUnknownTableReportedOnce(t *testing.T) {
+	_, err := Parse([]byte("name = \"x\"\n[prxy]\ngzip = true\nlisten = 1\n"), "stack.toml")
+	want := `stack.toml:2: prxy: unknown key: did you mean "proxy"?`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %q", err, want)
+	}
+}
+
 func TestFind(t *testing.T) {
 	root := t.TempDir()
 	deep := filepath.Join(root, "a", "b", "c")
