@@ -33,6 +33,11 @@ type peer struct {
 	checked time.Time // when the failure window started, or the last probe
 	idle    []*upconn
 	removed bool
+	// nginx's smooth weighted round robin (every weight is 1): current
+	// is current_weight, effective is effective_weight, lowered by a
+	// failure and raised back by one each time the peer is considered.
+	current   int
+	effective int
 }
 
 // upconn is a connection to an upstream server.
@@ -60,7 +65,10 @@ type pool struct {
 	cfg   balanceConfig
 	peers []*peer
 	ready chan struct{} // closed while peers is not empty
-	rr    atomic.Uint64
+	rr    atomic.Uint64 // ip_hash retries
+	// pick serialises the smooth weighted round robin across requests,
+	// as nginx's single worker does.
+	pick sync.Mutex
 }
 
 func newPool(cfg balanceConfig) *pool {
@@ -89,7 +97,7 @@ func (p *pool) set(addrs []string) {
 			peers = append(peers, pe)
 			continue
 		}
-		pe := &peer{addr: a, network: "tcp", address: a}
+		pe := &peer{addr: a, network: "tcp", address: a, effective: 1}
 		if rest, ok := strings.CutPrefix(a, "unix:"); ok {
 			pe.network, pe.address = "unix", rest
 		}
@@ -177,10 +185,10 @@ func (pk *picker) next(clientIP net.IP) *peer {
 			start = int(pk.pool.rr.Add(1) % uint64(n))
 		}
 	case "least_conn":
+		// ngx_http_upstream_get_least_conn_peer: the fewest active
+		// requests, ties broken by the smooth weighted round robin.
 		best, bestN := -1, int64(0)
-		off := int(pk.pool.rr.Add(1) % uint64(n))
-		for k := 0; k < n; k++ {
-			i := (off + k) % n
+		for i := 0; i < n; i++ {
 			if pk.tried&(1<<i) != 0 || !pk.peers[i].available(pk.cfg, now, false) {
 				continue
 			}
@@ -188,14 +196,22 @@ func (pk *picker) next(clientIP net.IP) *peer {
 				best, bestN = i, a
 			}
 		}
-		if best >= 0 && pk.peers[best].available(pk.cfg, now, true) {
-			pk.triedN++
-			pk.tried |= 1 << best
-			return pk.peers[best]
+		if best < 0 {
+			return pk.exhausted()
+		}
+		if pe := pk.smooth(now, func(i int) bool { return pk.peers[i].active.Load() == bestN }); pe != nil {
+			return pe
+		}
+		// The counts moved since: any available peer will do.
+		if pe := pk.smooth(now, func(int) bool { return true }); pe != nil {
+			return pe
 		}
 		return pk.exhausted()
 	default:
-		start = int(pk.pool.rr.Add(1) % uint64(n))
+		if pe := pk.smooth(now, func(int) bool { return true }); pe != nil {
+			return pe
+		}
+		return pk.exhausted()
 	}
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
@@ -209,6 +225,52 @@ func (pk *picker) next(clientIP net.IP) *peer {
 		}
 	}
 	return pk.exhausted()
+}
+
+// smooth is ngx_http_upstream_get_peer, nginx's smooth weighted round
+// robin, over the untried, available peers that eligible accepts: each adds
+// its effective weight to its current weight, the highest current weight
+// (the first on a tie) is chosen and loses the sum of the weights added.
+// With equal weights and no failures it is plain round robin from the
+// first server; after a failure the order is nginx's, not a counter's.
+// It returns nil when no peer qualifies.
+func (pk *picker) smooth(now time.Time, eligible func(i int) bool) *peer {
+	pk.pool.pick.Lock()
+	defer pk.pool.pick.Unlock()
+	best, total := -1, 0
+	for i, pe := range pk.peers {
+		if pk.tried&(1<<i) != 0 || !eligible(i) || !pe.available(pk.cfg, now, false) {
+			continue
+		}
+		pe.mu.Lock()
+		pe.current += pe.effective
+		total += pe.effective
+		if pe.effective < 1 {
+			pe.effective++
+		}
+		cur := pe.current
+		pe.mu.Unlock()
+		if best < 0 || cur > pk.peers[best].currentWeight() {
+			best = i
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	pe := pk.peers[best]
+	pe.available(pk.cfg, now, true) // start the probe of a recovered peer
+	pe.mu.Lock()
+	pe.current -= total
+	pe.mu.Unlock()
+	pk.triedN++
+	pk.tried |= 1 << best
+	return pe
+}
+
+func (pe *peer) currentWeight() int {
+	pe.mu.Lock()
+	defer pe.mu.Unlock()
+	return pe.current
 }
 
 func (pk *picker) exhausted() *peer {
@@ -246,6 +308,7 @@ func (pe *peer) fail() {
 	pe.mu.Lock()
 	pe.fails++
 	pe.checked = time.Now()
+	pe.effective = max(pe.effective-1, 0) // nginx: effective_weight -= weight
 	pe.mu.Unlock()
 }
 

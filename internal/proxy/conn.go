@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -38,6 +39,10 @@ type conn struct {
 	resp    response
 	scratch []byte
 	body    requestBody
+
+	// activePeer is the upstream server counting this request as active
+	// (see releasePeer).
+	activePeer *peer
 
 	// What the access log reports about the current request.
 	status    int
@@ -133,6 +138,9 @@ func (c *conn) serve() {
 			return
 		}
 		if !c.handle(r, s) {
+			// The answer may still be buffered when the request's unread
+			// body is why the connection closes (flushIfIdle saw it).
+			c.bw.Flush()
 			return
 		}
 	}
@@ -145,8 +153,10 @@ func (c *conn) handle(r *request, s *settings) bool {
 	if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
 		keep = c.writeError(r, s, 413, "the request body is "+strconv.FormatInt(r.contentLength, 10)+
 			" bytes, more than client_max_body_size ("+strconv.FormatInt(s.maxBodySize, 10)+" bytes)", false)
-	} else if loc := redirectTarget(r, s); loc != "" {
+	} else if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
 		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))
+	} else if hiddenPath(r.path) {
+		keep = c.writeError(r, s, 403, "hidden files and folders ("+r.path+") are never served (the site's location ~ /\\.(?!well-known))", keep && !hasBody(r))
 	} else if sd := s.staticFor(r.path); sd != nil {
 		keep = c.serveStatic(r, s, sd, keep && !hasBody(r))
 	} else {
@@ -157,6 +167,19 @@ func (c *conn) handle(r *request, s *settings) bool {
 }
 
 func hasBody(r *request) bool { return r.chunked || r.contentLength > 0 }
+
+// hiddenPath reports whether gen-nginx's `location ~ /\.(?!well-known)
+// { deny all; }` matches the normalised path: a segment starting with a
+// dot, other than /.well-known. The regex location wins over the static
+// prefix locations and location /.
+func hiddenPath(path string) bool {
+	for i := 0; i+1 < len(path); i++ {
+		if path[i] == '/' && path[i+1] == '.' && !strings.HasPrefix(path[i+1:], ".well-known") {
+			return true
+		}
+	}
+	return false
+}
 
 // flush writes out the buffered response unless the client already sent
 // its next request (pipelining), which then shares the write.

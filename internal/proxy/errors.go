@@ -80,10 +80,16 @@ func (c *conn) writeError(r *request, s *settings, status int, detail string, ke
 	c.status = status
 	page := errorPage(status, detail, c.p.opts.ErrorHints)
 	b := appendStatusHead(c.scratch[:0], []byte(strconv.Itoa(status)+" "+statusText[status]))
-	b = append(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: "...)
+	// nginx's error pages are "text/html" without a charset; ours say
+	// <meta charset="utf-8">.
+	b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(page)), 10)
 	b = append(b, "\r\n"...)
 	b = appendConnection(b, keep)
+	if s.gzip && (status == 403 || status == 404) && len(page) >= gzipMinLength {
+		// gzip_vary: a 403 or 404 text/html page is gzip-eligible.
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
 	b = appendSecurity(b, s)
 	b = append(b, "\r\n"...)
 	c.scratch = b
@@ -98,13 +104,16 @@ func (c *conn) writeError(r *request, s *settings, status int, detail string, ke
 	return keep
 }
 
-// writeRedirect answers 301 to loc (proxy.redirect and folders without a
-// trailing slash).
+// writeRedirect answers proxy.redirect's 301 to loc. gen-nginx writes it as
+// a server block of its own, without the site's security headers.
 func (c *conn) writeRedirect(r *request, s *settings, loc string, keep bool) bool {
-	return c.writeRedirectExpires(r, s, loc, keep, 0)
+	return c.writeRedirectExpires(r, s, loc, keep, 0, false)
 }
 
-func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bool, expires time.Duration) bool {
+// writeRedirectExpires answers 301 to loc with the expires headers of a
+// static folder and, when security is set, the site's security headers (a
+// folder asked without its trailing slash).
+func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bool, expires time.Duration, security bool) bool {
 	c.status = 301
 	page := []byte("<html>\r\n<head><title>301 Moved Permanently</title></head>\r\n<body>\r\n<center><h1>301 Moved Permanently</h1></center>\r\n</body>\r\n</html>\r\n")
 	b := appendStatusHead(c.scratch[:0], []byte("301 Moved Permanently"))
@@ -115,7 +124,9 @@ func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bo
 	b = append(b, "\r\n"...)
 	b = appendConnection(b, keep)
 	b = appendExpires(b, expires)
-	b = appendSecurity(b, s)
+	if security {
+		b = appendSecurity(b, s)
+	}
 	b = append(b, "\r\n"...)
 	c.scratch = b
 	c.bw.Write(b)

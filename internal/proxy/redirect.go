@@ -5,8 +5,9 @@ import "strings"
 // redirectTarget returns where proxy.redirect sends the request, or "":
 // www-to-apex answers "www.<name>" with a 301 to "<name>", apex-to-www the
 // reverse, for the names in proxy.server_names (gen-nginx's extra server
-// block). Other hosts are served, as nginx's only server block would.
-func redirectTarget(r *request, s *settings) string {
+// block, whose target carries nginx.listen's port unless it is 80: here
+// port is the proxy's own, ":8080" or ""). Other hosts are served.
+func redirectTarget(r *request, s *settings, port string) string {
 	if s.redirect == "" || s.redirect == "none" || len(r.host) == 0 {
 		return ""
 	}
@@ -16,11 +17,11 @@ func redirectTarget(r *request, s *settings) string {
 		switch s.redirect {
 		case "www-to-apex":
 			if !strings.HasPrefix(n, "www.") && host == "www."+n {
-				return "http://" + n + string(r.uri)
+				return "http://" + n + port + string(r.uri)
 			}
 		case "apex-to-www":
 			if !strings.HasPrefix(n, "www.") && host == n {
-				return "http://www." + n + string(r.uri)
+				return "http://www." + n + port + string(r.uri)
 			}
 		}
 	}

@@ -125,6 +125,11 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		line = buf[start:len(buf):len(buf)]
 		break
 	}
+	// A request line without a version is HTTP/0.9, which has no header
+	// lines to wait for: refuse it now (nginx would answer it at once too).
+	if len(bytes.Fields(line)) < 3 {
+		return buf, bad("client sent a request line without an HTTP version (HTTP/0.9 is not supported): " + quoteBytes(line))
+	}
 	type span struct{ n, v [2]int }
 	var spans []span
 	var spanBuf [32]span

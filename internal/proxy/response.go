@@ -98,9 +98,9 @@ func readOneResponseHead(br *bufio.Reader, resp *response) error {
 		if status == invalidHeader {
 			return errUpstreamHeader
 		}
-		if status == ignoredHeader {
-			continue
-		}
+		// ignoredHeader (an underscore or another unusual character in
+		// the name) only applies to requests: nginx parses an upstream's
+		// header lines with underscores allowed and passes the others too.
 		off := len(resp.buf)
 		resp.buf = append(resp.buf, l...)
 		sp := span{[2]int{off, off + ne}, [2]int{off + vs, off + ve}}

@@ -94,7 +94,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		if q := queryOf(r.uri); q != "" {
 			loc += "?" + q
 		}
-		return c.writeRedirectExpires(r, s, loc, keep, sd.expires)
+		return c.writeRedirectExpires(r, s, loc, keep, sd.expires, true)
 	}
 	if !fi.Mode().IsRegular() {
 		return c.writeError(r, s, 403, r.path+" is not a regular file", keep)
@@ -123,7 +123,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		if ok && !satisfiable {
 			b := appendStatusHead(c.scratch[:0], []byte("416 Requested Range Not Satisfiable"))
 			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints)
-			b = append(b, "Content-Type: text/html; charset=utf-8\r\nContent-Length: "...)
+			b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
 			b = strconv.AppendInt(b, int64(len(page)), 10)
 			b = append(b, "\r\n"...)
 			b = appendConnection(b, keep)
@@ -147,8 +147,10 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		}
 	}
 	ct := contentType(name)
-	vary := status == 200 && s.gzip && size >= gzipMinLength && gzipType([]byte(ct)) && !eqFold(r.method, "head")
-	gz := vary && gzipAccepted(r)
+	// nginx's gzip filter runs before the range filter, so a 206 is judged
+	// as the 200 it was, and a HEAD answer as its GET: both get Vary.
+	vary := (status == 200 || status == 206) && s.gzip && size >= gzipMinLength && gzipType([]byte(ct))
+	gz := vary && status == 200 && !eqFold(r.method, "head") && gzipAccepted(r)
 	b := appendStatusHead(c.scratch[:0], []byte(statusLine))
 	if status != 304 {
 		b = append(b, "Content-Type: "...)

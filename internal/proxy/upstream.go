@@ -70,8 +70,21 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
 	}
 	uc.peer.ok()
-	defer uc.peer.active.Add(-1)
+	c.activePeer = uc.peer
+	defer c.releasePeer()
 	return c.relayResponse(r, s, uc, resp, keep)
+}
+
+// releasePeer ends the request's count in its peer's active requests
+// (least_conn). It runs as soon as the upstream's answer is complete,
+// before its last bytes are flushed to the client: a client that sends its
+// next request the moment it has the answer must find the count down, as
+// nginx's single-threaded worker guarantees.
+func (c *conn) releasePeer() {
+	if c.activePeer != nil {
+		c.activePeer.active.Add(-1)
+		c.activePeer = nil
+	}
 }
 
 // exchange sends the request to pe and reads the response head. sent
@@ -178,7 +191,7 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	}
 	head := eqFold(r.method, "head")
 	noBody := head || resp.status < 200 || resp.status == 204 || resp.status == 304
-	vary := !head && s.gzip && gzipEligible(resp)
+	vary := s.gzip && gzipEligible(resp) // HEAD answers too, as nginx's gzip_vary
 	gz := vary && !noBody && gzipAccepted(r)
 
 	// Client framing: the upstream's length, else chunked, else (HTTP/1.0)
@@ -267,6 +280,7 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 }
 
 func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
+	c.releasePeer()
 	if !reusable || uc.br.Buffered() > 0 {
 		uc.nc.Close()
 		return
