@@ -38,6 +38,7 @@ type peer struct {
 // upconn is a connection to an upstream server.
 type upconn struct {
 	nc   net.Conn
+	pr   *pollReader
 	br   *bufio.Reader
 	peer *peer
 	dl   deadlines
@@ -45,6 +46,16 @@ type upconn struct {
 	// before any response byte may just be the server closing an idle
 	// keepalive connection.
 	used bool
+	// counted: the request using it is counted in peer.active.
+	counted bool
+}
+
+// finish stops counting the request using uc in its peer's active requests.
+func (uc *upconn) finish() {
+	if uc.counted {
+		uc.counted = false
+		uc.peer.active.Add(-1)
+	}
 }
 
 // errNoUpstream is returned when no upstream is set within the hold time,
@@ -295,7 +306,8 @@ func (pe *peer) dial(connectTimeout time.Duration) (*upconn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	return &upconn{nc: nc, br: bufio.NewReaderSize(nc, upstreamHeaderBuffer), peer: pe}, nil
+	pr := newPollReader(nc)
+	return &upconn{nc: nc, pr: pr, br: bufio.NewReaderSize(pr, upstreamHeaderBuffer), peer: pe}, nil
 }
 
 // put returns a connection whose response was read completely to the idle

@@ -70,7 +70,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
 	}
 	uc.peer.ok()
-	defer uc.peer.active.Add(-1)
+	uc.counted = true
 	return c.relayResponse(r, s, uc, resp, keep)
 }
 
@@ -106,11 +106,16 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
 	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
 	mem := c.body.mem
-	if bodyLen > 0 && c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10 {
-		c.scratch = append(c.scratch, mem...)
-		_, err := uc.nc.Write(c.scratch)
-		c.scratch = c.scratch[:len(c.scratch)-len(mem)]
-		return err
+	if uc.br.Buffered() == 0 && (bodyLen <= 0 || c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10) {
+		// One write, made by the read of the response (pollReader.queueWrite):
+		// that read then waits for the answer without trying first.
+		n := len(c.scratch)
+		if bodyLen > 0 {
+			c.scratch = append(c.scratch, mem...)
+		}
+		uc.pr.queueWrite(c.scratch)
+		c.scratch = c.scratch[:n]
+		return nil
 	}
 	if _, err := uc.nc.Write(c.scratch); err != nil {
 		return err
@@ -173,6 +178,7 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	c.status = resp.status
 	upgrade := resp.status == 101
 	if upgrade && !(s.websocket && len(r.upgrade) > 0) {
+		uc.finish()
 		uc.nc.Close()
 		return c.writeError(r, s, 502, "the app switched protocols on a request that did not ask for it", keep)
 	}
@@ -232,19 +238,21 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	b = append(b, "\r\n"...)
 	c.scratch = b
 	if _, err := c.bw.Write(b); err != nil {
+		uc.finish()
 		uc.nc.Close()
 		return false
 	}
 	if upgrade {
 		c.tunnel(uc)
+		uc.finish()
 		return false
 	}
 	if noBody || resp.contentLength == 0 && !resp.chunked {
+		// For HEAD the upstream sent no body whatever its headers say.
+		c.releaseUpstream(uc, resp, s, !resp.close)
 		if err := c.flushIfIdle(); err != nil {
 			keep = false
 		}
-		// For HEAD the upstream sent no body whatever its headers say.
-		c.releaseUpstream(uc, resp, s, !resp.close)
 		return keep
 	}
 	w := c.bodyWriter(chunked, gz)
@@ -266,7 +274,11 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	return keep
 }
 
+// releaseUpstream ends the request's use of uc before the client has the
+// whole response, as nginx frees the upstream peer when the upstream part
+// of the request is done: least_conn counts it no more.
 func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
+	uc.finish()
 	if !reusable || uc.br.Buffered() > 0 {
 		uc.nc.Close()
 		return
