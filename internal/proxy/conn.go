@@ -85,7 +85,7 @@ func (c *conn) serve() {
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.pr)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(c.nc)
+	c.bw.Reset(newPollWriter(c.nc))
 	defer func() {
 		c.body.reset()
 		c.nc.Close()

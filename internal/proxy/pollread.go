@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"unsafe"
 )
 
 // pollReader is the reader under a connection's bufio.Reader. It exists to
@@ -112,16 +113,16 @@ func (r *pollReader) Read(p []byte) (int, error) {
 func (r *pollReader) read(fd uintptr) bool {
 	if q := r.queued; q != nil {
 		r.queued = nil
-		if _, err := r.nc.Write(q); err != nil {
+		if err := writeAll(int(fd), r.nc, q); err != nil {
 			r.werr = err
 			return true
 		}
 		return false
 	}
 	for {
-		n, err := syscall.Read(int(fd), r.p)
+		n, err := rawRead(int(fd), r.p)
 		switch err {
-		case nil:
+		case 0:
 			r.n = n
 			return true
 		case syscall.EINTR:
@@ -154,9 +155,9 @@ func (r *pollReader) sessionRead(p []byte) (int, error) {
 		return 0, errWouldBlock
 	}
 	for {
-		n, err := syscall.Read(r.fd, p)
+		n, err := rawRead(r.fd, p)
 		switch err {
-		case nil:
+		case 0:
 			if n == 0 {
 				return 0, io.EOF
 			}
@@ -172,4 +173,99 @@ func (r *pollReader) sessionRead(p []byte) (int, error) {
 		}
 		return 0, os.NewSyscallError("read", err)
 	}
+}
+
+// pollWriter writes a socket like net.Conn's Write, with rawWrite.
+type pollWriter struct {
+	nc      net.Conn
+	rc      syscall.RawConn // nil: plain nc.Write
+	writeFn func(fd uintptr) bool
+
+	p   []byte
+	n   int
+	err error
+}
+
+func newPollWriter(nc net.Conn) *pollWriter {
+	w := &pollWriter{nc: nc}
+	if sc, ok := nc.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.rc = rc
+			w.writeFn = w.write
+		}
+	}
+	return w
+}
+
+func (w *pollWriter) Write(p []byte) (int, error) {
+	if w.rc == nil || len(p) == 0 {
+		return w.nc.Write(p)
+	}
+	w.p, w.n, w.err = p, 0, nil
+	err := w.rc.Write(w.writeFn)
+	n, werr := w.n, w.err
+	w.p, w.err = nil, nil
+	if err == nil && werr != nil {
+		err = os.NewSyscallError("write", werr)
+	}
+	return n, err
+}
+
+// write is the RawConn callback of Write: false means "wait until writable".
+func (w *pollWriter) write(fd uintptr) bool {
+	for w.n < len(w.p) {
+		n, err := rawWrite(int(fd), w.p[w.n:])
+		switch err {
+		case 0:
+			w.n += n
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			w.err = err
+			return true
+		}
+	}
+	return true
+}
+
+// writeAll writes b to the socket fd of nc from inside a read callback: with
+// rawWrite while the socket takes it, and through nc (which can wait for
+// room) for the rest.
+func writeAll(fd int, nc net.Conn, b []byte) error {
+	for len(b) > 0 {
+		n, err := rawWrite(fd, b)
+		switch err {
+		case 0:
+			b = b[n:]
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			_, werr := nc.Write(b)
+			return werr
+		default:
+			return &net.OpError{Op: "write", Net: nc.LocalAddr().Network(), Source: nc.LocalAddr(), Addr: nc.RemoteAddr(), Err: os.NewSyscallError("write", err)}
+		}
+	}
+	return nil
+}
+
+// rawRead and rawWrite are read(2) and write(2) without telling the Go
+// scheduler: on a non-blocking socket they never block, and a system call
+// the scheduler knows about is one it may hand the P off from (a thread
+// wake-up and a context switch) when it lasts over 20µs, which a loopback
+// write waking its reader does on a busy machine.
+func rawRead(fd int, p []byte) (int, syscall.Errno) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), e
+}
+
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	if len(p) == 0 {
+		return 0, 0
+	}
+	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	return int(n), e
 }
