@@ -142,7 +142,7 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo
 	echo "stackctl proxy RSS: idle ${IDLE_RSS} kB at start, peak ${PEAK_RSS} kB under load, ${AFTER_RSS} kB idle after the run."
 	echo
-	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is internal/proxy (bench/proxyd),"
+	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is \`stackctl serve --no-app\` (internal/proxy),"
 	echo "\`stackctl-gomaxprocs1\` the same binary with GOMAXPROCS=1;"
 	echo "\`fasthttp-minimal\` and \`nethttp-tuned\` are the calibration cores in bench/contenders, which set"
 	echo "the same request headers but none of nginx's other semantics."

@@ -43,6 +43,7 @@ type peer struct {
 // upconn is a connection to an upstream server.
 type upconn struct {
 	nc   net.Conn
+	pr   *pollReader
 	br   *bufio.Reader
 	peer *peer
 	dl   deadlines
@@ -358,7 +359,8 @@ func (pe *peer) dial(connectTimeout time.Duration) (*upconn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	return &upconn{nc: nc, br: bufio.NewReaderSize(nc, upstreamHeaderBuffer), peer: pe}, nil
+	pr := newPollReader(nc)
+	return &upconn{nc: nc, pr: pr, br: bufio.NewReaderSize(pr, upstreamHeaderBuffer), peer: pe}, nil
 }
 
 // put returns a connection whose response was read completely to the idle

@@ -34,6 +34,11 @@ type conn struct {
 	dl       deadlines
 	state    atomic.Int32
 
+	pr     *pollReader
+	stepFn func(fd uintptr) bool // c.step, bound once
+	in     inlineState
+	first  bool // no request was read yet
+
 	head    []byte
 	req     request
 	resp    response
@@ -80,10 +85,12 @@ func (c *conn) closeIfIdle() {
 }
 
 func (c *conn) serve() {
+	c.pr = newPollReader(c.nc)
+	c.stepFn = c.step
 	c.br = readerPool.Get().(*bufio.Reader)
-	c.br.Reset(c.nc)
+	c.br.Reset(c.pr)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(c.nc)
+	c.bw.Reset(newPollWriter(c.nc))
 	defer func() {
 		c.body.reset()
 		c.nc.Close()
@@ -93,48 +100,17 @@ func (c *conn) serve() {
 		writerPool.Put(c.bw)
 		c.p.forget(c)
 	}()
-	first := true
+	c.first = true
 	for {
-		s := c.p.settings.Load()
-		c.state.Store(stateIdle)
-		if c.p.closing.Load() {
-			return
+		var r *request
+		var s *settings
+		var ok bool
+		if c.pr.rc != nil {
+			r, s, ok = c.serveInline()
+		} else {
+			r, s, ok = c.readRequest()
 		}
-		wait := s.keepaliveTimeout
-		if first {
-			wait = s.headerTimeout
-		}
-		waitStart := time.Now()
-		c.dl.setRead(c.nc, waitStart, wait)
-		if _, err := c.br.Peek(1); err != nil {
-			return // closed or keepalive_timeout: nginx closes silently
-		}
-		if !c.state.CompareAndSwap(stateIdle, stateActive) {
-			return
-		}
-		start := time.Now()
-		// client_header_timeout from the first byte; when the request
-		// follows the previous one closely, the idle deadline (at most
-		// keepalive_timeout - client_header_timeout later) is kept.
-		if !first && start.Sub(waitStart) > s.keepaliveTimeout-s.headerTimeout {
-			c.dl.setRead(c.nc, start, s.headerTimeout)
-		}
-		first = false
-		r := &c.req
-		r.start = start
-		c.status, c.bodyBytes, c.upstream = 0, 0, ""
-		var err error
-		c.head, err = readHead(c.br, r, c.head, s.serverName)
-		if err != nil {
-			var se *statusError
-			if errors.As(err, &se) {
-				// nginx answers a bad request head and closes.
-				c.dl.setWrite(c.nc, time.Now(), s.clientTimeout)
-				c.writeError(r, s, se.status, se.reason, false)
-				c.logRequest(r)
-			}
-			// A timeout (client_header_timeout) or a reset: nginx closes
-			// without an answer.
+		if !ok {
 			return
 		}
 		if !c.handle(r, s) {
@@ -143,7 +119,80 @@ func (c *conn) serve() {
 			c.bw.Flush()
 			return
 		}
+		c.first = false
 	}
+}
+
+// readRequest waits for the next request on the connection and reads its
+// head. ok is false when the connection is to be closed.
+func (c *conn) readRequest() (r *request, s *settings, ok bool) {
+	s, waitStart, ok := c.beginWait()
+	if !ok {
+		return nil, nil, false
+	}
+	if _, err := c.br.Peek(1); err != nil {
+		return nil, nil, false // closed or keepalive_timeout: nginx closes silently
+	}
+	if !c.activate(s, waitStart) {
+		return nil, nil, false
+	}
+	return c.parseHead(s)
+}
+
+// beginWait starts waiting for a request: the connection is idle (Shutdown
+// may close it) and the read deadline is client_header_timeout for the
+// first request, keepalive_timeout for the next ones.
+func (c *conn) beginWait() (*settings, time.Time, bool) {
+	s := c.p.settings.Load()
+	c.state.Store(stateIdle)
+	if c.p.closing.Load() {
+		return nil, time.Time{}, false
+	}
+	wait := s.keepaliveTimeout
+	if c.first {
+		wait = s.headerTimeout
+	}
+	now := time.Now()
+	c.dl.setRead(c.nc, now, wait)
+	return s, now, true
+}
+
+// activate marks the connection busy once a request's first byte arrived.
+func (c *conn) activate(s *settings, waitStart time.Time) bool {
+	if !c.state.CompareAndSwap(stateIdle, stateActive) {
+		return false
+	}
+	start := time.Now()
+	// client_header_timeout from the first byte; when the request
+	// follows the previous one closely, the idle deadline (at most
+	// keepalive_timeout - client_header_timeout later) is kept.
+	if !c.first && start.Sub(waitStart) > s.keepaliveTimeout-s.headerTimeout {
+		c.dl.setRead(c.nc, start, s.headerTimeout)
+	}
+	c.req.start = start
+	c.status, c.bodyBytes, c.upstream = 0, 0, ""
+	return true
+}
+
+// parseHead reads the request head; a bad one is answered like nginx does
+// (ok is false: the connection closes).
+func (c *conn) parseHead(s *settings) (*request, *settings, bool) {
+	r := &c.req
+	var err error
+	c.head, err = readHead(c.br, r, c.head, s.serverName)
+	if err != nil {
+		var se *statusError
+		if errors.As(err, &se) {
+			// nginx answers a bad request head and closes.
+			c.dl.setWrite(c.nc, time.Now(), s.clientTimeout)
+			c.writeError(r, s, se.status, se.reason, false)
+			c.logRequest(r)
+		}
+		// A timeout (client_header_timeout) or a reset: nginx closes
+		// without an answer.
+		return nil, nil, false
+	}
+	return r, s, true
 }
 
 // handle serves one request and reports whether the connection stays open.

@@ -119,11 +119,16 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
 	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
 	mem := c.body.mem
-	if bodyLen > 0 && c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10 {
-		c.scratch = append(c.scratch, mem...)
-		_, err := uc.nc.Write(c.scratch)
-		c.scratch = c.scratch[:len(c.scratch)-len(mem)]
-		return err
+	if uc.br.Buffered() == 0 && (bodyLen <= 0 || c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10) {
+		// One write, made by the read of the response (pollReader.queueWrite):
+		// that read then waits for the answer without trying first.
+		n := len(c.scratch)
+		if bodyLen > 0 {
+			c.scratch = append(c.scratch, mem...)
+		}
+		uc.pr.queueWrite(c.scratch)
+		c.scratch = c.scratch[:n]
+		return nil
 	}
 	if _, err := uc.nc.Write(c.scratch); err != nil {
 		return err
@@ -253,11 +258,11 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 		return false
 	}
 	if noBody || resp.contentLength == 0 && !resp.chunked {
+		// For HEAD the upstream sent no body whatever its headers say.
+		c.releaseUpstream(uc, resp, s, !resp.close)
 		if err := c.flushIfIdle(); err != nil {
 			keep = false
 		}
-		// For HEAD the upstream sent no body whatever its headers say.
-		c.releaseUpstream(uc, resp, s, !resp.close)
 		return keep
 	}
 	w := c.bodyWriter(chunked, gz)
@@ -279,6 +284,9 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	return keep
 }
 
+// releaseUpstream ends the request's use of uc before the client has the
+// whole response, as nginx frees the upstream peer when the upstream part
+// of the request is done: least_conn counts it no more.
 func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
 	c.releasePeer()
 	if !reusable || uc.br.Buffered() > 0 {
