@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"syscall"
-	"unsafe"
 )
 
 // pollReader is the reader under a connection's bufio.Reader. It exists to
@@ -61,7 +60,7 @@ var errWouldBlock = errors.New("proxy: read would block")
 
 func newPollReader(nc net.Conn) *pollReader {
 	r := &pollReader{nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
 			r.readFn = r.read
@@ -188,7 +187,7 @@ type pollWriter struct {
 
 func newPollWriter(nc net.Conn) *pollWriter {
 	w := &pollWriter{nc: nc}
-	if sc, ok := nc.(syscall.Conn); ok {
+	if sc, ok := nc.(syscall.Conn); ok && rawIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
 			w.writeFn = w.write
@@ -247,25 +246,4 @@ func writeAll(fd int, nc net.Conn, b []byte) error {
 		}
 	}
 	return nil
-}
-
-// rawRead and rawWrite are read(2) and write(2) without telling the Go
-// scheduler: on a non-blocking socket they never block, and a system call
-// the scheduler knows about is one it may hand the P off from (a thread
-// wake-up and a context switch) when it lasts over 20µs, which a loopback
-// write waking its reader does on a busy machine.
-func rawRead(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	return int(n), e
-}
-
-func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	if len(p) == 0 {
-		return 0, 0
-	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-	return int(n), e
 }
