@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/scaffold"
 )
 
@@ -33,7 +34,7 @@ func TestServeGoAppEndToEnd(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "main.go"), src, 0o644)
 	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module myapp\n\ngo 1.22\n"), 0o644)
-	port := servePorts(t, 6)
+	port := testutil.PortRange(t, 6)
 	c := stack.Default("myapp", "go")
 	c.App.Port = port
 	c.App.Env = map[string]string{"GREETING": "hello"}
@@ -122,7 +123,7 @@ func appProcesses(t *testing.T, exe string) []int {
 // a live reload of an edited template, and Ctrl-C leaving no app behind.
 func TestServeScaffoldedGoApp(t *testing.T) {
 	dir := t.TempDir()
-	port := servePorts(t, 6)
+	port := testutil.PortRange(t, 6)
 	o := scaffold.Defaults("myapp")
 	o.Dir = dir
 	o.Port = port
@@ -179,7 +180,7 @@ func TestServeReplicaCrashCostsNoRequest(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, "./testdata/serveapp").CombinedOutput(); err != nil {
 		t.Fatalf("building the test app: %v\n%s", err, out)
 	}
-	port := servePorts(t, 6)
+	port := testutil.PortRange(t, 6)
 	c := stack.Default("myapp", "go")
 	c.App.Port = port
 	c.App.Build = ""

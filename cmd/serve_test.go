@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -92,56 +92,17 @@ func TestApplyServeFlags(t *testing.T) {
 	}
 }
 
-// safeBuffer is a bytes.Buffer safe for concurrent use.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *safeBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *safeBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// servePorts returns n+1 free consecutive loopback ports below the
-// ephemeral range (where other connections' local ends take ports).
-func servePorts(t *testing.T, n int) int {
-	t.Helper()
-	for range 200 {
-		p := 20000 + rand.IntN(12000)
-		ok := true
-		for i := 0; ok && i < n; i++ {
-			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+i))
-			if ok = err == nil; ok {
-				ln.Close()
-			}
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatal("no free ports")
-	return 0
-}
-
 // serving runs serve in the background for a test.
 type serving struct {
 	t      *testing.T
-	out    *safeBuffer
+	out    *testutil.SyncBuffer
 	cancel context.CancelFunc
 	done   chan error
 }
 
 func startServe(t *testing.T, opts *ServeOptions) *serving {
 	t.Helper()
-	s := &serving{t: t, out: &safeBuffer{}, done: make(chan error, 1)}
+	s := &serving{t: t, out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
 	opts.IO = &ui.IOStreams{In: strings.NewReader(""), Out: s.out, ErrOut: s.out}
 	if opts.LogFormat == "" {
 		opts.LogFormat = "combined"
@@ -226,7 +187,7 @@ func TestServeNoAppProxiesToUpstream(t *testing.T) {
 	defer app.Close()
 	dir := t.TempDir()
 	c := stack.Default("myapp", "go")
-	port := servePorts(t, 1)
+	port := testutil.PortRange(t, 1)
 	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(port)
 	cfgPath := writeStack(t, dir, c)
 	upstream := strings.TrimPrefix(app.URL, "http://")
@@ -255,7 +216,7 @@ func TestServeNoAppProxiesToUpstream(t *testing.T) {
 }
 
 func TestServeListenPortInUse(t *testing.T) {
-	port := servePorts(t, 1)
+	port := testutil.PortRange(t, 1)
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)
@@ -283,7 +244,7 @@ func TestServeShutdownLetsRequestsInFlightFinish(t *testing.T) {
 	}))
 	defer app.Close()
 	c := stack.Default("myapp", "go")
-	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(servePorts(t, 1))
+	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(testutil.PortRange(t, 1))
 	cfgPath := writeStack(t, t.TempDir(), c)
 	s := startServe(t, &ServeOptions{Config: cfgPath, NoApp: true, Upstreams: []string{strings.TrimPrefix(app.URL, "http://")}})
 	url := s.waitFor(`listening on (http://\S+)`)[1]
@@ -344,7 +305,7 @@ func TestServeReloadsWithoutFailedRequests(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the test app: %v\n%s", err, out)
 	}
-	port := servePorts(t, 12)
+	port := testutil.PortRange(t, 12)
 	c := stack.Default("myapp", "go")
 	c.App.Port = port
 	c.App.Build = ""
@@ -422,7 +383,7 @@ func TestServeReloadsWithoutFailedRequests(t *testing.T) {
 }
 
 func TestServeAppPortInUse(t *testing.T) {
-	port := servePorts(t, 2)
+	port := testutil.PortRange(t, 2)
 	ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatal(err)
@@ -455,9 +416,9 @@ func TestServeColorsPrefixesOnlyOnATerminal(t *testing.T) {
 		tty, noColor, want bool
 	}{{true, false, true}, {true, true, false}, {false, false, false}} {
 		c := stack.Default("myapp", "go")
-		c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(servePorts(t, 1))
+		c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(testutil.PortRange(t, 1))
 		cfgPath := writeStack(t, t.TempDir(), c)
-		out := &safeBuffer{}
+		out := &testutil.SyncBuffer{}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() {
@@ -483,7 +444,7 @@ func TestServeColorsPrefixesOnlyOnATerminal(t *testing.T) {
 
 // While the app is down, the proxy answers 502 with the app's last lines.
 func TestServeAppDownIs502WithTheAppsLastLines(t *testing.T) {
-	port := servePorts(t, 3)
+	port := testutil.PortRange(t, 3)
 	c := stack.Default("myapp", "go")
 	c.App.Port = port
 	c.App.Build = ""

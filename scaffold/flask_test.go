@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/flasktest"
+	"github.com/stackctl/stackctl/internal/testutil"
 )
 
 // pythonEnv is the environment the generated project's Python runs with:
@@ -78,7 +79,7 @@ func TestGeneratedFlaskProjectPasses(t *testing.T) {
 // killed with its group when the test ends.
 type pyProcess struct {
 	name    string
-	logs    *syncBuffer
+	logs    *testutil.SyncBuffer
 	exited  chan struct{}
 	waitErr error
 }
@@ -88,7 +89,7 @@ type pyProcess struct {
 // the test ends.
 func startPython(t *testing.T, dir string, env []string, argv ...string) *pyProcess {
 	t.Helper()
-	p := &pyProcess{name: strings.Join(argv, " "), logs: newSyncBuffer(), exited: make(chan struct{})}
+	p := &pyProcess{name: strings.Join(argv, " "), logs: &testutil.SyncBuffer{}, exited: make(chan struct{})}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = pythonEnv(env...)

@@ -1,7 +1,6 @@
 package scaffold
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stackctl/stackctl/internal/testutil"
 )
 
 // goCmd runs the go tool in dir as a user would in a fresh project: no
@@ -70,26 +71,6 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer is a bytes.Buffer safe for a process writing while the test reads.
-type syncBuffer struct {
-	mu chan struct{}
-	b  bytes.Buffer
-}
-
-func newSyncBuffer() *syncBuffer { return &syncBuffer{mu: make(chan struct{}, 1)} }
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu <- struct{}{}
-	defer func() { <-s.mu }()
-	return s.b.String()
-}
-
 // TestGeneratedAppServes builds the default project's binary, starts it
 // with PORT set to a free port, and checks /, /healthz and
 // /static/style.css on 127.0.0.1, then that SIGTERM stops it cleanly.
@@ -115,7 +96,7 @@ func TestGeneratedAppServes(t *testing.T) {
 	// Run from elsewhere: the binary must not need its source folder.
 	app.Dir = t.TempDir()
 	app.Env = append(os.Environ(), fmt.Sprintf("PORT=%d", port), "HOST=")
-	logs := newSyncBuffer()
+	logs := &testutil.SyncBuffer{}
 	app.Stdout, app.Stderr = logs, logs
 	if err := app.Start(); err != nil {
 		t.Fatal(err)

@@ -1,36 +1,19 @@
 package proxy
 
 import (
-	"bytes"
 	"encoding/json"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/stackctl/stackctl/internal/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func TestCombinedLog(t *testing.T) {
 	up := startEcho(t)
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	_, addr := startProxy(t, testConfig(t), Options{Upstreams: []string{up.addr}, AccessLog: &buf})
 	_, body := rawExchange(t, addr, "GET /x?a=\"q\" HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/7.88.1\r\nReferer: http://r/\r\nAuthorization: Basic dXNlcjpwdw==\r\n\r\n")
 	rawExchange(t, addr, "GET / HTTP/1.1\r\n\r\n")
@@ -55,7 +38,7 @@ func TestCombinedLog(t *testing.T) {
 
 func TestJSONLog(t *testing.T) {
 	up := startEcho(t)
-	var buf syncBuffer
+	var buf testutil.SyncBuffer
 	_, addr := startProxy(t, testConfig(t), Options{Upstreams: []string{up.addr}, AccessLog: &buf, LogFormat: "json"})
 	rawExchange(t, addr, "GET /j HTTP/1.1\r\nHost: x\r\n\r\n")
 	var l jsonLine
@@ -72,7 +55,7 @@ func TestJSONLog(t *testing.T) {
 
 // waitLines waits until the log holds n lines: a line is written after the
 // response is sent, as nginx does.
-func waitLines(t *testing.T, buf *syncBuffer, n int) []string {
+func waitLines(t *testing.T, buf *testutil.SyncBuffer, n int) []string {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {

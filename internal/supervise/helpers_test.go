@@ -3,11 +3,9 @@
 package supervise
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +17,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -63,42 +62,12 @@ func copyTestApp(dir string) error {
 	return os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module testapp\n\ngo 1.22\n"), 0o644)
 }
 
-// syncBuffer is a bytes.Buffer safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // freePorts returns the first of n consecutive free loopback ports (and
 // as many again above them, for reloads). It looks below the ephemeral
 // range (32768+ on Linux), where the local ends of other connections,
 // TIME_WAIT ones included, make a port taken.
 func freePorts(t *testing.T, n int) int {
-	t.Helper()
-	for range 200 {
-		p := 20000 + rand.IntN(12000)
-		ok := true
-		for i := 0; ok && i < 2*n+8; i++ {
-			ok = portFree("127.0.0.1", p+i)
-		}
-		if ok {
-			return p
-		}
-	}
-	t.Fatal("no free ports between 20000 and 32000")
-	return 0
+	return testutil.PortRange(t, 2*n+8)
 }
 
 // newConfig returns the Config of a project in a new temporary folder that
@@ -119,7 +88,7 @@ func newConfig(t *testing.T) *stack.Config {
 type harness struct {
 	t     *testing.T
 	sup   *Supervisor
-	out   *syncBuffer
+	out   *testutil.SyncBuffer
 	ready chan []string
 	mu    sync.Mutex
 	addrs []string
@@ -131,7 +100,7 @@ var fastBackoff = Backoff{Min: 100 * time.Millisecond, Max: 400 * time.Milliseco
 
 func start(t *testing.T, opts Options) *harness {
 	t.Helper()
-	h := &harness{t: t, out: &syncBuffer{}, ready: make(chan []string, 100)}
+	h := &harness{t: t, out: &testutil.SyncBuffer{}, ready: make(chan []string, 100)}
 	mux := ui.NewLogMux(h.out, false)
 	opts.Output = func(name string) io.Writer { return mux.Writer(name) }
 	opts.OnReady = func(addrs []string) {

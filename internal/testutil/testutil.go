@@ -1,0 +1,57 @@
+// Package testutil holds small helpers shared by stackctl's tests: a buffer
+// that collects a process's output while the test reads it, and loopback
+// port ranges for tests that need several consecutive ports.
+package testutil
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// SyncBuffer is a bytes.Buffer safe for concurrent use: one goroutine (or a
+// child process's output copier) writes while the test reads.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// PortRange returns the first of n consecutive free ports on 127.0.0.1.
+// It looks between 20000 and 32000, below Linux's ephemeral range, where
+// the local ends of other connections (TIME_WAIT ones included) would
+// make a port taken between the check and its use.
+func PortRange(t testing.TB, n int) int {
+	t.Helper()
+	for range 200 {
+		p := 20000 + rand.IntN(12000)
+		ok := true
+		for i := 0; ok && i < n; i++ {
+			ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+i))
+			if ok = err == nil; ok {
+				ln.Close()
+			}
+		}
+		if ok {
+			return p
+		}
+	}
+	t.Fatalf("no %d consecutive free ports between 20000 and 32000", n)
+	return 0
+}
