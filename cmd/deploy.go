@@ -24,6 +24,7 @@ type deployOptions struct {
 	DryRun   bool
 	Rollback bool
 	Certbot  bool
+	Hosts    hostFlags
 }
 
 func newCmdDeploy(f *Factory) *cobra.Command { return newCmdDeployWith(f, runDeploy) }
@@ -32,8 +33,33 @@ func newCmdDeployWith(f *Factory, runF func(context.Context, *deployOptions) err
 	opts := &deployOptions{IO: f.IO}
 	cmd := &cobra.Command{
 		Use:   "deploy",
-		Short: "Install the app, its systemd unit and its nginx site on this server",
-		Long: `Install the project on the machine deploy runs on (as root, or with sudo):
+		Short: "Deploy the app and its nginx site to servers over SSH, or to this machine",
+		Long: `With hosts (--host, or deploy.hosts in stack.toml), deploy builds the project
+once here and installs it on each server over SSH as a new release, with no
+failed request:
+
+  1. the release goes to /srv/<name>/releases/<id> (only the files that
+     changed since the host's current release are sent; a Go app is
+     cross-compiled for the host's architecture, a Flask app gets a
+     virtualenv with requirements.txt, reused when it did not change);
+  2. deploy.release_command runs once in it (first host), as deploy.user
+     with the app's environment; a failure stops the deploy;
+  3. the idle slot (<service>@a or @b, on app.port or app.port+10000)
+     starts the release and must answer app.health with 200;
+  4. nginx's upstream moves to that slot ('nginx -t', graceful reload) and
+     the old nginx workers finish their requests;
+  5. the other slot stops; the release is recorded; old ones are pruned
+     (deploy.keep_releases; the current and previous are always kept).
+
+A failure in 1-4, Ctrl-C, or a host that drops the connection leaves the
+old release serving and every file as it was; hosts already switched go
+back. Host keys are always checked against known_hosts. A user that is not
+root needs passwordless sudo. 'stackctl rollback' goes back in seconds;
+'stackctl releases' lists what each host has. A deploy that would change
+nothing sends nothing and says so.
+
+Without hosts, deploy installs the project on the machine it runs on (as
+root, or with sudo):
 
   1. the app in nginx.app_dir (/srv/<name>): the Go app built with
      'go build -trimpath' to bin/<name> plus its static folders, or the Flask
@@ -65,7 +91,10 @@ A wildcard name needs your own certificate (--cert/--key).
 --root DIR puts every path under DIR and drives the nginx whose configuration
 is DIR + the --conf-path of 'nginx -V' (DIR/etc/nginx/nginx.conf on Debian)
 with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.`,
-		Example: `  sudo stackctl deploy --dry-run
+		Example: `  stackctl deploy --host web1
+  stackctl deploy --host deploy@203.0.113.10 --ssh-config ./ssh_config
+  stackctl deploy --host web1 --dry-run
+  sudo stackctl deploy --dry-run
   sudo stackctl deploy
   sudo stackctl deploy --rollback
   sudo stackctl deploy --certbot
@@ -88,6 +117,7 @@ with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff of every file and the commands; write nothing")
 	fl.BoolVar(&opts.Rollback, "rollback", false, "restore the files the last deploy replaced")
 	fl.BoolVar(&opts.Certbot, "certbot", false, "run certbot when TLS is on and there is no certificate yet")
+	addHostFlags(cmd, &opts.Hosts)
 	return cmd
 }
 
@@ -118,6 +148,18 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 	}
 	if err := applyDeployFlags(c, o); err != nil {
 		return err
+	}
+	if err := o.Hosts.apply(c); err != nil {
+		return err
+	}
+	if len(c.Deploy.Hosts) > 0 {
+		if o.Root != "" || o.Certbot {
+			return ui.Usagef("drop --root/--certbot, or deploy without hosts", "--root and --certbot act on this machine, not on hosts")
+		}
+		if o.Rollback {
+			return runRollbackHosts(ctx, o.IO, c, o.DryRun, "")
+		}
+		return runDeployHosts(ctx, o.IO, c, o.DryRun)
 	}
 	root := o.Root
 	if root != "" {

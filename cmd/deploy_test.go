@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -15,12 +16,13 @@ func TestDeployFlags(t *testing.T) {
 	f := &Factory{IO: ios}
 	var got *deployOptions
 	cmd := newCmdDeployWith(f, func(_ context.Context, o *deployOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem"})
+	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem"}
-	if *got != want {
+	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem",
+		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, SSHConfig: "cfg"}}
+	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("options = %+v\nwant      %+v", *got, want)
 	}
 	cmd = newCmdDeployWith(f, func(context.Context, *deployOptions) error { return nil })

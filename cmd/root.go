@@ -88,6 +88,8 @@ like that site, and deploy installs both on a server.`,
 		newCmdDeploy,
 		newCmdDoctor,
 		newCmdServe,
+		newCmdRollback,
+		newCmdReleases,
 	} {
 		root.AddCommand(newCmd(f))
 	}

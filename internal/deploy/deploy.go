@@ -64,6 +64,9 @@ type SiteOptions struct {
 	// ACMEChallenge asks for certbot's webroot challenge on the plain HTTP
 	// site: TLS is enabled but this run deploys HTTP first.
 	ACMEChallenge bool
+	// UpstreamInclude, when set, makes the upstream block include this
+	// file instead of listing servers (the slot switch on servers).
+	UpstreamInclude string
 }
 
 // Result is what a deploy did.

@@ -47,6 +47,30 @@ type Options struct {
 	// answer the challenge before a certificate exists. With TLS on, the
 	// port-80 server always serves it.
 	ACMEChallenge bool
+	// UpstreamInclude, when set, is an absolute path the upstream block
+	// includes instead of listing its servers: deploy's slot switch
+	// rewrites that small file (see UpstreamServers) and reloads nginx,
+	// leaving the site itself unchanged.
+	UpstreamInclude string
+}
+
+// UpstreamServers returns the server lines of the site's upstream block for
+// servers (host:port), with upstream.max_fails and upstream.fail_timeout,
+// as the file Options.UpstreamInclude names holds them.
+func UpstreamServers(c *stack.Config, servers []string) ([]byte, error) {
+	v := &fieldErrors{}
+	failTimeout := v.seconds("upstream.fail_timeout", c.Upstream.FailTimeout)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	for _, srv := range servers {
+		if err := stack.ValidateUpstream(srv); err != nil {
+			return nil, fmt.Errorf("upstream server %q: %w", srv, err)
+		}
+		fmt.Fprintf(&b, "server %s max_fails=%d fail_timeout=%s;\n", srv, c.Upstream.MaxFails, failTimeout)
+	}
+	return b.Bytes(), nil
 }
 
 var siteTemplate = template.Must(template.New("").Option("missingkey=error").ParseFS(templates.Nginx, "nginx/*.tmpl"))
@@ -122,6 +146,7 @@ type upstream struct {
 	Name      string
 	Balance   string
 	Servers   []string
+	Include   string
 	Keepalive int
 }
 
@@ -188,7 +213,16 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 	case stack.BalanceLeastConn, stack.BalanceIPHash:
 		s.Upstream.Balance = u.Balance
 	}
+	if opts.UpstreamInclude != "" {
+		if err := stack.ValidateAbsPath(opts.UpstreamInclude); err != nil {
+			return nil, fmt.Errorf("upstream include %q: %w", opts.UpstreamInclude, err)
+		}
+		s.Upstream.Include = opts.UpstreamInclude
+	}
 	for _, srv := range c.NginxUpstreams() {
+		if s.Upstream.Include != "" {
+			break
+		}
 		s.Upstream.Servers = append(s.Upstream.Servers,
 			fmt.Sprintf("%s max_fails=%d fail_timeout=%s", srv, u.MaxFails, failTimeout))
 	}

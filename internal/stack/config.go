@@ -139,4 +139,16 @@ type Deploy struct {
 	Service string `toml:"service"`
 	// SitesDir is where the nginx site goes; empty to find it from nginx.
 	SitesDir string `toml:"sites_dir"`
+	// Hosts are the SSH destinations deploy installs on ([user@]host[:port]
+	// or a Host alias of the SSH config); empty means this machine.
+	Hosts []string `toml:"hosts"`
+	// SSHConfig is the ssh_config file used to reach the hosts; empty means
+	// ~/.ssh/config.
+	SSHConfig string `toml:"ssh_config"`
+	// KeepReleases is how many releases each host keeps; the current and
+	// the previous one are never pruned.
+	KeepReleases int `toml:"keep_releases"`
+	// ReleaseCommand runs once per deploy in the new release, as User with
+	// the app's environment, before the release takes traffic.
+	ReleaseCommand string `toml:"release_command"`
 }

@@ -45,6 +45,8 @@ const (
 	DefaultServeListen = "127.0.0.1:8080"
 	DefaultNginxListen = "80"
 	DefaultHealth      = "/healthz"
+	// DefaultKeepReleases is deploy.keep_releases when unset.
+	DefaultKeepReleases = 5
 )
 
 // Default returns the Config of a new project called name using the given
@@ -128,6 +130,9 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	}
 	if c.Deploy.Service == "" {
 		c.Deploy.Service = c.Name
+	}
+	if !defined("deploy", "keep_releases") && c.Deploy.KeepReleases == 0 {
+		c.Deploy.KeepReleases = DefaultKeepReleases
 	}
 }
 

@@ -314,6 +314,30 @@ func (c *Config) Validate() error {
 	if d.SitesDir != "" {
 		v.check("deploy.sites_dir", ValidateAbsPath(d.SitesDir))
 	}
+	hostSeen := map[string]bool{}
+	for i, h := range d.Hosts {
+		field := fmt.Sprintf("deploy.hosts[%d]", i)
+		if err := ValidateDestination(h); err != nil {
+			v.add(field, "%v", err)
+			continue
+		}
+		if hostSeen[h] {
+			v.add(field, "%q is named twice", h)
+		}
+		hostSeen[h] = true
+	}
+	if d.SSHConfig != "" {
+		if strings.ContainsAny(d.SSHConfig, "\x00\r\n") || strings.HasPrefix(d.SSHConfig, "-") {
+			v.add("deploy.ssh_config", "%q is not a file path", d.SSHConfig)
+		}
+	}
+	if d.KeepReleases < 2 || d.KeepReleases > 100 {
+		v.add("deploy.keep_releases", "%d is not between 2 and 100 (the current and the previous release are always kept)", d.KeepReleases)
+	}
+	v.noNewline("deploy.release_command", d.ReleaseCommand)
+	if len(d.Hosts) > 0 && ValidatePort(a.Port) == nil && a.Port+SlotOffset > 65535 {
+		v.add("app.port", "%d: deploying to hosts runs slot b on app.port+%d, past port 65535; choose a port below %d", a.Port, SlotOffset, 65536-SlotOffset)
+	}
 
 	if len(v.errs) == 0 {
 		return nil

@@ -1,0 +1,139 @@
+package cmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/nginx"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// hostFlags are the flags of every command that acts on servers.
+type hostFlags struct {
+	Hosts     []string
+	SSHConfig string
+}
+
+// addHostFlags adds --host and --ssh-config to a command.
+func addHostFlags(c *cobra.Command, hf *hostFlags) {
+	c.Flags().StringArrayVar(&hf.Hosts, "host", nil, "SSH destination [user@]host[:port] or ssh_config alias (repeatable; deploy.hosts)")
+	c.Flags().StringVar(&hf.SSHConfig, "ssh-config", "", "ssh_config file to reach the hosts (deploy.ssh_config; default ~/.ssh/config)")
+}
+
+// apply overrides deploy.hosts and deploy.ssh_config with the flags. A
+// relative deploy.ssh_config is relative to the project; a relative
+// --ssh-config to the current folder.
+func (hf *hostFlags) apply(c *stack.Config) error {
+	if len(hf.Hosts) > 0 {
+		c.Deploy.Hosts = append([]string(nil), hf.Hosts...)
+	}
+	if hf.SSHConfig != "" {
+		abs, err := filepath.Abs(hf.SSHConfig)
+		if err != nil {
+			return err
+		}
+		c.Deploy.SSHConfig = abs
+	} else if c.Deploy.SSHConfig != "" && !filepath.IsAbs(c.Deploy.SSHConfig) {
+		c.Deploy.SSHConfig = filepath.Join(c.Dir(), c.Deploy.SSHConfig)
+	}
+	return revalidate(c)
+}
+
+// dialHosts connects to every host of c at once. When one fails, the
+// others are closed and the first error (in deploy.hosts order) returned:
+// nothing was sent to any host.
+func dialHosts(ctx context.Context, c *stack.Config) ([]host.Host, func(), error) {
+	hosts := make([]host.Host, len(c.Deploy.Hosts))
+	errs := make([]error, len(c.Deploy.Hosts))
+	var wg sync.WaitGroup
+	for i, dest := range c.Deploy.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h, err := host.Dial(ctx, dest, host.SSHOptions{Config: c.Deploy.SSHConfig})
+			if err == nil {
+				hosts[i] = h
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	closeAll := func() {
+		for _, h := range hosts {
+			if h != nil {
+				h.Close()
+			}
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+	}
+	return hosts, closeAll, nil
+}
+
+// interruptible returns a context that Ctrl-C or SIGTERM cancels: a deploy
+// then undoes what it did on the hosts and stops.
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+}
+
+// noHostsError is the error of a server command run without hosts.
+func noHostsError(cmd string) error {
+	return fmt.Errorf("no hosts: name them with --host web1 or deploy.hosts = [\"web1\"] in stack.toml (%s acts on servers)", cmd)
+}
+
+// siteRenderer renders the nginx site for deploy from the project's Config.
+func siteRenderer(c *stack.Config) func(*stack.Config, deploy.SiteOptions) ([]byte, error) {
+	return func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
+		return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge,
+			UpstreamInclude: so.UpstreamInclude, Source: c.Path, StackctlVersion: Version()})
+	}
+}
+
+// hostsOptions connects to c's hosts and returns the engine's options;
+// done closes the connections.
+func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) (deploy.HostsOptions, func(), error) {
+	hosts, done, err := dialHosts(ctx, c)
+	if err != nil {
+		return deploy.HostsOptions{}, nil, err
+	}
+	return deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c)}, done, nil
+}
+
+func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	o, done, err := hostsOptions(ctx, io, c, dryRun)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return deploy.DeployHosts(ctx, o)
+}
+
+func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string) error {
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	o, done, err := hostsOptions(ctx, io, c, dryRun)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return deploy.RollbackHosts(ctx, o, release)
+}

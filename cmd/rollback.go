@@ -1,0 +1,62 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// rollbackOptions are the inputs of `stackctl rollback`.
+type rollbackOptions struct {
+	IO      *ui.IOStreams
+	Config  string
+	Hosts   hostFlags
+	DryRun  bool
+	Release string
+}
+
+func newCmdRollback(f *Factory) *cobra.Command { return newCmdRollbackWith(f, runRollback) }
+
+func newCmdRollbackWith(f *Factory, runF func(context.Context, *rollbackOptions) error) *cobra.Command {
+	opts := &rollbackOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "rollback [RELEASE]",
+		Short: "Go back to an earlier release on every host, in seconds",
+		Long: `Make an earlier release, still on disk, current on every host: the one each
+host ran before its current release, or RELEASE (an id 'stackctl releases'
+lists). Nothing is built or sent: the idle slot starts the release, it must
+answer app.health, nginx switches to it with a graceful reload, and the
+other slot stops — no request fails. Same as 'stackctl deploy --rollback'
+with hosts.`,
+		Example: `  stackctl rollback --host web1
+  stackctl rollback 20261202T101500Z
+  stackctl rollback --dry-run`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Release = args[0]
+			}
+			return runF(cmd.Context(), opts)
+		},
+	}
+	addConfigFlag(cmd, &opts.Config)
+	addHostFlags(cmd, &opts.Hosts)
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would switch; change nothing")
+	return cmd
+}
+
+func runRollback(ctx context.Context, o *rollbackOptions) error {
+	c, err := loadConfig(o.Config)
+	if err != nil {
+		return err
+	}
+	if err := o.Hosts.apply(c); err != nil {
+		return err
+	}
+	if len(c.Deploy.Hosts) == 0 {
+		return ui.WithFix(noHostsError("rollback"), "on this machine, 'sudo stackctl deploy --rollback' restores the last deploy's files")
+	}
+	return runRollbackHosts(ctx, o.IO, c, o.DryRun, o.Release)
+}

@@ -1,0 +1,345 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// DeployHosts deploys the project to every host as a new release, host by
+// host, each through its two-slot switch (DEPLOY.md). Nothing changes on
+// any host until every host answered and the build succeeded. A host that
+// fails is undone, and the hosts already switched go back to the release
+// they ran, so every host ends on one release.
+func DeployHosts(ctx context.Context, o HostsOptions) error {
+	f, err := newFleet(o)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	runs := make([]*hostRun, len(o.Hosts))
+	bundles := map[string]*Bundle{}
+	for i, h := range o.Hosts {
+		r := &hostRun{fleet: f, h: h}
+		if err := r.probe(ctx); err != nil {
+			return err
+		}
+		arch, err := GOARCH(r.facts.Arch)
+		if err != nil {
+			return fmt.Errorf("%s: %w", h.Name(), err)
+		}
+		if bundles[arch] == nil {
+			t := time.Now()
+			if bundles[arch], err = BuildBundle(ctx, f.c, arch); err != nil {
+				return err
+			}
+			if f.c.App.Template == "go" {
+				fmt.Fprintf(f.Out, "built %s for linux/%s %s\n", f.c.Name, arch, since(t))
+			}
+		}
+		if err := r.plan(ctx, bundles[arch]); err != nil {
+			return err
+		}
+		runs[i] = r
+	}
+	if f.DryRun {
+		for _, r := range runs {
+			r.printDryRun()
+		}
+		return nil
+	}
+	allNoop := true
+	for _, r := range runs {
+		if !r.noop() {
+			allNoop = false
+		}
+	}
+	if allNoop {
+		for _, r := range runs {
+			r.say(r.h, "%s already runs release %s on slot %s: nothing sent, nothing restarted", f.p.Green("No changes:"), r.state.Current, r.state.Slot)
+		}
+		return nil
+	}
+	for _, r := range runs {
+		defer r.unlock()
+		if err := r.lock(ctx, "deploy"); err != nil {
+			return err
+		}
+	}
+	info := &ReleaseInfo{By: f.by, Commit: f.commit, DeployedAt: f.Now().UTC()}
+	if f.commit != "" && !f.clean {
+		info.Commit += "+changes"
+	}
+	// One id for every host, so they all run "the same release".
+	id := runs[0].newID()
+	for _, r := range runs[1:] {
+		if cand := r.newID(); cand > id {
+			id = cand
+		}
+	}
+	info.ID = id
+	var done []*hostRun
+	for i, r := range runs {
+		r.id = id
+		r.oldSlot = r.state.Slot
+		r.newSlot = "a"
+		if r.oldSlot != "" {
+			r.newSlot = otherSlot(r.oldSlot)
+		}
+		err := r.deploy(ctx, i == 0, info)
+		if err == nil {
+			done = append(done, r)
+			continue
+		}
+		if uerr := r.undo(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		if len(done) > 0 {
+			err = errors.Join(err, f.revert(done))
+		}
+		return err
+	}
+	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, id, hostNames(runs), since(start), hostFlags(runs))
+	return nil
+}
+
+// deploy runs the steps of one host (DEPLOY.md 1–6).
+func (r *hostRun) deploy(ctx context.Context, first bool, info *ReleaseInfo) error {
+	if err := r.prepare(ctx); err != nil {
+		return err
+	}
+	if err := r.installFiles(ctx); err != nil {
+		return err
+	}
+	if first {
+		if err := r.releaseCommand(ctx); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", r.h.Name(), err)
+	}
+	if err := r.startSlot(ctx, r.id); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%s: %w", r.h.Name(), err)
+	}
+	if err := r.switchTraffic(ctx, r.id); err != nil {
+		return err
+	}
+	// From here the new release serves: finishing does not undo it.
+	r.prepared = false
+	r.touched = nil
+	r.switched = false
+	r.slotBefore = HostFile{}
+	return r.finish(context.WithoutCancel(ctx), r.id, info)
+}
+
+// revert switches hosts that took the new release back to the release
+// they ran before.
+func (f *fleet) revert(done []*hostRun) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, r := range done {
+		prev := r.previous()
+		if prev == "" {
+			continue
+		}
+		r.say(r.h, "%s back to release %s", f.p.Yellow("↩"), prev)
+		if err := r.switchTo(ctx, prev); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// switchTo makes release id current through the idle slot (DEPLOY.md
+// steps 3–6): a rollback.
+func (r *hostRun) switchTo(ctx context.Context, id string) error {
+	r.oldSlot = r.state.Slot
+	r.newSlot = "a"
+	if r.oldSlot != "" {
+		r.newSlot = otherSlot(r.oldSlot)
+	}
+	r.id = ""
+	if err := r.startSlot(ctx, id); err != nil {
+		if uerr := r.undo(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return err
+	}
+	if err := r.switchTraffic(ctx, id); err != nil {
+		if uerr := r.undo(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return err
+	}
+	r.switched = false
+	r.slotBefore = HostFile{}
+	return r.finish(context.WithoutCancel(ctx), id, nil)
+}
+
+// RollbackHosts makes a release still on disk current on every host:
+// target, or the one each host ran before its current one. No build, no
+// transfer: the idle slot starts it, nginx switches, the other slot stops.
+func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
+	f, err := newFleet(o)
+	if err != nil {
+		return err
+	}
+	if target != "" && !releaseIDRE.MatchString(target) {
+		return ui.Usagef("name a release as 'stackctl releases' lists it (20261202T101500Z)", "%q is not a release id", target)
+	}
+	start := time.Now()
+	runs := make([]*hostRun, len(o.Hosts))
+	for i, h := range o.Hosts {
+		r := &hostRun{fleet: f, h: h}
+		if err := r.probe(ctx); err != nil {
+			return err
+		}
+		to := target
+		if to == "" {
+			to = r.previous()
+		}
+		switch {
+		case r.state.Current == "":
+			return ui.Errorf("deploy first", "%s: %s has no release to roll back", h.Name(), f.c.Name)
+		case to == "":
+			return ui.Errorf("deploy again, or name a release with 'stackctl rollback RELEASE'", "%s: no earlier release of %s is left on disk", h.Name(), f.c.Name)
+		case !r.facts.OnDisk[to]:
+			return ui.Errorf("choose one of 'stackctl releases'", "%s: release %s is not on disk", h.Name(), to)
+		}
+		r.id = to
+		runs[i] = r
+	}
+	if f.DryRun {
+		for _, r := range runs {
+			r.say(r.h, "would start release %s on slot %s, switch nginx to it and stop slot %s", r.id, otherSlot(r.state.Slot), r.state.Slot)
+		}
+		return nil
+	}
+	for _, r := range runs {
+		defer r.unlock()
+		if err := r.lock(ctx, "rollback"); err != nil {
+			return err
+		}
+	}
+	for _, r := range runs {
+		to := r.id
+		if to == r.state.Current {
+			r.say(r.h, "already runs release %s", to)
+			continue
+		}
+		if err := r.switchTo(ctx, to); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(f.Out, "\n%s %s on %s in %s.\n", f.p.Bold("Rolled back"), f.c.Name, hostNames(runs), since(start))
+	return nil
+}
+
+// HostReleases is one host's releases, oldest first.
+type HostReleases struct {
+	Host     string
+	Slot     string
+	Releases []ReleaseInfo
+}
+
+// ListReleases reads every host's releases.
+func ListReleases(ctx context.Context, o HostsOptions) ([]HostReleases, error) {
+	f, err := newFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	var out []HostReleases
+	for _, h := range o.Hosts {
+		r := &hostRun{fleet: f, h: h}
+		if err := r.probe(ctx); err != nil {
+			return nil, err
+		}
+		hr := HostReleases{Host: h.Name(), Slot: r.state.Slot}
+		seen := map[string]bool{}
+		for _, ri := range r.state.Releases {
+			ri.OnDisk = r.facts.OnDisk[ri.ID]
+			ri.Current = ri.ID == r.state.Current
+			seen[ri.ID] = true
+			hr.Releases = append(hr.Releases, ri)
+		}
+		for id := range r.facts.OnDisk {
+			if !seen[id] {
+				hr.Releases = append(hr.Releases, ReleaseInfo{ID: id, OnDisk: true, Current: id == r.state.Current})
+			}
+		}
+		sort.Slice(hr.Releases, func(i, j int) bool { return hr.Releases[i].ID < hr.Releases[j].ID })
+		out = append(out, hr)
+	}
+	return out, nil
+}
+
+func hostNames(runs []*hostRun) string {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.h.Name()
+	}
+	return strings.Join(names, ", ")
+}
+
+func hostFlags(runs []*hostRun) string {
+	var b strings.Builder
+	for _, r := range runs {
+		b.WriteString(" --host " + host.Quote(r.h.Name()))
+	}
+	return b.String()
+}
+
+// printDryRun shows what a deploy would do on the host: the release's
+// files, the diff of every system file, and the commands.
+func (r *hostRun) printDryRun() {
+	p := r.p
+	if r.noop() {
+		r.say(r.h, "%s already runs this release (%s): a deploy would change nothing", p.Green("no changes:"), r.state.Current)
+		return
+	}
+	changed, n := r.bundle.Changed(r.oldSums)
+	if r.state.Current == "" {
+		changed, n = r.bundle.Changed(nil)
+	}
+	slot := "a"
+	if r.state.Slot != "" {
+		slot = otherSlot(r.state.Slot)
+	}
+	r.say(r.h, "would send %d of %d files (%s) as a new release under %s", len(changed), len(r.bundle.Files), humanBytes(n), r.l.Releases())
+	for _, f := range changed {
+		fmt.Fprintf(r.Out, "    %s %s\n", p.Green("+"), f.Rel)
+	}
+	for _, w := range r.filesChanged() {
+		b := r.before[w.Path]
+		switch {
+		case w.Link != "":
+			fmt.Fprintf(r.Out, "    %s %s -> %s\n", p.Green("+"), w.Path, w.Link)
+		case w.Path == r.l.AppEnv():
+			// app.env is root-only on the host; its values stay out of diffs.
+			fmt.Fprintf(r.Out, "    %s %s (0600, values not shown)\n", p.Yellow("~"), w.Path)
+		default:
+			fmt.Fprint(r.Out, indent(UnifiedDiff(w.Path+" (now)", w.Path+" (new)", b.Data, w.Data)))
+			fmt.Fprintln(r.Out)
+		}
+	}
+	fmt.Fprintf(r.Out, "    then: nginx -t; systemctl restart %s; GET %s on :%d until 200;\n", r.l.Instance(slot), r.c.App.Health, SlotPort(r.c, slot))
+	fmt.Fprintf(r.Out, "          point %s at slot %s; nginx -t; systemctl reload nginx", r.l.UpstreamFile(), slot)
+	if r.state.Slot != "" {
+		fmt.Fprintf(r.Out, "; systemctl disable --now %s", r.l.Instance(r.state.Slot))
+	}
+	fmt.Fprintln(r.Out)
+	if r.c.Deploy.ReleaseCommand != "" {
+		fmt.Fprintf(r.Out, "    release_command (before the switch, as %s): %s\n", r.c.Deploy.User, r.c.Deploy.ReleaseCommand)
+	}
+}

@@ -1,0 +1,743 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/nginx"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// HostsOptions are the inputs of a deploy, rollback or listing on servers.
+type HostsOptions struct {
+	// Config is the validated project, flags already applied.
+	Config *stack.Config
+	// Hosts are the connected servers, in rollout order.
+	Hosts []host.Host
+	// DryRun prints what would change on each host and changes nothing.
+	DryRun bool
+	// Out gets progress and the summary; Colors paints it.
+	Out    io.Writer
+	Colors *ui.Palette
+	// RenderSite renders the nginx site of a Config (internal/nginx.Render).
+	RenderSite func(c *stack.Config, o SiteOptions) ([]byte, error)
+	// HealthTimeout bounds the wait for a new slot's health; 0 means 60s.
+	HealthTimeout time.Duration
+	// DrainTimeout bounds the wait for nginx's old workers after the
+	// switch; 0 means 60s (nginx's own send and read timeouts).
+	DrainTimeout time.Duration
+	// By names who deploys ("alice@laptop"); empty: this user and machine.
+	By string
+	// Now is the clock (tests); nil is time.Now.
+	Now func() time.Time
+}
+
+// ReleaseInfo is one release in a host's history.
+type ReleaseInfo struct {
+	ID         string    `json:"id"`
+	DeployedAt time.Time `json:"deployed_at"`
+	By         string    `json:"by"`
+	Commit     string    `json:"commit,omitempty"`
+	// OnDisk is false once the release was pruned (listing only).
+	OnDisk bool `json:"-"`
+	// Current marks the release taking traffic (listing only).
+	Current bool `json:"-"`
+}
+
+// hostState is state.json on a host: which slot takes traffic and the
+// releases deployed.
+type hostState struct {
+	Slot     string        `json:"slot"`
+	Current  string        `json:"current"`
+	Releases []ReleaseInfo `json:"releases"`
+}
+
+func (s *hostState) find(id string) *ReleaseInfo {
+	for i := range s.Releases {
+		if s.Releases[i].ID == id {
+			return &s.Releases[i]
+		}
+	}
+	return nil
+}
+
+// hostFacts are what the probe found on a host.
+type hostFacts struct {
+	Arch, NginxVersion       string
+	NProc                    int
+	Systemd, Venv, Bash      bool
+	DebianSites, ConfD, Cert bool
+	Active                   map[string]string // slot → systemctl is-active
+	OnDisk                   map[string]bool   // release ids present
+}
+
+var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9a-f]{4,40})?(\.[0-9]+)?$`)
+
+// hostRun is one host's part of a deploy.
+type hostRun struct {
+	*fleet
+	h       host.Host
+	facts   hostFacts
+	state   hostState
+	oldSums map[string]string
+
+	bundle  *Bundle
+	changed []AppFile
+	bytes   int
+	reuse   bool // the virtualenv of the base release is reused
+
+	want    []HostFile          // the system files as this deploy writes them
+	before  map[string]HostFile // what they hold now
+	touched []HostFile          // the previous state of the files written
+	unitNew bool
+
+	id               string
+	oldSlot, newSlot string
+	prepared         bool // the release folder exists
+	slotBefore       HostFile
+	switched         bool
+	locked           bool
+}
+
+// fleet is one command over every host.
+type fleet struct {
+	HostsOptions
+	c      *stack.Config
+	p      *ui.Palette
+	l      HostLayout
+	by     string
+	commit string // short commit, "" outside git
+	clean  bool   // the git tree has no changes
+}
+
+func newFleet(o HostsOptions) (*fleet, error) {
+	if o.Config == nil || len(o.Hosts) == 0 {
+		return nil, errors.New("deploy: no config or no hosts")
+	}
+	if o.Out == nil {
+		o.Out = io.Discard
+	}
+	if o.Colors == nil {
+		o.Colors = ui.NewPalette(false)
+	}
+	if o.HealthTimeout == 0 {
+		o.HealthTimeout = 60 * time.Second
+	}
+	if o.DrainTimeout == 0 {
+		o.DrainTimeout = 60 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	f := &fleet{HostsOptions: o, c: o.Config, p: o.Colors, l: NewHostLayout(o.Config)}
+	f.by = o.By
+	if f.by == "" {
+		f.by = whoami()
+	}
+	f.commit, f.clean = gitCommit(o.Config.Dir())
+	return f, nil
+}
+
+func whoami() string {
+	name := "unknown"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	hn, _ := os.Hostname()
+	return name + "@" + hn
+}
+
+// gitCommit returns the short commit of the project's git tree and whether
+// the tree is clean ("" when it is not a git tree).
+func gitCommit(dir string) (string, bool) {
+	out, err := exec.Command("git", "-C", dir, "rev-parse", "--short=8", "HEAD").Output()
+	if err != nil {
+		return "", false
+	}
+	commit := strings.TrimSpace(string(out))
+	st, err := exec.Command("git", "-C", dir, "status", "--porcelain").Output()
+	return commit, err == nil && len(bytes.TrimSpace(st)) == 0
+}
+
+func (f *fleet) say(h host.Host, format string, args ...any) {
+	fmt.Fprintf(f.Out, "%s  %s\n", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), fmt.Sprintf(format, args...))
+}
+
+func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
+
+// probe reads the host's facts and state, and says what it lacks.
+func (r *hostRun) probe(ctx context.Context) error {
+	cert := ""
+	if r.c.Nginx.TLS.Enabled {
+		cert = r.c.CertPath()
+	}
+	var out bytes.Buffer
+	if err := host.Script(ctx, r.h, true, probeScript, nil, &out, r.l.AppDir, r.l.Service, cert); err != nil {
+		return err
+	}
+	f := hostFacts{Active: map[string]string{}, OnDisk: map[string]bool{}}
+	for _, line := range strings.Split(out.String(), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch {
+		case k == "arch":
+			f.Arch = v
+		case k == "nproc":
+			f.NProc, _ = strconv.Atoi(v)
+		case k == "systemd":
+			f.Systemd = true
+		case k == "nginx":
+			f.NginxVersion = v
+			if v == "" {
+				f.NginxVersion = nginx.DefaultVersion
+			}
+		case k == "venv":
+			f.Venv = true
+		case k == "bash":
+			f.Bash = true
+		case k == "debian_sites":
+			f.DebianSites = true
+		case k == "confd":
+			f.ConfD = true
+		case k == "cert":
+			f.Cert = true
+		case strings.HasPrefix(k, "active_"):
+			f.Active[strings.TrimPrefix(k, "active_")] = v
+		case k == "release":
+			f.OnDisk[v] = true
+		}
+	}
+	var missing, pkgs []string
+	if !f.Systemd {
+		missing, pkgs = append(missing, "systemd (it is not PID 1)"), append(pkgs, "systemd-sysv")
+	}
+	if !strings.Contains(out.String(), "nginx=") {
+		missing, pkgs = append(missing, "nginx"), append(pkgs, "nginx")
+	}
+	if !f.Bash {
+		missing, pkgs = append(missing, "bash"), append(pkgs, "bash")
+	}
+	if r.bundlePython() && !f.Venv {
+		missing, pkgs = append(missing, "python3-venv"), append(pkgs, "python3-venv")
+	}
+	if len(missing) > 0 {
+		return ui.WithFix(fmt.Errorf("%s lacks %s; nothing was changed", r.h.Name(), strings.Join(missing, ", ")),
+			"on the server: apt-get install "+strings.Join(pkgs, " "))
+	}
+	r.facts = f
+	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName))
+	if err != nil {
+		return err
+	}
+	if sf := data[r.l.StateFile()]; sf.Exists {
+		if err := json.Unmarshal(sf.Data, &r.state); err != nil {
+			return ui.WithFix(fmt.Errorf("%s: %s is not valid: %w", r.h.Name(), r.l.StateFile(), err), "restore it from a backup or remove it (the next deploy starts a new history)")
+		}
+	}
+	if r.state.Slot != "a" && r.state.Slot != "b" {
+		r.state.Slot = ""
+	}
+	r.oldSums = ParseManifest(data[path.Join(r.l.Current(), ManifestName)].Data)
+	return nil
+}
+
+func (r *hostRun) bundlePython() bool { return r.c.App.Template != "go" }
+
+// layoutSites returns the site file and its link ("" when none).
+func (r *hostRun) layoutSites() (string, string) {
+	name := r.c.Name + ".conf"
+	switch {
+	case r.c.Deploy.SitesDir != "":
+		return path.Join(r.c.Deploy.SitesDir, name), ""
+	case r.facts.DebianSites:
+		return path.Join("/etc/nginx/sites-available", name), path.Join("/etc/nginx/sites-enabled", name)
+	default:
+		return path.Join("/etc/nginx/conf.d", name), ""
+	}
+}
+
+// plan computes the system files of this host, what they hold now, and
+// whether the release changes anything.
+func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
+	r.bundle = b
+	r.changed, r.bytes = b.Changed(r.oldSums)
+	unit, err := RenderSlotUnit(r.c, 2*max(r.facts.NProc, 1)+1)
+	if err != nil {
+		return err
+	}
+	appEnv, err := AppEnvFile(r.c)
+	if err != nil {
+		return err
+	}
+	sc := *r.c
+	sc.Nginx.AppDir = r.l.Current()
+	tlsOn := r.c.Nginx.TLS.Enabled && r.facts.Cert
+	sc.Nginx.TLS.Enabled = tlsOn
+	site, err := r.RenderSite(&sc, SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(),
+		ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn})
+	if err != nil {
+		return fmt.Errorf("render the nginx site: %w", err)
+	}
+	// The upstream file keeps pointing at the serving slot until the switch.
+	upSlot := r.state.Slot
+	if upSlot == "" {
+		upSlot = "a"
+	}
+	up, err := r.upstreamFile(upSlot)
+	if err != nil {
+		return err
+	}
+	sitePath, link := r.layoutSites()
+	r.want = []HostFile{
+		{Path: r.l.UnitPath(), Exists: true, Data: unit, Mode: 0o644},
+		{Path: r.l.SlotEnv("a"), Exists: true, Data: SlotEnvFile(r.c, "a"), Mode: 0o644},
+		{Path: r.l.SlotEnv("b"), Exists: true, Data: SlotEnvFile(r.c, "b"), Mode: 0o644},
+		{Path: r.l.AppEnv(), Exists: true, Data: appEnv, Mode: 0o600},
+		{Path: sitePath, Exists: true, Data: site, Mode: 0o644},
+	}
+	if r.state.Slot == "" {
+		r.want = append(r.want, HostFile{Path: r.l.UpstreamFile(), Exists: true, Data: up, Mode: 0o644})
+	}
+	if link != "" {
+		r.want = append(r.want, HostFile{Path: link, Exists: true, Link: sitePath})
+	}
+	paths := make([]string, len(r.want))
+	for i, w := range r.want {
+		paths[i] = w.Path
+	}
+	r.before, err = readHostFiles(ctx, r.h, paths...)
+	if err != nil {
+		return err
+	}
+	r.unitNew = !r.before[r.l.UnitPath()].same(r.want[0])
+	return nil
+}
+
+func (r *hostRun) upstreamFile(slot string) ([]byte, error) {
+	lines, err := nginx.UpstreamServers(r.c, []string{AppHost + ":" + strconv.Itoa(SlotPort(r.c, slot))})
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte("# the slot taking traffic, written by stackctl deploy\n"), lines...), nil
+}
+
+// filesChanged returns the system files this deploy changes.
+func (r *hostRun) filesChanged() []HostFile {
+	var out []HostFile
+	for _, w := range r.want {
+		if !r.before[w.Path].same(w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// noop reports whether the host already runs exactly this release.
+func (r *hostRun) noop() bool {
+	return r.state.Current != "" && len(r.changed) == 0 && len(r.oldSums) == len(r.bundle.Files) &&
+		len(r.filesChanged()) == 0 && r.facts.Active[r.state.Slot] == "active"
+}
+
+// lock takes the host's deploy lock.
+func (r *hostRun) lock(ctx context.Context, what string) error {
+	info, _ := json.Marshal(map[string]any{"by": r.by, "since": r.Now().UTC().Format(time.RFC3339), "command": what, "pid": os.Getpid()})
+	out, err := host.Output(ctx, r.h, true, "sh", "-c", lockScript, "stackctl", r.l.Lock(), string(info))
+	var ee *host.ExitError
+	if errors.As(err, &ee) && ee.Status == 3 {
+		var held struct {
+			By, Since, Command string
+		}
+		json.Unmarshal([]byte(strings.TrimSpace(out)), &held)
+		return ui.WithFix(fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command)),
+			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: ssh %s sudo rm -r %s", r.h.Name(), r.l.Lock()))
+	}
+	if err != nil {
+		return err
+	}
+	r.locked = true
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+func (r *hostRun) unlock() {
+	if !r.locked {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := host.Output(ctx, r.h, true, "rm", "-rf", "--", r.l.Lock()); err != nil {
+		r.say(r.h, "%s could not remove the lock %s: %v", r.p.Yellow("warning:"), r.l.Lock(), err)
+		return
+	}
+	r.locked = false
+}
+
+// newID picks the new release's id: the time, plus the commit of a clean
+// git tree, unique on the host.
+func (r *hostRun) newID() string {
+	id := r.Now().UTC().Format("20060102T150405Z")
+	if r.commit != "" && r.clean {
+		id += "-" + r.commit
+	}
+	base := id
+	for n := 1; r.facts.OnDisk[id] || r.state.find(id) != nil; n++ {
+		id = base + "." + strconv.Itoa(n)
+	}
+	return id
+}
+
+// prepare sends the release and builds its virtualenv (DEPLOY.md step 1).
+func (r *hostRun) prepare(ctx context.Context) error {
+	start := time.Now()
+	base := ""
+	if r.state.Current != "" && r.facts.OnDisk[r.state.Current] {
+		base = r.state.Current
+	}
+	if base == "" {
+		r.changed, r.bytes = r.bundle.Changed(nil)
+	}
+	r.reuse = base != "" && r.bundle.Sums["requirements.txt"] == r.oldSums["requirements.txt"]
+	data, err := r.bundle.Tar(r.changed)
+	if err != nil {
+		return err
+	}
+	python := "0"
+	if r.bundle.Python {
+		python = "1"
+	}
+	reuse := "0"
+	if r.reuse {
+		reuse = "1"
+	}
+	var out bytes.Buffer
+	r.prepared = true
+	err = host.Script(ctx, r.h, true, prepareScript, bytes.NewReader(data), &out, r.l.Releases(), r.id, base, python, reuse)
+	if err != nil {
+		return fmt.Errorf("prepare release %s: %w", r.id, err)
+	}
+	venv := ""
+	if strings.Contains(out.String(), "venv=reused") {
+		venv = ", virtualenv reused"
+	} else if strings.Contains(out.String(), "venv=built") {
+		venv = ", virtualenv built"
+	}
+	what := fmt.Sprintf("%d of %d files, %s", len(r.changed), len(r.bundle.Files), humanBytes(r.bytes))
+	if len(r.changed) == 0 {
+		what = "no file changed, nothing sent"
+	}
+	r.say(r.h, "%s release %s (%s%s) %s", r.p.Cyan("↑"), r.id, what, venv, since(start))
+	return nil
+}
+
+func humanBytes(n int) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// installFiles writes the system files (unit, environment files, site),
+// backing up what they held, and has nginx check the result.
+func (r *hostRun) installFiles(ctx context.Context) error {
+	if _, err := host.Output(ctx, r.h, true, "sh", "-c", ensureUserScript, "stackctl", r.c.Deploy.User, "/nonexistent"); err != nil {
+		return fmt.Errorf("create the user %s: %w", r.c.Deploy.User, err)
+	}
+	changed := r.filesChanged()
+	if len(changed) == 0 {
+		return nil
+	}
+	for _, w := range changed {
+		r.touched = append(r.touched, r.before[w.Path])
+	}
+	backup := path.Join(r.l.StateDir, "backups", r.id)
+	if err := writeHostFiles(ctx, r.h, r.l.StateDir, backup, changed); err != nil {
+		return err
+	}
+	if out, err := host.Output(ctx, r.h, true, "nginx", "-t"); err != nil {
+		return ui.WithFix(fmt.Errorf("%s: nginx rejects the new site: %s", r.h.Name(), strings.TrimSpace(out)), "fix stack.toml; every file was restored and the old release keeps serving")
+	}
+	if r.unitNew {
+		if _, err := host.Output(ctx, r.h, true, "systemctl", "daemon-reload"); err != nil {
+			return err
+		}
+	}
+	var names []string
+	for _, w := range changed {
+		names = append(names, path.Base(w.Path))
+	}
+	r.say(r.h, "%s %s", r.p.Cyan("✎"), strings.Join(names, ", "))
+	return nil
+}
+
+// releaseCommand runs deploy.release_command in the new release, as the
+// app's user with its environment, before the release takes traffic.
+func (r *hostRun) releaseCommand(ctx context.Context) error {
+	cmd := r.c.Deploy.ReleaseCommand
+	if strings.TrimSpace(cmd) == "" {
+		return nil
+	}
+	start := time.Now()
+	dir := r.l.Release(r.id)
+	argv := []string{"systemd-run", "--quiet", "--pipe", "--wait", "--collect", "--service-type=exec",
+		"--unit=" + r.l.Service + "-release-" + strings.NewReplacer(".", "-").Replace(r.id),
+		"-p", "User=" + r.c.Deploy.User, "-p", "WorkingDirectory=" + dir,
+		"-p", "EnvironmentFile=" + r.l.AppEnv(), "-p", "EnvironmentFile=-" + r.l.SecretsFile,
+		"-E", "PATH=" + dir + "/.venv/bin:/usr/local/bin:/usr/bin:/bin", "-E", "STACKCTL_RELEASE=" + r.id,
+	}
+	if r.bundle.Python {
+		argv = append(argv, "-E", "VIRTUAL_ENV="+dir+"/.venv")
+	}
+	argv = append(argv, "--", "/bin/sh", "-c", cmd)
+	out, err := host.Output(ctx, r.h, true, argv...)
+	if err != nil {
+		return ui.WithFix(fmt.Errorf("%s: release_command %q failed in release %s: %s", r.h.Name(), cmd, r.id, lastLinesOf(out, 15)),
+			"fix the command or the app; nothing switched, the old release keeps serving")
+	}
+	r.say(r.h, "%s release_command %q %s", r.p.Green("✓"), cmd, since(start))
+	return nil
+}
+
+func lastLinesOf(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startSlot points the idle slot at release id, (re)starts it and waits
+// until it is healthy on its own port (DEPLOY.md step 3).
+func (r *hostRun) startSlot(ctx context.Context, id string) error {
+	start := time.Now()
+	link := r.l.SlotLink(r.newSlot)
+	before, err := readHostFiles(ctx, r.h, link)
+	if err != nil {
+		return err
+	}
+	r.slotBefore = before[link]
+	if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{{Path: link, Exists: true, Link: "../releases/" + id}}); err != nil {
+		return err
+	}
+	unit := r.l.Instance(r.newSlot)
+	if _, err := host.Output(ctx, r.h, true, "systemctl", "restart", unit); err != nil {
+		return fmt.Errorf("start %s: %w", unit, err)
+	}
+	port := SlotPort(r.c, r.newSlot)
+	out, err := host.Output(ctx, r.h, true, "sh", "-c", healthScript, "stackctl", strconv.Itoa(port), r.c.App.Health,
+		strconv.Itoa(int(r.HealthTimeout/time.Second)), unit)
+	if err != nil {
+		var ee *host.ExitError
+		if errors.As(err, &ee) {
+			return ui.WithFix(fmt.Errorf("%s: release %s is not healthy on slot %s (port %d): %s", r.h.Name(), id, r.newSlot, port, strings.TrimSpace(out)),
+				"fix the app (journalctl -u "+unit+"); the old release keeps serving")
+		}
+		return err
+	}
+	r.say(r.h, "%s healthy on slot %s (:%d) %s", r.p.Green("✓"), r.newSlot, port, since(start))
+	return nil
+}
+
+// switchTraffic points nginx at the new slot and waits for the old
+// workers (DEPLOY.md step 4).
+func (r *hostRun) switchTraffic(ctx context.Context, id string) error {
+	start := time.Now()
+	up, err := r.upstreamFile(r.newSlot)
+	if err != nil {
+		return err
+	}
+	out, err := rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), "releases/"+id, strconv.Itoa(int(r.DrainTimeout/time.Second)))
+	if err != nil {
+		return ui.WithFix(fmt.Errorf("%s: switching nginx to slot %s failed: %s", r.h.Name(), r.newSlot, strings.TrimSpace(out)), "the old release keeps serving; see 'nginx -t' on the host")
+	}
+	r.switched = true
+	note := ""
+	if strings.Contains(out, "drain=timeout") {
+		note = " (old nginx workers still busy after the drain timeout)"
+	}
+	r.say(r.h, "%s nginx → slot %s%s %s", r.p.Cyan("⇄"), r.newSlot, note, since(start))
+	return nil
+}
+
+// rootOutput runs argv as root on h with stdin, returning combined output.
+func rootOutput(ctx context.Context, h host.Host, stdin io.Reader, argv ...string) (string, error) {
+	var out bytes.Buffer
+	err := h.Run(ctx, host.Cmd{Argv: argv, Root: true, Stdin: stdin, Stdout: &out, Stderr: &out})
+	var ee *host.ExitError
+	if errors.As(err, &ee) {
+		ee.Output = out.String()
+	}
+	return out.String(), err
+}
+
+// finish stops the old slot, records the release and prunes old ones
+// (DEPLOY.md steps 5 and 6).
+func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) error {
+	start := time.Now()
+	newUnit := r.l.Instance(r.newSlot)
+	if _, err := host.Output(ctx, r.h, true, "systemctl", "enable", "--quiet", newUnit); err != nil {
+		r.say(r.h, "%s enable %s: %v", r.p.Yellow("warning:"), newUnit, err)
+	}
+	if r.oldSlot != "" && r.facts.Active[r.oldSlot] != "" {
+		old := r.l.Instance(r.oldSlot)
+		if _, err := host.Output(ctx, r.h, true, "systemctl", "disable", "--now", "--quiet", old); err != nil {
+			r.say(r.h, "%s stop %s: %v", r.p.Yellow("warning:"), old, err)
+		}
+	}
+	r.state.Slot = r.newSlot
+	r.state.Current = id
+	if info != nil && r.state.find(id) == nil {
+		r.state.Releases = append(r.state.Releases, *info)
+	}
+	pruned := r.prunable()
+	if len(pruned) > 0 {
+		args := append([]string{"sh", "-c", removeReleasesScript, "stackctl", r.l.Releases()}, pruned...)
+		if _, err := host.Output(ctx, r.h, true, args...); err != nil {
+			r.say(r.h, "%s prune: %v", r.p.Yellow("warning:"), err)
+		} else {
+			for _, p := range pruned {
+				delete(r.facts.OnDisk, p)
+			}
+		}
+	}
+	if err := r.saveState(ctx); err != nil {
+		return err
+	}
+	msg := ""
+	if r.oldSlot != "" {
+		msg = fmt.Sprintf(", slot %s stopped", r.oldSlot)
+	}
+	if len(pruned) > 0 {
+		msg += fmt.Sprintf(", pruned %s", strings.Join(pruned, " "))
+	}
+	r.say(r.h, "%s release %s is current%s %s", r.p.Green("✓"), id, msg, since(start))
+	return nil
+}
+
+func (r *hostRun) saveState(ctx context.Context) error {
+	data, err := json.MarshalIndent(r.state, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{{Path: r.l.StateFile(), Exists: true, Data: append(data, '\n'), Mode: 0o644}})
+}
+
+// prunable returns the releases beyond keep_releases, oldest first; the
+// current release and the one the other slot runs are never among them.
+func (r *hostRun) prunable() []string {
+	var ids []string
+	for id := range r.facts.OnDisk {
+		ids = append(ids, id)
+	}
+	if r.id != "" {
+		ids = append(ids, r.id)
+	}
+	sort.Strings(ids)
+	ids = dedupe(ids)
+	keep := map[string]bool{r.state.Current: true, r.previous(): true}
+	var out []string
+	excess := len(ids) - r.c.Deploy.KeepReleases
+	for _, id := range ids {
+		if excess <= 0 {
+			break
+		}
+		if keep[id] {
+			continue
+		}
+		out = append(out, id)
+		excess--
+	}
+	return out
+}
+
+func dedupe(xs []string) []string {
+	out := xs[:0]
+	for i, x := range xs {
+		if i == 0 || x != xs[i-1] {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// previous is the release deployed before the current one that is still
+// on disk: what a rollback goes back to.
+func (r *hostRun) previous() string {
+	for i := len(r.state.Releases) - 1; i >= 0; i-- {
+		id := r.state.Releases[i].ID
+		if id != r.state.Current && (r.facts.OnDisk[id] || id == r.id) {
+			return id
+		}
+	}
+	return ""
+}
+
+// undo puts the host back as it was before this deploy: the old slot
+// serving, every file as it was, the new release removed. It runs on a
+// context of its own, so Ctrl-C still undoes.
+func (r *hostRun) undo() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var errs []error
+	if r.switched {
+		// nginx already points at the new slot: point it back.
+		up, err := r.upstreamFile(r.oldSlot)
+		if err == nil && r.oldSlot != "" {
+			target := "releases/" + r.state.Current
+			_, err = rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), target, strconv.Itoa(int(r.DrainTimeout/time.Second)))
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("switch nginx back: %w", err))
+		}
+		r.switched = false
+	}
+	if r.newSlot != "" && r.slotBefore.Path != "" {
+		if _, err := host.Output(ctx, r.h, true, "systemctl", "stop", r.l.Instance(r.newSlot)); err != nil {
+			errs = append(errs, err)
+		}
+		if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{r.slotBefore}); err != nil {
+			errs = append(errs, fmt.Errorf("restore the slot link: %w", err))
+		}
+	}
+	if len(r.touched) > 0 {
+		if err := undoFiles(r.h, r.l.StateDir, r.touched); err != nil {
+			errs = append(errs, fmt.Errorf("restore the files: %w", err))
+		} else if r.unitNew {
+			host.Output(ctx, r.h, true, "systemctl", "daemon-reload")
+		}
+		r.touched = nil
+	}
+	if r.prepared && r.id != "" {
+		if _, err := host.Output(ctx, r.h, true, "sh", "-c", removeReleasesScript, "stackctl", r.l.Releases(), r.id); err != nil {
+			errs = append(errs, fmt.Errorf("remove release %s: %w", r.id, err))
+		}
+		r.prepared = false
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s: undoing the deploy failed: %w", r.h.Name(), errors.Join(errs...))
+	}
+	r.say(r.h, "%s the old release keeps serving; every file is as it was", r.p.Yellow("↩ undone:"))
+	return nil
+}

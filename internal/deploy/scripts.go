@@ -1,0 +1,163 @@
+package deploy
+
+// The shell scripts deploy runs on a server, as root. Every value reaches
+// them as a quoted argument ($1…) or on stdin; none is spliced into their
+// text (host.Script).
+
+// probeScript prints key=value facts about the host deploy needs before it
+// changes anything. $1 is the app folder, $2 the template unit's
+// name prefix (the service), $3 the TLS certificate path ("" for none).
+const probeScript = `set -u
+echo "arch=$(uname -m)"
+echo "nproc=$(nproc 2>/dev/null || echo 1)"
+[ -d /run/systemd/system ] && echo "systemd=1"
+ng=$(command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+[ -n "$ng" ] && echo "nginx=$("$ng" -v 2>&1 | sed -n 's|.*nginx/\([0-9.]*\).*|\1|p')"
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 && echo "venv=1"
+command -v bash >/dev/null 2>&1 && echo "bash=1"
+[ -d /etc/nginx/sites-available ] && [ -d /etc/nginx/sites-enabled ] && echo "debian_sites=1"
+[ -d /etc/nginx/conf.d ] && echo "confd=1"
+[ -n "$3" ] && [ -e "$3" ] && echo "cert=1"
+for s in a b; do echo "active_$s=$(systemctl is-active "$2@$s.service" 2>/dev/null || true)"; done
+if [ -d "$1/releases" ]; then
+	for r in "$1"/releases/*; do [ -d "$r" ] && echo "release=${r##*/}"; done
+fi
+exit 0
+`
+
+// lockScript takes the deploy lock of a project: $1 is the lock folder,
+// $2 what to record in it. A lock already held prints its record and
+// exits 3.
+const lockScript = `set -u
+mkdir -p "$(dirname "$1")"
+if mkdir "$1" 2>/dev/null; then
+	printf '%s\n' "$2" >"$1/info"
+	exit 0
+fi
+cat "$1/info" 2>/dev/null
+exit 3
+`
+
+// prepareScript makes release $2 in $1 (the releases folder) from the tar
+// on stdin: a copy of release $3 made of hard links (nothing is sent for
+// unchanged files), the changed files over it, the files the project no
+// longer has removed, every file checked against the manifest, then for a
+// Python app ($4=1) a virtualenv: the base release's when requirements.txt
+// did not change ($5=1), else a new one with requirements.txt installed.
+const prepareScript = `set -eu
+umask 022
+rels=$1; id=$2; base=$3; python=$4; reuse=$5
+tmp="$rels/.$id.tmp"
+rm -rf "$tmp"
+mkdir -p "$rels"
+if [ -n "$base" ] && [ -d "$rels/$base" ]; then cp -al "$rels/$base" "$tmp"; else mkdir "$tmp"; fi
+chmod 0755 "$tmp"
+tar -C "$tmp" --no-same-owner -U -xf -
+cd "$tmp"
+find . -path ./.venv -prune -o \( -type f -o -type l \) -print | sed 's|^\./||' | LC_ALL=C sort >"../.$id.have"
+{ cut -c67- .stackctl-files; echo .stackctl-files; } | LC_ALL=C sort >"../.$id.want"
+LC_ALL=C comm -23 "../.$id.have" "../.$id.want" | while IFS= read -r f; do rm -f -- "$f"; done
+rm -f "../.$id.have" "../.$id.want"
+sha256sum --quiet --strict -c .stackctl-files
+if [ "$python" = 1 ]; then
+	if [ "$reuse" = 1 ] && [ -x .venv/bin/python ]; then
+		echo "venv=reused"
+	else
+		rm -rf .venv
+		python3 -m venv --system-site-packages .venv
+		if [ -f requirements.txt ]; then
+			PIP_ROOT_USER_ACTION=ignore .venv/bin/python -m pip install --disable-pip-version-check --no-input --quiet -r requirements.txt
+		fi
+		echo "venv=built"
+	fi
+fi
+cd /
+mv -T "$tmp" "$rels/$id"
+`
+
+// removeReleasesScript removes the releases named after $1 (the releases
+// folder), and their unfinished temporary copies.
+const removeReleasesScript = `set -eu
+rels=$1; shift
+for id in "$@"; do rm -rf -- "$rels/$id" "$rels/.$id.tmp"; done
+`
+
+// healthScript waits until the app answers 200 on 127.0.0.1:$1 for path $2,
+// for at most $3 seconds; unit $4 restarting (the app crashed) or
+// failing ends the wait early. It prints the last answer and the unit's
+// last log lines when the app never became healthy.
+const healthScript = `set -u
+port=$1; path=$2; timeout=$3; unit=$4
+restarts() { systemctl show -p NRestarts --value "$unit" 2>/dev/null || echo 0; }
+base=$(restarts)
+end=$(( $(date +%s) + timeout ))
+status=""
+while :; do
+	status=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+printf "GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: stackctl-health\r\n\r\n" "$2" >&3
+IFS=" " read -r proto code rest <&3
+echo "$code"' _ "$port" "$path" 2>/dev/null || true)
+	[ "$status" = 200 ] && exit 0
+	state=$(systemctl is-active "$unit" 2>/dev/null || true)
+	if [ "$state" = failed ] || [ "$(restarts)" != "$base" ]; then
+		echo "the app exited (systemd: $state); its last lines:"
+		journalctl -u "$unit" -n 15 --no-pager -o cat 2>/dev/null
+		exit 3
+	fi
+	if [ "$(date +%s)" -ge "$end" ]; then
+		echo "no 200 from GET $path on 127.0.0.1:$port within ${timeout}s (last answer: ${status:-no answer}); the app's last lines:"
+		journalctl -u "$unit" -n 15 --no-pager -o cat 2>/dev/null
+		exit 2
+	fi
+	sleep 0.2
+done
+`
+
+// switchScript moves traffic: the upstream file $1 gets the content on
+// stdin and the link $2 points at $3; nginx checks its configuration
+// (both are put back when it refuses) and reloads gracefully; then it
+// waits, at most $4 seconds, for nginx's old workers to finish the
+// requests they hold, so the old slot can stop without failing one.
+const switchScript = `set -eu
+umask 022
+up=$1; cur=$2; target=$3; drain=$4
+cat >"$up.new"
+had_up=0; [ -e "$up" ] && { cp -a "$up" "$up.old"; had_up=1; }
+oldcur=$(readlink "$cur" 2>/dev/null || true)
+restore() {
+	if [ "$had_up" = 1 ]; then mv -fT "$up.old" "$up"; else rm -f "$up"; fi
+	if [ -n "$oldcur" ]; then ln -sfn "$oldcur" "$cur.new" && mv -fT "$cur.new" "$cur"; else rm -f "$cur"; fi
+}
+mv -fT "$up.new" "$up"
+ln -sfn "$target" "$cur.new"
+mv -fT "$cur.new" "$cur"
+if ! out=$(nginx -t 2>&1); then
+	restore
+	printf '%s\n' "$out"
+	exit 1
+fi
+master=$(cat /run/nginx.pid 2>/dev/null || true)
+old=""
+[ -n "$master" ] && old=$(pgrep -P "$master" | tr '\n' ' ' || true)
+if ! out=$(systemctl reload nginx 2>&1); then
+	restore
+	printf '%s\n' "$out"
+	exit 1
+fi
+rm -f "$up.old"
+end=$(( $(date +%s) + drain ))
+for pid in $old; do
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$end" ]; then echo "drain=timeout"; exit 0; fi
+		sleep 0.05
+	done
+done
+echo "drain=done"
+`
+
+// ensureUserScript creates the app's system user $1 (home $2) when missing.
+const ensureUserScript = `set -eu
+id -u "$1" >/dev/null 2>&1 && exit 0
+useradd --system --user-group --no-create-home --home-dir "$2" --shell /usr/sbin/nologin "$1"
+echo created
+`

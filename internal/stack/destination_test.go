@@ -1,0 +1,64 @@
+package stack
+
+import "testing"
+
+func TestParseDestination(t *testing.T) {
+	good := map[string]Destination{
+		"web1":                   {Host: "web1"},
+		"deploy@203.0.113.10":    {User: "deploy", Host: "203.0.113.10"},
+		"web3:2222":              {Host: "web3", Port: 2222},
+		"root@[2001:db8::1]:22":  {User: "root", Host: "2001:db8::1", Port: 22},
+		"app.example.org":        {Host: "app.example.org"},
+		"deploy@host_alias:2200": {User: "deploy", Host: "host_alias", Port: 2200},
+	}
+	for in, want := range good {
+		got, err := ParseDestination(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDestination(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+		if got.String() != in {
+			t.Errorf("%+v.String() = %q, want %q", got, got.String(), in)
+		}
+	}
+	bad := []string{
+		"", "-oProxyCommand=touch /tmp/x", "web1 -v", "web1;id", "a@-b", "web1:0", "web1:65536",
+		"web1:22x", "web1:022", "`id`@web1", "web1\nHost *", "-p", "[::1", "[web1]:22", "we%hb",
+		"$(id)", "web1/..", "a..b", "x@", "@web1", "web1:",
+	}
+	for _, in := range bad {
+		if _, err := ParseDestination(in); err == nil {
+			t.Errorf("ParseDestination(%q): accepted, want an error", in)
+		}
+	}
+}
+
+func TestValidateDeployKeys(t *testing.T) {
+	c := Default("myapp", "go")
+	c.Deploy.Hosts = []string{"web1", "-oProxyCommand=x", "web1"}
+	c.Deploy.SSHConfig = "-F/etc/passwd"
+	c.Deploy.KeepReleases = 1
+	c.Deploy.ReleaseCommand = "flask db upgrade\nrm -rf /"
+	c.App.Port = 60000
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("Validate accepted hostile deploy keys")
+	}
+	for _, field := range []string{"deploy.hosts[1]", "deploy.hosts[2]", "deploy.ssh_config", "deploy.keep_releases", "deploy.release_command", "app.port"} {
+		if !containsField(err, field) {
+			t.Errorf("no error names %s: %v", field, err)
+		}
+	}
+}
+
+func containsField(err error, field string) bool {
+	ve, ok := err.(*ValidationError)
+	if !ok {
+		return false
+	}
+	for _, e := range ve.Errors {
+		if e.Field == field {
+			return true
+		}
+	}
+	return false
+}
