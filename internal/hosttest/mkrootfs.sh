@@ -15,17 +15,33 @@ if [ -f "$dir/etc/stackctl-rootfs" ]; then
 	echo "rootfs: cached at $dir"
 	exit 0
 fi
+[ "$(id -u)" = 0 ] || { echo "rootfs: must run as root" >&2; exit 1; }
 for c in debootstrap systemd-nspawn; do
 	command -v "$c" >/dev/null || { echo "rootfs: $c missing — apt-get install debootstrap systemd-container" >&2; exit 1; }
 done
 
-tmp="$dir.tmp-$$"
-trap 'rm -rf "$tmp"' EXIT
+# go test runs packages in parallel: several may find the cache missing at
+# once. One builds, the others wait for it and then find the cache.
 mkdir -p "$(dirname "$dir")"
+exec 9>"$dir.lock"
+flock 9
+if [ -f "$dir/etc/stackctl-rootfs" ]; then
+	echo "rootfs: cached at $dir (built meanwhile)"
+	exit 0
+fi
+
+tmp="$dir.tmp-$$"
+# debootstrap bind-mounts /dev nodes and mounts /proc and /sys in the target;
+# if it dies before unmounting them, never delete through those mounts.
+cleanup() {
+	grep -o " $tmp/[^ ]*" /proc/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+	rm -rf --one-file-system "$tmp" "$tmp.log"
+}
+trap cleanup EXIT
 echo "rootfs: building $dir (debootstrap, a few minutes)"
 debootstrap --variant=minbase \
 	--include=systemd,systemd-sysv,dbus,openssh-server,nginx,iproute2,python3,python3-flask,python3-venv,python3-pip,gunicorn,curl,ca-certificates,sudo \
-	bookworm "$tmp" >"$tmp.log" 2>&1 || { tail -30 "$tmp.log" >&2; rm -f "$tmp.log"; exit 1; }
+	bookworm "$tmp" >"$tmp.log" 2>&1 || { tail -30 "$tmp.log" >&2; exit 1; }
 rm -f "$tmp.log"
 
 # Every booted host makes its own host keys before sshd starts.
