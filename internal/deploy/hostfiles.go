@@ -35,7 +35,10 @@ func (a HostFile) same(b HostFile) bool {
 	if !a.Exists {
 		return true
 	}
-	return a.Link == b.Link && bytes.Equal(a.Data, b.Data) && a.Mode.Perm() == b.Mode.Perm()
+	if a.Link != "" || b.Link != "" {
+		return a.Link == b.Link
+	}
+	return bytes.Equal(a.Data, b.Data) && a.Mode.Perm() == b.Mode.Perm()
 }
 
 // readFilesScript prints a tar of the paths given as arguments that exist

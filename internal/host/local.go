@@ -25,7 +25,7 @@ func (l Local) Run(ctx context.Context, c Cmd) error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
 	err := cmd.Run()
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s interrupted: %w", shortArgv(c.Argv), ctx.Err())
+		return fmt.Errorf("%s: interrupted: %w", l.Name(), ctx.Err())
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

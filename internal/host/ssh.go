@@ -286,7 +286,7 @@ func (s *SSH) Run(ctx context.Context, c Cmd) error {
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
 	if err != nil && ctx.Err() != nil {
-		return fmt.Errorf("%s: %s interrupted: %w", s.name, shortArgv(c.Argv), ctx.Err())
+		return fmt.Errorf("%s: interrupted: %w", s.name, ctx.Err())
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
