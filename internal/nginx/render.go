@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net/netip"
 	"path"
 	"strconv"
 	"strings"
@@ -52,6 +53,13 @@ type Options struct {
 	// rewrites that small file (see UpstreamServers) and reloads nginx,
 	// leaving the site itself unchanged.
 	UpstreamInclude string
+	// TrustedProxies are the addresses of a load balancer in front of this
+	// site (deploy's lb host). Requests from them have their client address
+	// taken from X-Forwarded-For (nginx's realip module) and their
+	// X-Forwarded-For and X-Forwarded-Proto passed on as the balancer set
+	// them, so the app sees the client exactly as on a single host. Every
+	// other peer gets the single-host behaviour.
+	TrustedProxies []string
 }
 
 // UpstreamServers returns the server lines of the site's upstream block for
@@ -125,6 +133,7 @@ func ConnectionUpgradeVar(projectName string) string {
 // site is what site.conf.tmpl needs.
 type site struct {
 	Header            []string
+	Trusted           *trusted
 	Upstream          upstream
 	WebSocket         bool
 	ConnectionVar     string
@@ -140,6 +149,12 @@ type site struct {
 	GzipTypes         string // stack.GzipTypes, space-separated
 	Static            []static
 	Proxy             proxy
+}
+
+// trusted is the realip set-up of a site behind a load balancer.
+type trusted struct {
+	Addrs          []string
+	XFFVar, XFPVar string
 }
 
 type upstream struct {
@@ -185,6 +200,7 @@ type static struct {
 
 type proxy struct {
 	Upstream                                 string
+	XFF, XFP                                 string
 	WebSocket                                bool
 	ConnectionVar                            string
 	ConnectTimeout, SendTimeout, ReadTimeout string
@@ -227,7 +243,21 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 			fmt.Sprintf("%s max_fails=%d fail_timeout=%s", srv, u.MaxFails, failTimeout))
 	}
 
+	xff, xfp := "$proxy_add_x_forwarded_for", "$scheme"
+	if len(opts.TrustedProxies) > 0 {
+		s.Trusted = &trusted{XFFVar: "$" + UpstreamName(c.Name) + "_x_forwarded_for", XFPVar: "$" + UpstreamName(c.Name) + "_x_forwarded_proto"}
+		for _, a := range opts.TrustedProxies {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q is not an IP address", a)
+			}
+			s.Trusted.Addrs = append(s.Trusted.Addrs, ip.String())
+		}
+		xff, xfp = s.Trusted.XFFVar, s.Trusted.XFPVar
+	}
 	s.Proxy = proxy{
+		XFF:            xff,
+		XFP:            xfp,
 		Upstream:       s.Upstream.Name,
 		WebSocket:      p.WebSocket,
 		ConnectionVar:  s.ConnectionVar,

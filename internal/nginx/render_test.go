@@ -412,3 +412,53 @@ func TestACMEChallengeOnPlainHTTP(t *testing.T) {
 		t.Errorf("nginx -t: %v", err)
 	}
 }
+
+// Behind a load balancer the site trusts X-Forwarded-For/-Proto from the
+// balancer's addresses only, and nginx accepts it; an upstream include
+// replaces the server list.
+func TestTrustedProxiesAndUpstreamInclude(t *testing.T) {
+	dir := nginxtest.TempDir(t)
+	c := cfg("behind", func(c *stack.Config) {
+		c.Nginx.AccessLog = dir + "/access.log"
+		c.Nginx.ErrorLog = dir + "/error.log"
+	})
+	inc := dir + "/upstream.conf"
+	servers, err := UpstreamServers(c, []string{"127.0.0.1:15000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(inc, servers, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Render(c, Options{NginxVersion: "1.22.1", TrustedProxies: []string{"10.0.0.5", "2001:db8::5"}, UpstreamInclude: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := string(out)
+	for _, want := range []string{
+		"set_real_ip_from 10.0.0.5;", "set_real_ip_from 2001:db8::5;", "real_ip_header X-Forwarded-For;",
+		"\"10.0.0.5\" $http_x_forwarded_for;", "default $proxy_add_x_forwarded_for;", "default $scheme;",
+		"proxy_set_header X-Forwarded-For $stackctl_behind_x_forwarded_for;",
+		"proxy_set_header X-Forwarded-Proto $stackctl_behind_x_forwarded_proto;",
+		"    include " + inc + ";",
+	} {
+		if !strings.Contains(site, want) {
+			t.Errorf("site lacks %q:\n%s", want, site)
+		}
+	}
+	if strings.Contains(site, "    server 127.0.0.1") {
+		t.Errorf("with an include the upstream lists no server itself:\n%s", site)
+	}
+	bin := nginxtest.Require(t)
+	if err := nginxtest.Test(t, bin, nginxtest.Minimal, out); err != nil {
+		t.Errorf("nginx -t: %v", err)
+	}
+	for _, bad := range []string{"10.0.0.5; include /etc/passwd", "lb1", ""} {
+		if _, err := Render(c, Options{NginxVersion: "1.22.1", TrustedProxies: []string{bad}}); err == nil {
+			t.Errorf("TrustedProxies %q accepted", bad)
+		}
+	}
+	if _, err := Render(c, Options{NginxVersion: "1.22.1", UpstreamInclude: "/x; include /etc/passwd"}); err == nil {
+		t.Errorf("a hostile UpstreamInclude was accepted")
+	}
+}
