@@ -16,12 +16,12 @@ func TestDeployFlags(t *testing.T) {
 	f := &Factory{IO: ios}
 	var got *deployOptions
 	cmd := newCmdDeployWith(f, func(_ context.Context, o *deployOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg"})
+	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg", "--lb", "lb1"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem",
-		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, SSHConfig: "cfg"}}
+		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, LB: "lb1", SSHConfig: "cfg"}}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("options = %+v\nwant      %+v", *got, want)
 	}

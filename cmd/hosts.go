@@ -21,12 +21,14 @@ import (
 // hostFlags are the flags of every command that acts on servers.
 type hostFlags struct {
 	Hosts     []string
+	LB        string
 	SSHConfig string
 }
 
 // addHostFlags adds --host and --ssh-config to a command.
 func addHostFlags(c *cobra.Command, hf *hostFlags) {
 	c.Flags().StringArrayVar(&hf.Hosts, "host", nil, "SSH destination [user@]host[:port] or ssh_config alias (repeatable; deploy.hosts)")
+	c.Flags().StringVar(&hf.LB, "lb", "", "SSH destination of the load-balancer host in front of the hosts (deploy.lb)")
 	c.Flags().StringVar(&hf.SSHConfig, "ssh-config", "", "ssh_config file to reach the hosts (deploy.ssh_config; default ~/.ssh/config)")
 }
 
@@ -36,6 +38,9 @@ func addHostFlags(c *cobra.Command, hf *hostFlags) {
 func (hf *hostFlags) apply(c *stack.Config) error {
 	if len(hf.Hosts) > 0 {
 		c.Deploy.Hosts = append([]string(nil), hf.Hosts...)
+	}
+	if hf.LB != "" {
+		c.Deploy.LB = hf.LB
 	}
 	if hf.SSHConfig != "" {
 		abs, err := filepath.Abs(hf.SSHConfig)
@@ -49,14 +54,18 @@ func (hf *hostFlags) apply(c *stack.Config) error {
 	return revalidate(c)
 }
 
-// dialHosts connects to every host of c at once. When one fails, the
-// others are closed and the first error (in deploy.hosts order) returned:
-// nothing was sent to any host.
+// dialHosts connects to every host of c at once, the lb (deploy.lb) last
+// in the list. When one fails, the others are closed and the first error
+// (in deploy.hosts order) returned: nothing was sent to any host.
 func dialHosts(ctx context.Context, c *stack.Config) ([]host.Host, func(), error) {
-	hosts := make([]host.Host, len(c.Deploy.Hosts))
-	errs := make([]error, len(c.Deploy.Hosts))
+	dests := append([]string(nil), c.Deploy.Hosts...)
+	if c.Deploy.LB != "" {
+		dests = append(dests, c.Deploy.LB)
+	}
+	hosts := make([]host.Host, len(dests))
+	errs := make([]error, len(dests))
 	var wg sync.WaitGroup
-	for i, dest := range c.Deploy.Hosts {
+	for i, dest := range dests {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -102,7 +111,7 @@ func noHostsError(cmd string) error {
 func siteRenderer(c *stack.Config) func(*stack.Config, deploy.SiteOptions) ([]byte, error) {
 	return func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
 		return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge,
-			UpstreamInclude: so.UpstreamInclude, Source: c.Path, StackctlVersion: Version()})
+			UpstreamInclude: so.UpstreamInclude, TrustedProxies: so.TrustedProxies, Source: c.Path, StackctlVersion: Version()})
 	}
 }
 
@@ -113,7 +122,11 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 	if err != nil {
 		return deploy.HostsOptions{}, nil, err
 	}
-	return deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c)}, done, nil
+	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c)}
+	if c.Deploy.LB != "" {
+		o.Hosts, o.LB = hosts[:len(hosts)-1], hosts[len(hosts)-1]
+	}
+	return o, done, nil
 }
 
 func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {

@@ -67,6 +67,9 @@ type SiteOptions struct {
 	// UpstreamInclude, when set, makes the upstream block include this
 	// file instead of listing servers (the slot switch on servers).
 	UpstreamInclude string
+	// TrustedProxies are the addresses of a load balancer in front of the
+	// site, whose X-Forwarded-For/-Proto it trusts.
+	TrustedProxies []string
 }
 
 // Result is what a deploy did.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stackctl/stackctl/internal/host"
@@ -24,15 +25,23 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 	}
 	start := time.Now()
 	runs := make([]*hostRun, len(o.Hosts))
-	bundles := map[string]*Bundle{}
 	for i, h := range o.Hosts {
-		r := &hostRun{fleet: f, h: h}
-		if err := r.probe(ctx); err != nil {
+		runs[i] = &hostRun{fleet: f, h: h}
+		if err := runs[i].probe(ctx); err != nil {
 			return err
 		}
+	}
+	var lb *lbRun
+	if f.LB != nil {
+		if lb, err = f.probeLB(ctx, runs); err != nil {
+			return err
+		}
+	}
+	bundles := map[string]*Bundle{}
+	for _, r := range runs {
 		arch, err := GOARCH(r.facts.Arch)
 		if err != nil {
-			return fmt.Errorf("%s: %w", h.Name(), err)
+			return fmt.Errorf("%s: %w", r.h.Name(), err)
 		}
 		if bundles[arch] == nil {
 			t := time.Now()
@@ -46,15 +55,22 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		if err := r.plan(ctx, bundles[arch]); err != nil {
 			return err
 		}
-		runs[i] = r
+	}
+	if lb != nil {
+		if err := lb.plan(ctx, runs); err != nil {
+			return err
+		}
 	}
 	if f.DryRun {
 		for _, r := range runs {
 			r.printDryRun()
 		}
+		if lb != nil {
+			lb.printDryRun()
+		}
 		return nil
 	}
-	allNoop := true
+	allNoop := lb == nil || len(lb.changed()) == 0
 	for _, r := range runs {
 		if !r.noop() {
 			allNoop = false
@@ -66,7 +82,11 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 		return nil
 	}
-	for _, r := range runs {
+	locks := append([]*hostRun(nil), runs...)
+	if lb != nil {
+		locks = append(locks, &hostRun{fleet: f, h: lb.h})
+	}
+	for _, r := range locks {
 		defer r.unlock()
 		if err := r.lock(ctx, "deploy"); err != nil {
 			return err
@@ -84,52 +104,94 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 	}
 	info.ID = id
-	var done []*hostRun
-	for i, r := range runs {
+	for _, r := range runs {
 		r.id = id
 		r.oldSlot = r.state.Slot
 		r.newSlot = "a"
 		if r.oldSlot != "" {
 			r.newSlot = otherSlot(r.oldSlot)
 		}
-		err := r.deploy(ctx, i == 0, info)
-		if err == nil {
-			done = append(done, r)
-			continue
+	}
+	var done []*hostRun
+	batch := max(f.c.Deploy.Batch, 1)
+	for b := 0; b < len(runs); b += batch {
+		group := runs[b:min(b+batch, len(runs))]
+		// Step 1 on every host of the batch; release_command once, before
+		// the first switch; then each host's switch (steps 3–6).
+		errs := parallel(group, func(r *hostRun) error { return r.stage(ctx) })
+		if err := errors.Join(errs...); err == nil && b == 0 {
+			if err := runs[0].releaseCommand(ctx); err != nil {
+				errs[0] = err
+			}
 		}
-		if uerr := r.undo(); uerr != nil {
-			err = errors.Join(err, uerr)
+		if errors.Join(errs...) == nil {
+			errs = parallel(group, func(r *hostRun) error { return r.goLive(ctx, info) })
 		}
-		if len(done) > 0 {
-			err = errors.Join(err, f.revert(done))
+		var failed []error
+		for i, r := range group {
+			if errs[i] == nil && r.state.Current == id {
+				done = append(done, r)
+				continue
+			}
+			if errs[i] != nil {
+				failed = append(failed, errs[i])
+			}
+			if uerr := r.undo(); uerr != nil {
+				failed = append(failed, uerr)
+			}
 		}
-		return err
+		if len(failed) > 0 {
+			err := errors.Join(failed...)
+			if len(done) > 0 {
+				err = errors.Join(err, f.revert(done))
+				fmt.Fprintf(f.Out, "\n%s every host is back on the release it ran before.\n", f.p.Yellow("Rolled back:"))
+			}
+			return err
+		}
+	}
+	if lb != nil {
+		if err := lb.apply(context.WithoutCancel(ctx)); err != nil {
+			return fmt.Errorf("every app host runs release %s, but the lb's site failed: %w", id, err)
+		}
 	}
 	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, id, hostNames(runs), since(start), hostFlags(runs))
 	return nil
 }
 
-// deploy runs the steps of one host (DEPLOY.md 1–6).
-func (r *hostRun) deploy(ctx context.Context, first bool, info *ReleaseInfo) error {
+// parallel runs fn on every host at once and returns their errors in order.
+func parallel(runs []*hostRun, fn func(*hostRun) error) []error {
+	errs := make([]error, len(runs))
+	var wg sync.WaitGroup
+	for i, r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn(r)
+		}()
+	}
+	wg.Wait()
+	return errs
+}
+
+// stage sends the release and installs the system files (DEPLOY.md step 1).
+func (r *hostRun) stage(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	if err := r.installFiles(ctx); err != nil {
-		return err
-	}
-	if first {
-		if err := r.releaseCommand(ctx); err != nil {
-			return err
-		}
-	}
+	return r.installFiles(ctx)
+}
+
+// goLive starts the new slot, switches nginx to it and finishes (DEPLOY.md
+// steps 3–6).
+func (r *hostRun) goLive(ctx context.Context, info *ReleaseInfo) error {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", r.h.Name(), err)
+		return fmt.Errorf("%s: interrupted: %w", r.h.Name(), err)
 	}
 	if err := r.startSlot(ctx, r.id); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%s: %w", r.h.Name(), err)
+		return fmt.Errorf("%s: interrupted: %w", r.h.Name(), err)
 	}
 	if err := r.switchTraffic(ctx, r.id); err != nil {
 		return err
@@ -149,12 +211,18 @@ func (f *fleet) revert(done []*hostRun) error {
 	defer cancel()
 	var errs []error
 	for _, r := range done {
+		refused := r.state.Current
 		prev := r.previous()
 		if prev == "" {
+			// The host had no release before: nothing to go back to.
 			continue
 		}
 		r.say(r.h, "%s back to release %s", f.p.Yellow("↩"), prev)
 		if err := r.switchTo(ctx, prev); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if err := r.forget(ctx, refused); err != nil {
 			errs = append(errs, err)
 		}
 	}

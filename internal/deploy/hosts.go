@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stackctl/stackctl/internal/host"
@@ -45,6 +46,9 @@ type HostsOptions struct {
 	By string
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// LB, when set, is the load-balancer host: it runs only nginx, with an
+	// upstream over every app host (DEPLOY.md "Several hosts").
+	LB host.Host
 }
 
 // ReleaseInfo is one release in a host's history.
@@ -105,6 +109,10 @@ type hostRun struct {
 	before  map[string]HostFile // what they hold now
 	touched []HostFile          // the previous state of the files written
 	unitNew bool
+	// trusted are the lb's addresses as this host sees them (realip);
+	// lbAddr is this host's address as the lb reaches it.
+	trusted []string
+	lbAddr  string
 
 	id               string
 	oldSlot, newSlot string
@@ -123,6 +131,7 @@ type fleet struct {
 	by     string
 	commit string // short commit, "" outside git
 	clean  bool   // the git tree has no changes
+	outMu  sync.Mutex
 }
 
 func newFleet(o HostsOptions) (*fleet, error) {
@@ -175,6 +184,8 @@ func gitCommit(dir string) (string, bool) {
 }
 
 func (f *fleet) say(h host.Host, format string, args ...any) {
+	f.outMu.Lock()
+	defer f.outMu.Unlock()
 	fmt.Fprintf(f.Out, "%s  %s\n", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), fmt.Sprintf(format, args...))
 }
 
@@ -286,9 +297,16 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	sc := *r.c
 	sc.Nginx.AppDir = r.l.Current()
 	tlsOn := r.c.Nginx.TLS.Enabled && r.facts.Cert
+	so := SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(), ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn}
+	if len(r.trusted) > 0 {
+		// Behind the lb: TLS, the ACME challenge and the security headers
+		// are the lb's; this site trusts the lb's forwarded headers.
+		tlsOn, so.ACMEChallenge = false, false
+		sc.Proxy.SecurityHeaders = false
+		so.TrustedProxies = r.trusted
+	}
 	sc.Nginx.TLS.Enabled = tlsOn
-	site, err := r.RenderSite(&sc, SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(),
-		ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn})
+	site, err := r.RenderSite(&sc, so)
 	if err != nil {
 		return fmt.Errorf("render the nginx site: %w", err)
 	}
@@ -682,16 +700,36 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// previous is the release deployed before the current one that is still
-// on disk: what a rollback goes back to.
+// previous is the newest release older than the current one that is still
+// on disk: what a rollback goes back to (ids sort by time).
 func (r *hostRun) previous() string {
-	for i := len(r.state.Releases) - 1; i >= 0; i-- {
-		id := r.state.Releases[i].ID
-		if id != r.state.Current && (r.facts.OnDisk[id] || id == r.id) {
-			return id
+	best := ""
+	for id := range r.facts.OnDisk {
+		if id < r.state.Current && id > best {
+			best = id
 		}
 	}
-	return ""
+	if r.id != "" && r.id < r.state.Current && r.id > best {
+		best = r.id
+	}
+	return best
+}
+
+// forget removes a release the fleet refused from the host's history and
+// disk (it served only until the rollout was undone).
+func (r *hostRun) forget(ctx context.Context, id string) error {
+	kept := r.state.Releases[:0]
+	for _, ri := range r.state.Releases {
+		if ri.ID != id {
+			kept = append(kept, ri)
+		}
+	}
+	r.state.Releases = kept
+	delete(r.facts.OnDisk, id)
+	if _, err := host.Output(ctx, r.h, true, "sh", "-c", removeReleasesScript, "stackctl", r.l.Releases(), id); err != nil {
+		return err
+	}
+	return r.saveState(ctx)
 }
 
 // undo puts the host back as it was before this deploy: the old slot

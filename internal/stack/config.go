@@ -148,6 +148,15 @@ type Deploy struct {
 	// KeepReleases is how many releases each host keeps; the current and
 	// the previous one are never pruned.
 	KeepReleases int `toml:"keep_releases"`
+	// LB is the SSH destination of a load-balancer host that runs only
+	// nginx in front of Hosts; empty for none.
+	LB string `toml:"lb"`
+	// PrivateAddresses maps a host (as written in Hosts) to the address the
+	// lb reaches it at; a host not listed is reached at the address its SSH
+	// connection reached.
+	PrivateAddresses map[string]string `toml:"private_addresses"`
+	// Batch is how many hosts switch at once during a rolling deploy.
+	Batch int `toml:"batch"`
 	// ReleaseCommand runs once per deploy in the new release, as User with
 	// the app's environment, before the release takes traffic.
 	ReleaseCommand string `toml:"release_command"`

@@ -131,6 +131,9 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	if c.Deploy.Service == "" {
 		c.Deploy.Service = c.Name
 	}
+	if c.Deploy.Batch == 0 {
+		c.Deploy.Batch = 1
+	}
 	if !defined("deploy", "keep_releases") && c.Deploy.KeepReleases == 0 {
 		c.Deploy.KeepReleases = DefaultKeepReleases
 	}

@@ -62,3 +62,36 @@ func containsField(err error, field string) bool {
 	}
 	return false
 }
+
+func TestValidateLB(t *testing.T) {
+	for name, tc := range map[string]struct {
+		edit  func(d *Deploy)
+		field string
+	}{
+		"lb is an app host": {func(d *Deploy) { d.Hosts = []string{"web1"}; d.LB = "web1" }, "deploy.lb"},
+		"lb without hosts":  {func(d *Deploy) { d.LB = "lb1" }, "deploy.lb"},
+		"lb hostile":        {func(d *Deploy) { d.Hosts = []string{"web1"}; d.LB = "-oProxyCommand=x" }, "deploy.lb"},
+		"private not an address": {func(d *Deploy) {
+			d.Hosts = []string{"web1"}
+			d.PrivateAddresses = map[string]string{"web1": "10.0.0.300"}
+		}, "deploy.private_addresses.web1"},
+		"private of no host": {func(d *Deploy) {
+			d.Hosts = []string{"web1"}
+			d.PrivateAddresses = map[string]string{"web9": "10.0.0.9"}
+		}, "deploy.private_addresses.web9"},
+		"batch zero": {func(d *Deploy) { d.Batch = 0 }, "deploy.batch"},
+	} {
+		c := Default("myapp", "go")
+		tc.edit(&c.Deploy)
+		if err := c.Validate(); err == nil || !containsField(err, tc.field) {
+			t.Errorf("%s: %v, want an error on %s", name, err, tc.field)
+		}
+	}
+	c := Default("myapp", "go")
+	c.Deploy.Hosts = []string{"web1", "web2"}
+	c.Deploy.LB = "lb1"
+	c.Deploy.PrivateAddresses = map[string]string{"web1": "10.0.0.11"}
+	if err := c.Validate(); err != nil {
+		t.Errorf("a valid lb set-up: %v", err)
+	}
+}

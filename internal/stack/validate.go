@@ -331,6 +331,27 @@ func (c *Config) Validate() error {
 			v.add("deploy.ssh_config", "%q is not a file path", d.SSHConfig)
 		}
 	}
+	if d.LB != "" {
+		switch {
+		case ValidateDestination(d.LB) != nil:
+			v.add("deploy.lb", "%v", ValidateDestination(d.LB))
+		case hostSeen[d.LB]:
+			v.add("deploy.lb", "%q is also in deploy.hosts: the lb runs only nginx; use another host", d.LB)
+		case len(d.Hosts) == 0:
+			v.add("deploy.lb", "%q has no app hosts behind it: list them in deploy.hosts", d.LB)
+		}
+	}
+	for h, addr := range d.PrivateAddresses {
+		if !hostSeen[h] {
+			v.add("deploy.private_addresses."+h, "%q is not in deploy.hosts", h)
+		}
+		if ip, err := netip.ParseAddr(addr); err != nil || ip.Zone() != "" {
+			v.add("deploy.private_addresses."+h, "%q is not an IP address", addr)
+		}
+	}
+	if d.Batch < 1 || d.Batch > 100 {
+		v.add("deploy.batch", "%d is not between 1 and 100", d.Batch)
+	}
 	if d.KeepReleases < 2 || d.KeepReleases > 100 {
 		v.add("deploy.keep_releases", "%d is not between 2 and 100 (the current and the previous release are always kept)", d.KeepReleases)
 	}

@@ -1,0 +1,213 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// routeScript prints, for each address or name given, "NAME IP SRC": its
+// IP address as this host resolves it, and this host's source address
+// towards it (what the app hosts see as the lb's address).
+const routeScript = `set -u
+for a in "$@"; do
+	ip=$a
+	case $a in *[!0-9a-fA-F.:]*) ip=$(getent ahosts "$a" | awk '{print $1; exit}') ;; esac
+	src=$(ip -o route get "$ip" 2>/dev/null | sed -n 's/.* src \([^ ]*\).*/\1/p')
+	echo "$a ${ip:--} ${src:--}"
+done
+`
+
+// lbRun is the load-balancer host's part of a deploy: only nginx, with an
+// upstream over the app hosts.
+type lbRun struct {
+	*fleet
+	h       host.Host
+	facts   hostFacts
+	want    []HostFile
+	before  map[string]HostFile
+	touched []HostFile
+}
+
+// addrOf is the address the lb reaches an app host at: its
+// deploy.private_addresses entry, else the address SSH reached.
+func (f *fleet) addrOf(h host.Host) string {
+	if a := f.c.Deploy.PrivateAddresses[h.Name()]; a != "" {
+		return a
+	}
+	if a, ok := h.(interface{ Addr() string }); ok && a.Addr() != "" {
+		return a.Addr()
+	}
+	return h.Name()
+}
+
+// probeLB checks the lb host and finds the addresses the app hosts see it
+// at; it sets runs[i].trusted.
+func (f *fleet) probeLB(ctx context.Context, runs []*hostRun) (*lbRun, error) {
+	lb := &lbRun{fleet: f, h: f.LB}
+	cert := ""
+	if f.c.Nginx.TLS.Enabled {
+		cert = f.c.CertPath()
+	}
+	var out bytes.Buffer
+	if err := host.Script(ctx, lb.h, true, probeScript, nil, &out, "/nonexistent", f.l.Service, cert); err != nil {
+		return nil, err
+	}
+	s := out.String()
+	if !strings.Contains(s, "nginx=") || !strings.Contains(s, "systemd=1") {
+		return nil, ui.WithFix(fmt.Errorf("lb %s lacks nginx or systemd; nothing was changed", lb.h.Name()), "on the server: apt-get install nginx systemd-sysv")
+	}
+	for _, line := range strings.Split(s, "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "nginx":
+			lb.facts.NginxVersion = v
+		case "debian_sites":
+			lb.facts.DebianSites = true
+		case "cert":
+			lb.facts.Cert = true
+		}
+	}
+	var addrs []string
+	for _, r := range runs {
+		addrs = append(addrs, f.addrOf(r.h))
+	}
+	out.Reset()
+	if err := host.Script(ctx, lb.h, false, routeScript, nil, &out, addrs...); err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(runs) {
+		return nil, fmt.Errorf("lb %s: unexpected route answer %q", lb.h.Name(), out.String())
+	}
+	for i, line := range lines {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[1] == "-" || f[2] == "-" {
+			return nil, ui.WithFix(fmt.Errorf("lb %s has no route to app host %s (%s)", lb.h.Name(), runs[i].h.Name(), addrs[i]),
+				"set deploy.private_addresses."+runs[i].h.Name()+" to an address the lb reaches it at")
+		}
+		ip, err := netip.ParseAddr(f[1])
+		src, err2 := netip.ParseAddr(f[2])
+		if err != nil || err2 != nil {
+			return nil, fmt.Errorf("lb %s: cannot read the route to %s: %q", lb.h.Name(), addrs[i], line)
+		}
+		runs[i].lbAddr = ip.String()
+		runs[i].trusted = []string{src.String()}
+	}
+	return lb, nil
+}
+
+// plan renders the lb's site: an upstream over the app hosts' nginx, with
+// passive failover (max_fails/fail_timeout), TLS and the ACME challenge
+// here, no static folders (the app hosts serve them).
+func (lb *lbRun) plan(ctx context.Context, runs []*hostRun) error {
+	sc := *lb.c
+	sc.Proxy.Static = nil
+	l, err := stack.ParseListen(sc.Nginx.Listen)
+	if err != nil {
+		return err
+	}
+	sc.Upstream.Servers = nil
+	for _, r := range runs {
+		sc.Upstream.Servers = append(sc.Upstream.Servers, net.JoinHostPort(r.lbAddr, strconv.Itoa(l.Port)))
+	}
+	tlsOn := lb.c.Nginx.TLS.Enabled && lb.facts.Cert
+	sc.Nginx.TLS.Enabled = tlsOn
+	site, err := lb.RenderSite(&sc, SiteOptions{NginxVersion: lb.facts.NginxVersion, ACMEChallenge: lb.c.Nginx.TLS.Enabled && !tlsOn})
+	if err != nil {
+		return fmt.Errorf("render the lb's nginx site: %w", err)
+	}
+	name := lb.c.Name + ".conf"
+	sitePath, link := path.Join("/etc/nginx/conf.d", name), ""
+	switch {
+	case lb.c.Deploy.SitesDir != "":
+		sitePath = path.Join(lb.c.Deploy.SitesDir, name)
+	case lb.facts.DebianSites:
+		sitePath, link = path.Join("/etc/nginx/sites-available", name), path.Join("/etc/nginx/sites-enabled", name)
+	}
+	lb.want = []HostFile{{Path: sitePath, Exists: true, Data: site, Mode: 0o644}}
+	if link != "" {
+		lb.want = append(lb.want, HostFile{Path: link, Exists: true, Link: sitePath})
+	}
+	paths := []string{sitePath}
+	if link != "" {
+		paths = append(paths, link)
+	}
+	lb.before, err = readHostFiles(ctx, lb.h, paths...)
+	return err
+}
+
+func (lb *lbRun) changed() []HostFile {
+	var out []HostFile
+	for _, w := range lb.want {
+		if !lb.before[w.Path].same(w) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// apply installs the lb's site when it changed: written with backup,
+// checked by nginx -t (restored when refused), then a graceful reload.
+func (lb *lbRun) apply(ctx context.Context) error {
+	changed := lb.changed()
+	if len(changed) == 0 {
+		lb.say(lb.h, "%s site unchanged", lb.p.Green("✓"))
+		return nil
+	}
+	for _, w := range changed {
+		lb.touched = append(lb.touched, lb.before[w.Path])
+	}
+	stateDir := path.Join(stateBase, lb.c.Name)
+	if err := writeHostFiles(ctx, lb.h, stateDir, path.Join(stateDir, "backups", "lb-"+lb.Now().UTC().Format("20060102T150405Z")), changed); err != nil {
+		return err
+	}
+	if out, err := host.Output(ctx, lb.h, true, "nginx", "-t"); err != nil {
+		uerr := undoFiles(lb.h, stateDir, lb.touched)
+		return ui.WithFix(fmt.Errorf("lb %s: nginx rejects the site: %s (restored: %v)", lb.h.Name(), strings.TrimSpace(out), uerr == nil), "fix stack.toml")
+	}
+	if out, err := host.Output(ctx, lb.h, true, "systemctl", "reload", "nginx"); err != nil {
+		return fmt.Errorf("lb %s: reload nginx: %s", lb.h.Name(), strings.TrimSpace(out))
+	}
+	lb.say(lb.h, "%s nginx → %s", lb.p.Cyan("⇄"), lb.upstreamList())
+	return nil
+}
+
+func (lb *lbRun) upstreamList() string {
+	var s []string
+	for _, w := range lb.want {
+		for _, line := range strings.Split(string(w.Data), "\n") {
+			t := strings.TrimSpace(line)
+			if strings.HasPrefix(t, "server ") && strings.Contains(t, "max_fails") {
+				s = append(s, strings.Fields(t)[1])
+			}
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func (lb *lbRun) printDryRun() {
+	changed := lb.changed()
+	if len(changed) == 0 {
+		lb.say(lb.h, "lb site unchanged")
+		return
+	}
+	for _, w := range changed {
+		if w.Link != "" {
+			fmt.Fprintf(lb.Out, "    + %s -> %s\n", w.Path, w.Link)
+			continue
+		}
+		fmt.Fprint(lb.Out, indent(UnifiedDiff(w.Path+" (now)", w.Path+" (new)", lb.before[w.Path].Data, w.Data)))
+		fmt.Fprintln(lb.Out)
+	}
+	fmt.Fprintf(lb.Out, "    then on %s: nginx -t; systemctl reload nginx\n", lb.h.Name())
+}

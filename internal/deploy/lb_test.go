@@ -1,0 +1,230 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/hosttest"
+	"github.com/stackctl/stackctl/internal/nginxtest"
+	"github.com/stackctl/stackctl/internal/stack"
+)
+
+// echoApp is a Go app that answers every request with what it received
+// and where it runs, so a test can tell hosts and releases apart and see
+// the headers nginx gave it. WEB_FAIL_ON names a host whose health check
+// fails (a release that never becomes healthy there).
+const echoApp = `package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const version = "%s"
+const failOn = "%s"
+
+func main() {
+	hn, _ := os.Hostname()
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if hn == failOn {
+			http.Error(w, "not ready", 503)
+			return
+		}
+		w.Write([]byte("ok"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"host": hn, "version": version, "headers": r.Header, "req_host": r.Host})
+	})
+	srv := &http.Server{Addr: os.Getenv("HOST") + ":" + os.Getenv("PORT"), Handler: mux}
+	go func() {
+		c := make(chan os.Signal, 1)
+		signal.Notify(c, syscall.SIGTERM, os.Interrupt)
+		<-c
+		srv.Shutdown(context.Background())
+	}()
+	if err := srv.ListenAndServe(); err != http.ErrServerClosed {
+		panic(err)
+	}
+}
+`
+
+func echoProject(t *testing.T) *stack.Config {
+	t.Helper()
+	dir := filepath.Join(nginxtest.TempDir(t), "echo")
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module echo\n\ngo 1.22\n"), 0o644)
+	c := stack.Default("echo", "go")
+	c.Proxy.ServerNames = []string{"app.test"}
+	c.Proxy.Static = nil
+	if err := c.Save(filepath.Join(dir, stack.FileName)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := stack.Load(filepath.Join(dir, stack.FileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	setEcho(t, c, "v1", "")
+	return c
+}
+
+func setEcho(t *testing.T, c *stack.Config, version, failOn string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(c.Dir(), "main.go"), []byte(fmt.Sprintf(echoApp, version, failOn)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type echoed struct {
+	Host    string              `json:"host"`
+	Version string              `json:"version"`
+	Headers map[string][]string `json:"headers"`
+	ReqHost string              `json:"req_host"`
+}
+
+func echo(t *testing.T, addr string, hdr map[string]string) echoed {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Host = "app.test"
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	tr := &http.Transport{DisableKeepAlives: true}
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var e echoed
+	if resp.StatusCode != 200 || json.Unmarshal(body, &e) != nil {
+		t.Fatalf("GET %s: %d %s", addr, resp.StatusCode, body)
+	}
+	return e
+}
+
+// versions asks the lb until both app hosts answered (at least n times,
+// at most 20 s: the lb skips a host for fail_timeout after an upstream
+// keepalive connection it closed during its reload) and returns which
+// release each host runs.
+func versions(t *testing.T, lb string, n int) map[string]string {
+	t.Helper()
+	seen := map[string]string{}
+	deadline := time.Now().Add(20 * time.Second)
+	for i := 0; i < n || (len(seen) < 2 && time.Now().Before(deadline)); i++ {
+		if i >= n {
+			time.Sleep(100 * time.Millisecond)
+		}
+		e := echo(t, lb, nil)
+		if v, ok := seen[e.Host]; ok && v != e.Version {
+			t.Errorf("%s answered both %s and %s", e.Host, v, e.Version)
+		}
+		seen[e.Host] = e.Version
+	}
+	return seen
+}
+
+// Two app hosts behind a load-balancer host: requests reach both; the app
+// sees the client's address and scheme as on one host (the same headers as
+// when the client talks to an app host directly), a client cannot spoof
+// them; a rolling deploy under load through the lb fails no request; a
+// release that is unhealthy on the second host is refused and the first
+// goes back, so every host ends on one release; rollback covers every host.
+func TestRollingDeployBehindLB(t *testing.T) {
+	cl := hosttest.Start(t, "web1", "web2", "lb1")
+	lb := cl.Host("lb1").Addr
+	c := echoProject(t)
+	hs := dial(t, cl, "", "web1", "web2", "lb1")
+	o := hostOpts(c, hs[:2], nil)
+	o.LB = hs[2]
+	o.HealthTimeout = 10 * time.Second
+	out := deployOK(t, o)
+	if !strings.Contains(out, "lb1") || !strings.Contains(out, "nginx → "+cl.Host("web1").Addr+":80, "+cl.Host("web2").Addr+":80") {
+		t.Errorf("the lb's site was not installed over both hosts:\n%s", out)
+	}
+	if got := versions(t, lb, 20); len(got) != 2 || got["web1"] != "v1" || got["web2"] != "v1" {
+		t.Fatalf("through the lb: %v, want web1 and web2 on v1", got)
+	}
+
+	// The app sees the client as on one host: the same forwarded headers
+	// through lb+host as straight to a host, with and without a client's
+	// own X-Forwarded-For, and never a spoofed address or scheme.
+	client := cl.BridgeAddr
+	for _, hdr := range []map[string]string{nil, {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Real-IP": "198.51.100.1"}} {
+		via := echo(t, lb, hdr)
+		direct := echo(t, cl.Host("web1").Addr, hdr)
+		for _, k := range []string{"X-Real-Ip", "X-Forwarded-For", "X-Forwarded-Proto"} {
+			if fmt.Sprint(via.Headers[k]) != fmt.Sprint(direct.Headers[k]) {
+				t.Errorf("client headers %v: %s through the lb = %v, straight to a host = %v", hdr, k, via.Headers[k], direct.Headers[k])
+			}
+		}
+		if via.ReqHost != "app.test" || direct.ReqHost != "app.test" {
+			t.Errorf("Host: through the lb %q, direct %q", via.ReqHost, direct.ReqHost)
+		}
+		if ip := via.Headers["X-Real-Ip"]; len(ip) != 1 || ip[0] != client {
+			t.Errorf("client headers %v: the app sees X-Real-IP %v, want the client %s", hdr, ip, client)
+		}
+		if p := via.Headers["X-Forwarded-Proto"]; len(p) != 1 || p[0] != "http" {
+			t.Errorf("client headers %v: the app sees X-Forwarded-Proto %v, want http", hdr, p)
+		}
+		t.Logf("client headers %v → the app sees X-Real-IP %v, X-Forwarded-For %v, X-Forwarded-Proto %v", hdr, via.Headers["X-Real-Ip"], via.Headers["X-Forwarded-For"], via.Headers["X-Forwarded-Proto"])
+	}
+
+	// Rolling deploy under load through the lb.
+	setEcho(t, c, "v2", "")
+	l := startLoad(t, lb, 4)
+	start := time.Now()
+	deployOK(t, o)
+	t.Logf("rolling deploy to 2 hosts: %.1fs", time.Since(start).Seconds())
+	l.check(t, "rolling deploy")
+	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
+		t.Fatalf("after the rolling deploy: %v", got)
+	}
+
+	// Unhealthy on web2: web1 had switched and goes back; 0 failed requests.
+	setEcho(t, c, "v3", "web2")
+	l = startLoad(t, lb, 4)
+	var buf bytes.Buffer
+	o.Out = &buf
+	err := DeployHosts(context.Background(), o)
+	l.check(t, "refused rolling deploy")
+	if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(buf.String(), "back on the release it ran before") {
+		t.Fatalf("a release unhealthy on web2: %v\n%s", err, buf.String())
+	}
+	t.Logf("refused: %v\n%s", err, buf.String())
+	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
+		t.Fatalf("after the refused deploy every host must run v2: %v", got)
+	}
+
+	// Rollback across hosts, under load.
+	o.Out = &buf
+	l = startLoad(t, lb, 4)
+	if err := RollbackHosts(context.Background(), o, ""); err != nil {
+		t.Fatalf("rollback: %v\n%s", err, buf.String())
+	}
+	l.check(t, "rollback across hosts")
+	if got := versions(t, lb, 20); got["web1"] != "v1" || got["web2"] != "v1" {
+		t.Fatalf("after the rollback: %v", got)
+	}
+
+	// Passive failover: web2 down, the lb still answers every request.
+	cl.SSH(t, "web2", "systemctl stop nginx")
+	for i := range 10 {
+		if e := echo(t, lb, nil); e.Host != "web1" {
+			t.Errorf("request %d with web2 down answered by %s", i, e.Host)
+		}
+	}
+}
