@@ -3,6 +3,7 @@ package cmd
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -130,6 +131,9 @@ type initSettings struct {
 func runInit(opts *InitOptions) error {
 	if err := checkInitFlags(opts); err != nil {
 		return err
+	}
+	if st, err := os.Stat(opts.Dir); err != nil || !st.IsDir() {
+		return ui.Usagef("run init in the project's folder, or name it: stackctl init DIR", "%s is not a folder", opts.Dir)
 	}
 	path := filepath.Join(opts.Dir, stack.FileName)
 	interactive := !opts.Yes && opts.IO.CanPrompt()

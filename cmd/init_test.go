@@ -162,8 +162,10 @@ func TestInitBadInput(t *testing.T) {
 			[]string{"error: main.go:2: invalid Go: expected '}', found 'EOF'"}},
 		{"bad port", map[string]string{"app.py": "import flask\napp = flask.Flask(__name__)\n"}, []string{"--port", "70000"}, 2,
 			[]string{"error: --port: "}},
-		{"bad template", map[string]string{}, []string{"--template", "rails"}, 2,
+		{"bad template", map[string]string{"x": ""}, []string{"--template", "rails"}, 2,
 			[]string{`error: --template "rails" is not a kind init knows — pick one of django, flask, go`}},
+		{"no such folder", nil, []string{"--yes"}, 2,
+			[]string{"/missing is not a folder — run init in the project's folder"}},
 		{"listen on the app's port", map[string]string{"app.py": "import flask\napp = flask.Flask(__name__)\n"}, []string{"--yes", "--port", "8080"}, 2,
 			[]string{"error: --listen: "}},
 	}
@@ -171,7 +173,11 @@ func TestInitBadInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, tt.files)
-			code, _, errOut := initIn(t, dir, tt.args...)
+			target := dir
+			if tt.files == nil {
+				target = filepath.Join(dir, "missing")
+			}
+			code, _, errOut := initIn(t, target, tt.args...)
 			if code != tt.code {
 				t.Errorf("exit %d, want %d: %s", code, tt.code, errOut)
 			}

@@ -139,6 +139,9 @@ func Detect(dir string, o Options) (*Project, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !isDir(abs) {
+		return nil, fmt.Errorf("%s is not a folder", dir)
+	}
 	kinds := Kinds
 	if o.Template != "" {
 		found := false

@@ -365,7 +365,7 @@ func TestCheckImport(t *testing.T) {
 		t.Errorf("sys: %s", w)
 	}
 	w := CheckImport(in, "no_such_module_stackctl")
-	if !strings.HasPrefix(w, "python3 ("+in.Path+", the first python3 on PATH (no .venv in the project)) cannot import no_such_module_stackctl — ") {
+	if !strings.HasPrefix(w, "python3 ("+in.Path+", first on PATH; the project has no .venv) cannot import no_such_module_stackctl — ") {
 		t.Errorf("warning %q", w)
 	}
 	if _, ok := Imports(in.Path, "django"); !ok {

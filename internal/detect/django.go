@@ -102,7 +102,7 @@ func detectDjango(dir string, o Options) (*Project, error) {
 		}
 	}
 	root := "staticfiles"
-	rootWhy := "STATIC_ROOT is not set, so deploy collects them into staticfiles/ of the release"
+	rootWhy := "STATIC_ROOT is not set"
 	if expr, ok := pyAssign(all, "STATIC_ROOT"); ok {
 		if m := staticRootRE.FindStringSubmatch(expr); m != nil && stack.ValidateRelDir(strOf(m, 1)) == nil {
 			root = path.Clean(strOf(m, 1))
@@ -111,11 +111,11 @@ func detectDjango(dir string, o Options) (*Project, error) {
 			root = path.Clean(v)
 			rootWhy = "STATIC_ROOT = " + expr
 		} else {
-			rootWhy = "STATIC_ROOT = " + expr + " is not a folder of the project, so deploy collects into staticfiles/ of the release"
+			rootWhy = "STATIC_ROOT = " + expr + " is not a folder of the project"
 		}
 	}
 	p.Static = &stack.Static{URL: url, Dir: root, Expires: "30d"}
-	p.Found = append(p.Found, fmt.Sprintf("STATIC_URL %s, %s → nginx serves %s from %s/; deploy runs collectstatic", url, rootWhy, url, root))
+	p.Found = append(p.Found, fmt.Sprintf("STATIC_URL %s, %s → nginx serves %s from %s/, which deploy fills with collectstatic in the release", url, rootWhy, url, root))
 	if !isDir(dir + "/" + root) {
 		p.Warnings = append(p.Warnings, fmt.Sprintf("%s/ does not exist yet, so serve answers 404 under %s (deploy fills it in the release) — for serve too, set STATIC_ROOT = BASE_DIR / '%s' in %s and run 'manage.py collectstatic'", root, url, root, settingsFile))
 	}

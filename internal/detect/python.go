@@ -31,7 +31,7 @@ func FindInterpreter(dir string) Interpreter {
 		return Interpreter{Command: ".venv/bin/python", Path: venv, Why: "the project's .venv"}
 	}
 	p, _ := exec.LookPath("python3")
-	return Interpreter{Command: "python3", Path: p, Why: "the first python3 on PATH (no .venv in the project)"}
+	return Interpreter{Command: "python3", Path: p, Why: "first on PATH; the project has no .venv"}
 }
 
 // pyTimeout bounds every interpreter run.
