@@ -150,7 +150,7 @@ func runInit(opts *InitOptions) error {
 	if err := detect.CheckNew(path); err != nil {
 		return err
 	}
-	proj, err := detectAsking(opts.Dir, do, p)
+	proj, do, err := detectAsking(opts.Dir, do, p)
 	if err != nil {
 		return err
 	}
@@ -169,6 +169,9 @@ func runInit(opts *InitOptions) error {
 	}
 	if opts.Given["static"] {
 		s.Static = opts.Static && proj.Static != nil
+		if opts.Static && proj.Static == nil {
+			proj.Warnings = append(proj.Warnings, "--static: the app has no static folder that init found, so the front serves none — add a [[proxy.static]] table to stack.toml by hand")
+		}
 	}
 	if interactive {
 		if err := askInit(p, &s, opts.Given, proj); err != nil {
@@ -179,7 +182,7 @@ func runInit(opts *InitOptions) error {
 		}
 		if s.Domain != do.Domain {
 			do.Domain = s.Domain
-			if proj, err = detect.Detect(opts.Dir, withChoice(do, proj)); err != nil {
+			if proj, err = detect.Detect(opts.Dir, do); err != nil {
 				return err
 			}
 		}
@@ -207,23 +210,18 @@ func runInit(opts *InitOptions) error {
 	return nil
 }
 
-// withChoice keeps the candidate the user picked when detecting again.
-func withChoice(o detect.Options, p *detect.Project) detect.Options {
-	o.Template = p.Template
-	return o
-}
-
 // detectAsking detects the project; when several candidates fit and p is
-// not nil, it asks which and detects again with the answer.
-func detectAsking(dir string, o detect.Options, p ui.Prompter) (*detect.Project, error) {
+// not nil, it asks which and detects again with the answer. It returns the
+// options with the answers, to detect the same project again.
+func detectAsking(dir string, o detect.Options, p ui.Prompter) (*detect.Project, detect.Options, error) {
 	for range 3 { // kind, then app or main package
 		proj, err := detect.Detect(dir, o)
 		var amb *detect.AmbiguousError
 		if !errors.As(err, &amb) {
-			return proj, err
+			return proj, o, err
 		}
 		if p == nil {
-			return nil, &ui.UsageError{Err: amb}
+			return nil, o, &ui.UsageError{Err: amb}
 		}
 		var options []string
 		for _, c := range amb.Candidates {
@@ -232,9 +230,9 @@ func detectAsking(dir string, o detect.Options, p ui.Prompter) (*detect.Project,
 		ans, err := p.Select("Which of the "+amb.What+"?", "init found several; "+amb.Flag+" picks one without asking.", options, options[0])
 		if err != nil {
 			if errors.Is(err, ui.ErrInterrupted) {
-				return nil, &ui.ExitError{Code: 130, Msg: "interrupted: nothing was written"}
+				return nil, o, &ui.ExitError{Code: 130, Msg: "interrupted: nothing was written"}
 			}
-			return nil, err
+			return nil, o, err
 		}
 		name, _, _ := strings.Cut(ans, "  (")
 		switch amb.Flag {
@@ -246,7 +244,8 @@ func detectAsking(dir string, o detect.Options, p ui.Prompter) (*detect.Project,
 			o.Main = name
 		}
 	}
-	return detect.Detect(dir, o)
+	proj, err := detect.Detect(dir, o)
+	return proj, o, err
 }
 
 // checkInitFlags checks each flag's value before anything is asked.

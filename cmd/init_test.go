@@ -193,6 +193,47 @@ func TestInitBadInput(t *testing.T) {
 	}
 }
 
+// answers answers each question it knows by its message, else the default.
+type answers struct {
+	promptRecorder
+	input map[string]string
+}
+
+func (a *answers) Input(msg, help, def string, validate func(string) error) (string, error) {
+	a.asked = append(a.asked, msg)
+	if v, ok := a.input[msg]; ok {
+		return v, validate(v)
+	}
+	return def, validate(def)
+}
+
+// The domain asked for is the one Django's ALLOWED_HOSTS is checked
+// against, and the app picked stays picked.
+func TestInitAsksDomainAfterPicking(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"app.py":            "from flask import Flask\napp = Flask(__name__)\n",
+		"admin/__init__.py": "from flask import Flask\ndef create_app():\n    return Flask(__name__)\n",
+	})
+	a := &answers{input: map[string]string{"Domain nginx serves:": "b.example.org", "App port:": "5010"}}
+	io, _, _, errOut := ui.Test()
+	io.InTTY, io.OutTTY = true, true
+	f := &Factory{IO: io, Prompter: func() (ui.Prompter, error) { return a, nil }}
+	if code := run(f, NewRootCmd(f), []string{"init", dir}); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := []string{"Which of the Flask apps?", "App port:", "Domain nginx serves:", "Local proxy (stackctl serve) listens on:"}
+	if !slices.Equal(a.asked, want) {
+		t.Errorf("asked %q, want %q", a.asked, want)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "stack.toml"))
+	for _, w := range []string{`wsgi     = "admin:create_app()"`, `server_names         = ["b.example.org"]`, "port     = 5010"} {
+		if !strings.Contains(string(data), w) {
+			t.Errorf("stack.toml lacks %q:\n%s", w, data)
+		}
+	}
+}
+
 // On a terminal, init asks which of two Flask apps, then the settings no
 // flag gave.
 func TestInitAsks(t *testing.T) {
@@ -216,5 +257,21 @@ func TestInitAsks(t *testing.T) {
 	data, _ := os.ReadFile(filepath.Join(dir, "stack.toml"))
 	if !strings.Contains(string(data), `wsgi     = "admin:create_app()"`) || !strings.Contains(out.String(), "admin/__init__.py defines create_app() → Flask") {
 		t.Errorf("stack.toml:\n%s\noutput:\n%s", data, out)
+	}
+}
+
+// --static cannot make up a folder: init says so and writes no static table.
+func TestInitStaticWithoutFolder(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"go.mod": "module x\n", "main.go": "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n"})
+	code, out, errOut := initIn(t, dir, "--yes", "--static")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "! --static: the app has no static folder that init found") {
+		t.Errorf("output:\n%s", out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "stack.toml")); strings.Contains(string(data), "[[proxy.static]]") {
+		t.Errorf("stack.toml has a static table:\n%s", data)
 	}
 }
