@@ -17,10 +17,11 @@ import (
 )
 
 // adopt runs `init --yes` in dir with free ports, then checks what serve
-// and gen-nginx make of the stack.toml: the app's page through serve's
+// and gen-nginx make of the stack.toml: the app's pages (path → what the
+// body holds) through serve's
 // proxy, and a site real nginx accepts (nginx -t in the distribution's
 // own nginx.conf).
-func adopt(t *testing.T, dir, page, want string, args ...string) *stack.Config {
+func adopt(t *testing.T, dir string, pages map[string]string, args ...string) *stack.Config {
 	t.Helper()
 	port := testutil.PortRange(t, 2)
 	code, out, errOut := initIn(t, dir, append([]string{"--yes", "--port", strconv.Itoa(port), "--listen", strconv.Itoa(port + 1)}, args...)...)
@@ -37,8 +38,10 @@ func adopt(t *testing.T, dir, page, want string, args ...string) *stack.Config {
 	s := startServe(t, &ServeOptions{Config: path, HoldTimeout: time.Minute})
 	url := s.waitFor(`proxy \| listening on (http://127\.0\.0\.1:\d+)`)[1]
 	s.waitFor(`app \| ready in `)
-	if code, body := httpGet(t, url+page); code != 200 || !strings.Contains(body, want) {
-		t.Errorf("GET %s through serve: %d\n%s", page, code, body)
+	for page, want := range pages {
+		if code, body := httpGet(t, url+page); code != 200 || !strings.Contains(body, want) {
+			t.Errorf("GET %s through serve: %d\n%s", page, code, body)
+		}
 	}
 	if err := s.stop(); err != nil {
 		t.Errorf("serve: %v", err)
@@ -75,9 +78,20 @@ func TestInitDjangoServes(t *testing.T) {
 			t.Fatalf("%v: %v\n%s", argv, err, out)
 		}
 	}
-	c := adopt(t, filepath.Join(parent, "mysite"), "/", "The install worked successfully!", "--domain", "mysite.localhost")
+	c := adopt(t, filepath.Join(parent, "mysite"), map[string]string{"/": "The install worked successfully!"}, "--domain", "mysite.localhost")
 	if c.App.Template != "django" || c.App.WSGI != "mysite.wsgi:application" || !strings.HasPrefix(c.App.Command, ".venv/bin/python manage.py runserver 127.0.0.1:$PORT --noreload") {
 		t.Errorf("app %+v", c.App)
+	}
+}
+
+// A Flask factory package at the top of the project, as the Flask
+// tutorial lays it out.
+func TestInitFlaskFactoryServes(t *testing.T) {
+	dir := nginxtest.TempDir(t)
+	writeFiles(t, dir, flaskFactory)
+	c := adopt(t, dir, map[string]string{"/": "shop home", "/static/shop.css": "color: green"})
+	if c.App.WSGI != "shop:create_app()" || c.App.Health != "/healthz" || len(c.App.Env) != 0 {
+		t.Errorf("config %+v", c.App)
 	}
 }
 
@@ -90,7 +104,7 @@ func TestInitFlaskSrcServes(t *testing.T) {
 		files["src/"+p] = s
 	}
 	writeFiles(t, dir, files)
-	c := adopt(t, dir, "/", "shop home")
+	c := adopt(t, dir, map[string]string{"/": "shop home", "/static/shop.css": "color: green"})
 	if c.App.WSGI != "shop:create_app()" || c.App.Env["PYTHONPATH"] != "src" || c.Proxy.Static[0].Dir != "src/shop/static" {
 		t.Errorf("config %+v %+v", c.App, c.Proxy.Static)
 	}
@@ -118,7 +132,7 @@ func main() {
 }
 `,
 	})
-	c := adopt(t, dir, "/", "acme api")
+	c := adopt(t, dir, map[string]string{"/": "acme api"})
 	if c.Name != "api" || c.App.Build != "go build -o .stackctl/app ./cmd/server" || c.App.Health != "/healthz" {
 		t.Errorf("config %+v", c.App)
 	}
