@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -145,7 +146,10 @@ func runInit(opts *InitOptions) error {
 		}
 	}
 	do := opts.Detect
-	do.Domain = firstNonEmpty(opts.Domain, stack.DefaultDomain)
+	do.Domain = stack.DefaultDomain
+	if opts.Given["domain"] {
+		do.Domain = opts.Domain
+	}
 	// Refuse before asking anything.
 	if err := detect.CheckNew(path); err != nil {
 		return err
@@ -265,28 +269,10 @@ func checkInitFlags(opts *InitOptions) error {
 			return ui.Usagef("use a port or an address such as 8080 or 127.0.0.1:8080", "--listen: %v", err)
 		}
 	}
-	if t := opts.Detect.Template; t != "" && !contains(detect.Kinds, t) {
+	if t := opts.Detect.Template; t != "" && !slices.Contains(detect.Kinds, t) {
 		return ui.Usagef("pick one of "+strings.Join(detect.Kinds, ", "), "--template %q is not a kind init knows", t)
 	}
 	return nil
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if x == y {
-			return true
-		}
-	}
-	return false
-}
-
-func firstNonEmpty(xs ...string) string {
-	for _, x := range xs {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }
 
 // askInit asks for each setting no flag gave.

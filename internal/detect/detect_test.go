@@ -101,7 +101,7 @@ func TestDjangoStartproject(t *testing.T) {
 	}
 	settings := filepath.Join(dir, "mysite", "settings.py")
 	src, _ := os.ReadFile(settings)
-	src = append(src, "STATIC_ROOT = BASE_DIR / 'collected'\nALLOWED_HOSTS = ['.example.org']\n"...)
+	src = append(src, "STATIC_ROOT = BASE_DIR / 'collected'\nALLOWED_HOSTS = [\n    'localhost',  # for serve\n    '.example.org',\n]\n"...)
 	write(t, dir, map[string]string{"mysite/settings.py": string(src)})
 	p, err = Detect(dir, Options{Domain: "mysite.example.org"})
 	if err != nil {

@@ -17,6 +17,8 @@ var (
 	starImportRE = regexp.MustCompile(`(?m)^from\s+\.(\w+)\s+import\s+\*`)
 	// staticRootRE finds the last folder name in BASE_DIR / 'x', os.path.join(BASE_DIR, 'x').
 	staticRootRE = regexp.MustCompile(`BASE_DIR.*?` + pyString + `\)?\s*(#.*)?$`)
+	// allowedHostsRE finds ALLOWED_HOSTS = [...], on one line or several.
+	allowedHostsRE = regexp.MustCompile(`(?ms)^ALLOWED_HOSTS\s*=\s*[\[(](.*?)[\])]`)
 	// hostsRE finds each string of a list literal.
 	hostsRE = regexp.MustCompile(pyString)
 )
@@ -131,9 +133,10 @@ func detectDjango(dir string, o Options) (*Project, error) {
 			p.Warnings = append(p.Warnings, fmt.Sprintf("%s sets DEBUG = True: never in production (it shows settings and code to visitors) — read it from the environment, e.g. DEBUG = os.environ.get('DJANGO_DEBUG') == '1', and set that in .env for serve", settingsFile))
 		}
 	}
-	if expr, ok := pyAssign(all, "ALLOWED_HOSTS"); ok && strings.HasPrefix(expr, "[") && strings.HasSuffix(strings.TrimSpace(strings.SplitN(expr, "#", 2)[0]), "]") {
+	if ms := allowedHostsRE.FindAllSubmatch(all, -1); ms != nil {
+		list := string(ms[len(ms)-1][1]) // the last one wins, as in Python
 		var hosts []string
-		for _, h := range hostsRE.FindAllStringSubmatch(expr, -1) {
+		for _, h := range hostsRE.FindAllStringSubmatch(list, -1) {
 			hosts = append(hosts, strOf(h, 1))
 		}
 		if len(hosts) == 0 && debug {

@@ -37,13 +37,19 @@ func FindInterpreter(dir string) Interpreter {
 // pyTimeout bounds every interpreter run.
 const pyTimeout = 20 * time.Second
 
-// runPython runs python with args in a folder outside the project, so that
-// nothing of the project is on sys.path.
+// runPython runs python with args in an empty folder of its own, so that
+// neither the project's modules nor anything someone left in /tmp (a
+// planted flask.py) is on sys.path.
 func runPython(python string, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), pyTimeout)
 	defer cancel()
+	empty, err := os.MkdirTemp("", "stackctl-init-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(empty)
 	cmd := exec.CommandContext(ctx, python, args...)
-	cmd.Dir = os.TempDir()
+	cmd.Dir = empty
 	cmd.Env = append(os.Environ(), "PYTHONDONTWRITEBYTECODE=1")
 	return cmd.CombinedOutput()
 }
