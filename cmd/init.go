@@ -193,6 +193,10 @@ func runInit(opts *InitOptions) error {
 	}
 	listen, err := scaffold.NormalizeListen(s.Listen, s.Port)
 	if err != nil {
+		if !opts.Given["listen"] && !interactive {
+			// The default address took the port given.
+			return ui.Usagef("pass --listen with another port, or another --port", "--port: %d is also the port of the local proxy (serve.listen %s)", s.Port, s.Listen)
+		}
 		return &ui.UsageError{Err: fmt.Errorf("--listen: %w", err)}
 	}
 	if proj.Module != "" {

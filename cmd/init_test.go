@@ -166,8 +166,10 @@ func TestInitBadInput(t *testing.T) {
 			[]string{`error: --template "rails" is not a kind init knows — pick one of django, flask, go`}},
 		{"no such folder", nil, []string{"--yes"}, 2,
 			[]string{"/missing is not a folder — run init in the project's folder"}},
-		{"listen on the app's port", map[string]string{"app.py": "import flask\napp = flask.Flask(__name__)\n"}, []string{"--yes", "--port", "8080"}, 2,
-			[]string{"error: --listen: "}},
+		{"port of the default listen", map[string]string{"app.py": "import flask\napp = flask.Flask(__name__)\n"}, []string{"--yes", "--port", "8080"}, 2,
+			[]string{"error: --port: 8080 is also the port of the local proxy (serve.listen 127.0.0.1:8080) — pass --listen with another port, or another --port"}},
+		{"listen on the app's port", map[string]string{"app.py": "import flask\napp = flask.Flask(__name__)\n"}, []string{"--yes", "--port", "8081", "--listen", "8081"}, 2,
+			[]string{"error: --listen: port 8081 is also the app's port"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
