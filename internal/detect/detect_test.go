@@ -115,6 +115,37 @@ func TestDjangoStartproject(t *testing.T) {
 	}
 }
 
+// Settings split over a package, values taken from a sibling module.
+func TestDjangoSplitSettings(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write(t, dir, map[string]string{
+		"manage.py":                 "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"proj.settings\")\n",
+		"proj/__init__.py":          "",
+		"proj/settings/__init__.py": "from .base import *  # noqa\nDEBUG = False\n",
+		"proj/settings/base.py": `import os
+BASE_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+DEBUG = True
+STATIC_URL = "assets/"
+STATIC_ROOT = os.path.join(BASE_DIR, "var", "static")  # collectstatic
+WSGI_APPLICATION = "proj.wsgi_prod.application"
+ALLOWED_HOSTS = ["*"]
+`,
+	})
+	p, err := Detect(dir, Options{Domain: "proj.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.WSGI != "proj.wsgi_prod:application" || p.Static.URL != "/assets/" || p.Static.Dir != "var/static" {
+		t.Errorf("wsgi %q, static %+v", p.WSGI, p.Static)
+	}
+	for _, w := range p.Warnings {
+		if strings.Contains(w, "DEBUG") || strings.Contains(w, "ALLOWED_HOSTS") {
+			t.Errorf("warning %q: DEBUG is False in the end, and * allows every host", w)
+		}
+	}
+}
+
 func TestFlaskLayouts(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -15,11 +15,9 @@ var (
 	settingsModuleRE = regexp.MustCompile(`DJANGO_SETTINGS_MODULE['"]\s*,\s*` + pyString)
 	// starImportRE finds "from .base import *" in a settings module.
 	starImportRE = regexp.MustCompile(`(?m)^from\s+\.(\w+)\s+import\s+\*`)
-	// staticRootRE finds the last folder name in BASE_DIR / 'x', os.path.join(BASE_DIR, 'x').
-	staticRootRE = regexp.MustCompile(`BASE_DIR.*?` + pyString + `\)?\s*(#.*)?$`)
 	// allowedHostsRE finds ALLOWED_HOSTS = [...], on one line or several.
 	allowedHostsRE = regexp.MustCompile(`(?ms)^ALLOWED_HOSTS\s*=\s*[\[(](.*?)[\])]`)
-	// hostsRE finds each string of a list literal.
+	// hostsRE finds each string literal of an expression.
 	hostsRE = regexp.MustCompile(pyString)
 )
 
@@ -106,8 +104,8 @@ func detectDjango(dir string, o Options) (*Project, error) {
 	root := "staticfiles"
 	rootWhy := "STATIC_ROOT is not set"
 	if expr, ok := pyAssign(all, "STATIC_ROOT"); ok {
-		if m := staticRootRE.FindStringSubmatch(expr); m != nil && stack.ValidateRelDir(strOf(m, 1)) == nil {
-			root = path.Clean(strOf(m, 1))
+		if rel := baseDirPath(expr); rel != "" && stack.ValidateRelDir(rel) == nil {
+			root = rel
 			rootWhy = "STATIC_ROOT = " + expr
 		} else if v, ok := pyStringValue(expr); ok && !path.IsAbs(v) && stack.ValidateRelDir(v) == nil {
 			root = path.Clean(v)
@@ -162,4 +160,23 @@ func hostAllowed(host string, allowed []string) bool {
 		}
 	}
 	return false
+}
+
+// baseDirPath reads a path under the project from BASE_DIR / 'a' / 'b' or
+// os.path.join(BASE_DIR, 'a', 'b'): "a/b". BASE_DIR is the folder of
+// manage.py, as startproject defines it. "" when expr is something else.
+func baseDirPath(expr string) string {
+	expr, _, _ = strings.Cut(expr, "#")
+	_, rest, ok := strings.Cut(expr, "BASE_DIR")
+	if !ok {
+		return ""
+	}
+	var parts []string
+	for _, m := range hostsRE.FindAllStringSubmatch(rest, -1) {
+		parts = append(parts, strOf(m, 1))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return path.Clean(path.Join(parts...))
 }
