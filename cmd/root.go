@@ -84,6 +84,7 @@ like that site, and deploy installs both on a server.`,
 
 	for _, newCmd := range []func(*Factory) *cobra.Command{
 		newCmdNew,
+		newCmdInit,
 		newCmdGenNginx,
 		newCmdDeploy,
 		newCmdDoctor,

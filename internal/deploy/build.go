@@ -47,7 +47,7 @@ func BuildApp(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []st
 		}
 		defer os.RemoveAll(tmp)
 		out := filepath.Join(tmp, c.Name)
-		argv = []string{goBin, "build", "-trimpath", "-o", out, "."}
+		argv = []string{goBin, "build", "-trimpath", "-o", out, goMainPackage(c)}
 		if _, err := sys.run(ctx, dir, argv...); err != nil {
 			return nil, nil, ui.WithFix(fmt.Errorf("build the app: %w", err), "fix the build error (try 'go build .' in "+dir+")")
 		}
@@ -67,6 +67,12 @@ func BuildApp(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []st
 	case "flask":
 		var err error
 		files, err = collect(dir, ".", c.App.Ignore)
+		if err != nil {
+			return nil, nil, err
+		}
+	case "django":
+		var err error
+		files, argv, err = buildDjango(ctx, sys, c)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -240,10 +240,10 @@ func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, 
 		return nil, nil, nil, err
 	}
 	uo := UnitOptions{Workers: 2*runtime.NumCPU() + 1}
-	if c.App.Template == "flask" {
+	if stack.IsPython(c.App.Template) {
 		g, err := r.System.LookPath("gunicorn")
 		if err != nil {
-			return nil, nil, nil, ui.WithFix(errors.New("gunicorn is not installed: the Flask app runs under gunicorn in production"), "apt-get install gunicorn python3-flask")
+			return nil, nil, nil, ui.WithFix(fmt.Errorf("gunicorn is not installed: the %s app runs under gunicorn in production", c.App.Template), "apt-get install gunicorn python3-"+c.App.Template)
 		}
 		uo.Gunicorn = g
 	}

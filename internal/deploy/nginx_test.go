@@ -176,6 +176,10 @@ func parseUnit(t *testing.T, text string) unitCommand {
 		switch k {
 		case "ExecStart":
 			for _, w := range strings.Fields(v) {
+				// A word quoted whole ("shop:create_app()") is that word.
+				if q := strings.Trim(w, `"`); len(w) > 2 && w == `"`+q+`"` && !strings.ContainsAny(q, `"\`) {
+					w = q
+				}
 				if strings.ContainsAny(w, `"\`) {
 					t.Fatalf("parseUnit handles plain words only, got %q", w)
 				}

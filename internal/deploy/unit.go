@@ -70,12 +70,12 @@ func RenderUnit(c *stack.Config, o UnitOptions) (*Unit, error) {
 		for _, w := range words[1:] {
 			argv = append(argv, expand(w))
 		}
-	case "flask":
+	case "flask", "django":
 		if o.Gunicorn == "" || !path.IsAbs(o.Gunicorn) {
 			return nil, fmt.Errorf("gunicorn's path %q is not absolute", o.Gunicorn)
 		}
 		w := max(o.Workers, 1)
-		argv = []string{o.Gunicorn, "-w", strconv.Itoa(w), "-b", AppHost + ":" + port, "wsgi:app"}
+		argv = []string{o.Gunicorn, "-w", strconv.Itoa(w), "-b", AppHost + ":" + port, wsgiTarget(c)}
 		env = append(env, "PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1")
 	default:
 		return nil, fmt.Errorf("app.template %q cannot be deployed", c.App.Template)

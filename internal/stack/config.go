@@ -30,12 +30,16 @@ type Config struct {
 
 // App is how the application is built and run.
 type App struct {
-	// Template is the kind of app: "go" or "flask".
+	// Template is the kind of app: "go", "flask" or "django" (django:
+	// written by `stackctl init` only).
 	Template string `toml:"template"`
 	// Build is run before each (re)start by serve; empty for none.
 	Build string `toml:"build"`
 	// Command starts one copy of the app. $PORT and $HOST are expanded.
 	Command string `toml:"command"`
+	// WSGI is what gunicorn serves in production for a Python app:
+	// "module:variable" or "module:factory()". Empty for Go.
+	WSGI string `toml:"wsgi"`
 	// Port is the app's port; replica i listens on Port+i.
 	Port int `toml:"port"`
 	// Health is the path answered with 200 once the app is ready.

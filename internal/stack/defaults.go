@@ -8,6 +8,14 @@ import (
 // Templates lists the app templates stackctl can scaffold and run.
 var Templates = []string{"go", "flask"}
 
+// AdoptedTemplates lists the kinds of app stackctl runs and deploys but
+// never scaffolds: `stackctl init` writes them for existing projects.
+var AdoptedTemplates = []string{"django"}
+
+// IsPython reports whether a template's app is a Python WSGI app, run by
+// gunicorn on app.wsgi in production.
+func IsPython(template string) bool { return template == "flask" || template == "django" }
+
 // GzipTypes are the response types both fronts compress when proxy.gzip is
 // on, besides text/html, which nginx always compresses: nginx's gzip_types
 // and the embedded proxy's list are this one list.
@@ -110,7 +118,10 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	if c.App.Command == "" {
 		c.App.Command = DefaultCommand(c.App.Template)
 	}
-	if c.App.Template == "flask" && !defined("app", "ignore") && len(c.App.Ignore) == 0 {
+	if c.App.WSGI == "" {
+		c.App.WSGI = DefaultWSGI(c.App.Template)
+	}
+	if IsPython(c.App.Template) && !defined("app", "ignore") && len(c.App.Ignore) == 0 {
 		c.App.Ignore = []string{"*.pyc", "__pycache__", "*.log"}
 	}
 	if c.App.Template == "go" && !defined("app", "ignore") && len(c.App.Ignore) == 0 {
@@ -154,10 +165,24 @@ func DefaultBuild(template string) string {
 // before "run": Debian 12's Flask 2.2 has it only there ("flask run --debug"
 // is Flask 2.3's), and every later Flask still accepts it there.
 func DefaultCommand(template string) string {
-	if template == "flask" {
+	switch template {
+	case "flask":
 		return "python3 -m flask --app app --debug run --no-reload --host $HOST --port $PORT"
+	case "django":
+		// Django's autoreloader would fight serve's, as Flask's would.
+		return "python3 manage.py runserver 127.0.0.1:$PORT --noreload"
 	}
 	return ".stackctl/app"
+}
+
+// DefaultWSGI is app.wsgi for a template: the scaffolded Flask app's
+// wsgi.py; none for Go. A Django project's is its WSGI_APPLICATION
+// ("mysite.wsgi:application"), which `stackctl init` reads from settings.
+func DefaultWSGI(template string) string {
+	if template == "flask" {
+		return "wsgi:app"
+	}
+	return ""
 }
 
 // Dir is the project folder: the folder holding the stack.toml, or "." for a

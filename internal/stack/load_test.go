@@ -15,7 +15,7 @@ func full() *Config {
 	return &Config{
 		Name: "shop",
 		App: App{
-			Template: "flask", Build: "make", Command: "gunicorn -b 127.0.0.1:$PORT app:app", Port: 6000,
+			Template: "flask", Build: "make", Command: "gunicorn -b 127.0.0.1:$PORT app:app", WSGI: "app:create_app()", Port: 6000,
 			Health: "/up", Watch: []string{".", "src"}, Ignore: []string{"*.tmp"}, Replicas: 3,
 			Env: map[string]string{"GREETING": `say "hi" \ there`, "B": "2"},
 		},
@@ -69,8 +69,17 @@ func nilEmpty(c *Config) *Config {
 	return &cp
 }
 
+// django is a Config as `stackctl init` writes it for a Django project.
+func django() *Config {
+	c := Default("mysite", "django")
+	c.App.WSGI = "mysite.wsgi:application"
+	c.App.Command = ".venv/bin/python manage.py runserver 127.0.0.1:$PORT --noreload"
+	c.Proxy.Static = []Static{{URL: "/static/", Dir: "staticfiles", Expires: "30d"}}
+	return c
+}
+
 func TestRoundTrip(t *testing.T) {
-	for name, c := range map[string]*Config{"full": full(), "default go": Default("x", "go"), "default flask": Default("y", "flask")} {
+	for name, c := range map[string]*Config{"full": full(), "default go": Default("x", "go"), "default flask": Default("y", "flask"), "django": django()} {
 		t.Run(name, func(t *testing.T) {
 			if err := c.Validate(); err != nil {
 				t.Fatalf("the test's Config is invalid: %v", err)
@@ -169,7 +178,11 @@ func TestValidationErrors(t *testing.T) {
 		want string
 	}{
 		{`name = "My App"`, `stack.toml:1: name: "My App" must start with a lower-case letter and hold only a-z, 0-9 and '-'`},
-		{"name = \"x\"\n[app]\ntemplate = \"rails\"", `stack.toml:3: app.template: "rails" is not a template (go, flask)`},
+		{"name = \"x\"\n[app]\ntemplate = \"rails\"", `stack.toml:3: app.template: "rails" is not a template (go, flask, django)`},
+		{"name = \"x\"\n[app]\ntemplate = \"django\"", `stack.toml:2: app.wsgi: "" is not a WSGI app for gunicorn`},
+		{"name = \"x\"\n[app]\ntemplate = \"flask\"\nwsgi = \"app.py\"", `stack.toml:4: app.wsgi: "app.py" is not a WSGI app for gunicorn`},
+		{"name = \"x\"\n[app]\ntemplate = \"flask\"\nwsgi = \"pkg:create_app(1)\"", `stack.toml:4: app.wsgi: "pkg:create_app(1)" is not a WSGI app`},
+		{"name = \"x\"\n[app]\nwsgi = \"wsgi:app\"", `stack.toml:3: app.wsgi: is for Python apps; app.template "go" has none`},
 		{"name = \"x\"\n[app]\nport = 70000", "stack.toml:3: app.port: 70000 is not a port (1–65535)"},
 		{"name = \"x\"\n[app]\nreplicas = 0", "stack.toml:3: app.replicas: 0 is not between 1 and 64"},
 		{"name = \"x\"\n[app]\nport = 65535\nreplicas = 2", "stack.toml:4: app.replicas: 2 replicas from port 65535 run past port 65535"},

@@ -17,6 +17,9 @@ var (
 	userRE    = regexp.MustCompile(`^[a-z_][a-z0-9_-]*$`)
 	serviceRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]+$`)
 	labelRE   = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]*[a-z0-9])?$`)
+	// wsgiRE is gunicorn's APP_MODULE: a dotted module, ':', a variable or a
+	// call of a factory with no arguments.
+	wsgiRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\(\))?$`)
 	// pathRE is what a path may hold in an nginx config or a unit: no
 	// whitespace, quotes, ';', '{', '}', '$', '#' or anything else that could
 	// end a directive or start a variable.
@@ -209,8 +212,15 @@ func (c *Config) Validate() error {
 	v.check("name", ValidateName(c.Name))
 
 	a := c.App
-	if !oneOf(a.Template, Templates...) {
-		v.add("app.template", "%q is not a template (%s)", a.Template, strings.Join(Templates, ", "))
+	known := append(append([]string(nil), Templates...), AdoptedTemplates...)
+	if !oneOf(a.Template, known...) {
+		v.add("app.template", "%q is not a template (%s)", a.Template, strings.Join(known, ", "))
+	}
+	switch {
+	case IsPython(a.Template) && !wsgiRE.MatchString(a.WSGI):
+		v.add("app.wsgi", "%q is not a WSGI app for gunicorn (module:variable or module:factory(), such as %q)", a.WSGI, "wsgi:app")
+	case !IsPython(a.Template) && a.WSGI != "":
+		v.add("app.wsgi", "is for Python apps; app.template %q has none: remove it", a.Template)
 	}
 	v.check("app.port", ValidatePort(a.Port))
 	if a.Replicas < 1 || a.Replicas > 64 {
