@@ -122,7 +122,7 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 	if err != nil {
 		return deploy.HostsOptions{}, nil, err
 	}
-	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c)}
+	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c), Live: io.OutTTY}
 	if c.Deploy.LB != "" {
 		o.Hosts, o.LB = hosts[:len(hosts)-1], hosts[len(hosts)-1]
 	}

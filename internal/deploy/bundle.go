@@ -93,8 +93,9 @@ func BuildBundle(ctx context.Context, c *stack.Config, goarch string) (*Bundle, 
 		}
 		defer os.RemoveAll(tmp)
 		out := filepath.Join(tmp, c.Name)
-		b.BuildArgv = []string{"go", "build", "-trimpath", "-o", "bin/" + c.Name, "."}
-		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, ".")
+		pkg := goMainPackage(c)
+		b.BuildArgv = []string{"go", "build", "-trimpath", "-o", "bin/" + c.Name, pkg}
+		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, pkg)
 		cmd.Dir = dir
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
 		if msg, err := cmd.CombinedOutput(); err != nil {
@@ -118,6 +119,15 @@ func BuildBundle(ctx context.Context, c *stack.Config, goarch string) (*Bundle, 
 			return nil, err
 		}
 		b.Files = files
+		b.Python = true
+	case "django":
+		// The project's files, and its static files as collectstatic
+		// gathers them here (the host needs no build step for them).
+		files, argv, err := buildDjango(ctx, RealSystem(), c)
+		if err != nil {
+			return nil, err
+		}
+		b.Files, b.BuildArgv = files, argv
 		b.Python = true
 	default:
 		return nil, fmt.Errorf("app.template %q cannot be deployed", c.App.Template)

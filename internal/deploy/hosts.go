@@ -46,6 +46,9 @@ type HostsOptions struct {
 	By string
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// Live shows each long step as a line that the step's result replaces
+	// (Out is a terminal).
+	Live bool
 	// LB, when set, is the load-balancer host: it runs only nginx, with an
 	// upstream over every app host (DEPLOY.md "Several hosts").
 	LB host.Host
@@ -186,7 +189,21 @@ func gitCommit(dir string) (string, bool) {
 func (f *fleet) say(h host.Host, format string, args ...any) {
 	f.outMu.Lock()
 	defer f.outMu.Unlock()
+	if f.Live {
+		fmt.Fprint(f.Out, "\r\033[K")
+	}
 	fmt.Fprintf(f.Out, "%s  %s\n", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), fmt.Sprintf(format, args...))
+}
+
+// step shows what a host is doing now, on a terminal only: the next line
+// said replaces it.
+func (f *fleet) step(h host.Host, format string, args ...any) {
+	if !f.Live {
+		return
+	}
+	f.outMu.Lock()
+	defer f.outMu.Unlock()
+	fmt.Fprintf(f.Out, "\r\033[K%s  %s", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), f.p.Faint("… "+fmt.Sprintf(format, args...)))
 }
 
 func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
@@ -449,6 +466,7 @@ func (r *hostRun) prepare(ctx context.Context) error {
 	}
 	var out bytes.Buffer
 	r.prepared = true
+	r.step(r.h, "sending release %s (%d files, %s)", r.id, len(r.changed), humanBytes(r.bytes))
 	err = host.Script(ctx, r.h, true, prepareScript, bytes.NewReader(data), &out, r.l.Releases(), r.id, base, python, reuse)
 	if err != nil {
 		return fmt.Errorf("prepare release %s: %w", r.id, err)
@@ -560,6 +578,7 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 		return err
 	}
 	unit := r.l.Instance(r.newSlot)
+	r.step(r.h, "starting release %s on slot %s, waiting for %s", id, r.newSlot, r.c.App.Health)
 	if _, err := host.Output(ctx, r.h, true, "systemctl", "restart", unit); err != nil {
 		return fmt.Errorf("start %s: %w", unit, err)
 	}
@@ -582,6 +601,7 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 // workers (DEPLOY.md step 4).
 func (r *hostRun) switchTraffic(ctx context.Context, id string) error {
 	start := time.Now()
+	r.step(r.h, "switching nginx to slot %s, waiting for its old workers", r.newSlot)
 	up, err := r.upstreamFile(r.newSlot)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/internal/detect"
 	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/nginx"
@@ -382,6 +384,19 @@ func TestHostDeployFailuresLoseNothing(t *testing.T) {
 		cancel()
 	}()
 	fail("Ctrl-C", o, ctx, "interrupted")
+
+	// The connection drops while the new slot is being checked: the
+	// command in flight fails, the undo reconnects.
+	go func() {
+		for i := 0; i < 600; i++ {
+			if st, _ := cl.TrySSH("web1", "systemctl is-active myapp@b.service"); strings.TrimSpace(st) == "active" {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		hs[0].(*host.SSH).Drop()
+	}()
+	fail("dropped connection", o, context.Background(), "SSH connection failed")
 	c.App.Health = "/healthz"
 
 	// A stale lock names who held it and since when.
@@ -522,4 +537,72 @@ func TestHostDeployRefusals(t *testing.T) {
 	if ls := cl.SSH(t, "web1", "ls /srv /etc/stackctl 2>&1 || true"); strings.Contains(ls, "shop") {
 		t.Errorf("a refused deploy wrote files: %s", ls)
 	}
+}
+
+// A Django project as its users make it (startproject), adopted the way
+// `stackctl init` adopts it, deployed to a real server: gunicorn on
+// mysite.wsgi:application from the release's virtualenv (Debian's Django
+// through --system-site-packages), collectstatic's files served by nginx,
+// `manage.py check` as the release command.
+func TestHostDeployAdoptedDjango(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if _, ok := detect.Imports(py, "django"); !ok {
+		if os.Getenv(nginxtest.RequireEnv) == "1" {
+			t.Fatal("python3-django is required: apt-get install python3-django")
+		}
+		t.Skip("no Django (apt-get install python3-django)")
+	}
+	cl := hosttest.Start(t, "web1")
+	parent := nginxtest.TempDir(t)
+	for _, argv := range [][]string{{py, "-m", "django", "startproject", "mysite"}, {py, "-m", "venv", "--system-site-packages", "--without-pip", "mysite/.venv"}} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Dir = parent
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	p, err := detect.Detect(filepath.Join(parent, "mysite"), detect.Options{Domain: "mysite.localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.Config()
+	c.Proxy.ServerNames = []string{"mysite.localhost"} // allowed by startproject's DEBUG ALLOWED_HOSTS
+	c.Deploy.ReleaseCommand = "python manage.py check"
+	path := filepath.Join(parent, "mysite", stack.FileName)
+	if err := detect.WriteNew(path, c); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = stack.Load(path); err != nil {
+		t.Fatal(err)
+	}
+	o := hostOpts(c, dial(t, cl, "", "web1"), nil)
+	out := deployOK(t, o)
+	if !strings.Contains(out, "release_command") {
+		t.Errorf("release_command did not run:\n%s", out)
+	}
+	addr := cl.Host("web1").Addr
+	status, body := getHost(t, addr, "/", "mysite.localhost")
+	if status != 200 || !strings.Contains(body, "The install worked successfully!") {
+		t.Errorf("GET / through the server's nginx: %d %.300s", status, body)
+	}
+	if status, body := getHost(t, addr, "/static/admin/css/base.css", "mysite.localhost"); status != 200 || !strings.Contains(body, "body") {
+		t.Errorf("GET /static/admin/css/base.css: %d %.200s", status, body)
+	}
+	if args := cl.SSH(t, "web1", "ps -o args= -p $(systemctl show -p MainPID --value mysite@a.service)"); !strings.Contains(args, "mysite.wsgi:application") {
+		t.Errorf("slot a runs %q, want gunicorn on mysite.wsgi:application", args)
+	}
+}
+
+// getHost asks addr's nginx for path with the given Host header.
+func getHost(t *testing.T, addr, path, hostHeader string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+	req.Host = hostHeader
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s%s: %v", addr, path, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
 }

@@ -104,7 +104,8 @@ const portSentinel = "STACKCTLPORTSENTINEL"
 // RenderSlotUnit renders the template unit <service>@.service: slot %i runs
 // the release under slots/%i as deploy.user with the slot's port, app.env
 // and the secrets file. A Go app runs its binary with app.command's
-// arguments; a Flask app runs gunicorn from the release's virtualenv.
+// arguments; a Flask or Django app runs gunicorn on app.wsgi from the
+// release's virtualenv.
 // workers is gunicorn's worker count.
 func RenderSlotUnit(c *stack.Config, workers int) ([]byte, error) {
 	l := NewHostLayout(c)
@@ -118,9 +119,9 @@ func RenderSlotUnit(c *stack.Config, workers int) ([]byte, error) {
 		}
 		argv = []string{slotDir + "/bin/" + c.Name}
 		argv = append(argv, words[1:]...)
-	case "flask":
+	case "flask", "django":
 		argv = []string{slotDir + "/.venv/bin/python", "-m", "gunicorn", "-w", strconv.Itoa(max(workers, 1)),
-			"-b", AppHost + ":$PORT", "--graceful-timeout", "25", "wsgi:app"}
+			"-b", AppHost + ":$PORT", "--graceful-timeout", "25", wsgiTarget(c)}
 	default:
 		return nil, fmt.Errorf("app.template %q cannot be deployed to a server", c.App.Template)
 	}

@@ -105,6 +105,14 @@ func (s *SSH) User() string { return s.resolved.User }
 
 func (s *SSH) controlPath() string { return filepath.Join(s.dir, "cm") }
 
+// Drop ends the connection abruptly, as a network failure would: commands
+// running on it fail, and later commands connect anew (with the same
+// checks). Tests use it to drop a deploy's connection mid-way.
+func (s *SSH) Drop() error {
+	args := append(s.baseArgs(), "-O", "exit", "--", s.dest.Host)
+	return exec.Command("ssh", args...).Run()
+}
+
 // baseArgs are the options of every ssh invocation, before the destination.
 func (s *SSH) baseArgs() []string {
 	args := []string{}

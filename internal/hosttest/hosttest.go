@@ -41,7 +41,7 @@ const (
 	// rootfsEnv overrides where the cached root filesystem lives.
 	rootfsEnv = "STACKCTL_ROOTFS"
 	// defaultRootfs is the cache; bump -vN together with mkrootfs.sh.
-	defaultRootfs = "/var/lib/machines/stackctl-bookworm-v1"
+	defaultRootfs = "/var/lib/machines/stackctl-bookworm-v2"
 	// rootfsMarker exists only in a complete root filesystem.
 	rootfsMarker = "etc/stackctl-rootfs"
 

@@ -3,14 +3,14 @@
 # (internal/hosttest, HOSTS.md), or keeps the cached one.
 #
 #   mkrootfs.sh [DIR]     DIR defaults to $STACKCTL_ROOTFS or
-#                         /var/lib/machines/stackctl-bookworm-v1
+#                         /var/lib/machines/stackctl-bookworm-v2
 #
 # The build goes into DIR.tmp-PID and is renamed to DIR only when complete,
 # so an interrupted build is never mistaken for a cache. Bump the -vN suffix
 # (here and in hosttest.go) when the contents below change.
 set -euo pipefail
 
-dir="${1:-${STACKCTL_ROOTFS:-/var/lib/machines/stackctl-bookworm-v1}}"
+dir="${1:-${STACKCTL_ROOTFS:-/var/lib/machines/stackctl-bookworm-v2}}"
 if [ -f "$dir/etc/stackctl-rootfs" ]; then
 	echo "rootfs: cached at $dir"
 	exit 0
@@ -40,7 +40,7 @@ cleanup() {
 trap cleanup EXIT
 echo "rootfs: building $dir (debootstrap, a few minutes)"
 debootstrap --variant=minbase \
-	--include=systemd,systemd-sysv,dbus,openssh-server,nginx,iproute2,python3,python3-flask,python3-venv,python3-pip,gunicorn,curl,ca-certificates,sudo \
+	--include=systemd,systemd-sysv,dbus,openssh-server,nginx,iproute2,python3,python3-flask,python3-venv,python3-pip,python3-django,gunicorn,curl,ca-certificates,sudo \
 	bookworm "$tmp" >"$tmp.log" 2>&1 || { tail -30 "$tmp.log" >&2; exit 1; }
 rm -f "$tmp.log"
 
