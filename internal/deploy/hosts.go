@@ -580,7 +580,9 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 	unit := r.l.Instance(r.newSlot)
 	r.step(r.h, "starting release %s on slot %s, waiting for %s", id, r.newSlot, r.c.App.Health)
 	if _, err := host.Output(ctx, r.h, true, "systemctl", "restart", unit); err != nil {
-		return fmt.Errorf("start %s: %w", unit, err)
+		journal, _ := host.Output(ctx, r.h, true, "journalctl", "-u", unit, "-n", "12", "--no-pager", "-o", "cat")
+		return ui.WithFix(fmt.Errorf("%s: release %s does not start on slot %s: %w\n%s", r.h.Name(), id, r.newSlot, err, strings.TrimSpace(journal)),
+			"fix the app (journalctl -u "+unit+"); the old release keeps serving")
 	}
 	port := SlotPort(r.c, r.newSlot)
 	out, err := host.Output(ctx, r.h, true, "sh", "-c", healthScript, "stackctl", strconv.Itoa(port), r.c.App.Health,

@@ -151,6 +151,14 @@ func TestRollingDeployBehindLB(t *testing.T) {
 	o := hostOpts(c, hs[:2], nil)
 	o.LB = hs[2]
 	o.HealthTimeout = 10 * time.Second
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range []string{"lb1", "web1", "web2"} {
+				out, _ := cl.TrySSH(h, "tail -n 20 /var/log/nginx/echo.error.log; cat /etc/stackctl/echo/upstream.conf; systemctl is-active echo@a echo@b; ss -ltnp")
+				t.Logf("%s:\n%s", h, out)
+			}
+		}
+	})
 	out := deployOK(t, o)
 	if !strings.Contains(out, "lb1") || !strings.Contains(out, "nginx → "+cl.Host("web1").Addr+":80, "+cl.Host("web2").Addr+":80") {
 		t.Errorf("the lb's site was not installed over both hosts:\n%s", out)

@@ -64,7 +64,7 @@ type Host struct {
 	netns    string // ip netns name (/run/netns/NETNS)
 	veth     string // the veth end on the bridge; eth0 is the other end
 	log      string // the container's console output
-	cgroup   string // the cgroup directory nspawn runs in ("" = its parent's)
+	cgroups  []string // the cgroup directories nspawn runs in (none = its parent's)
 	degraded string // systemd's failed units after boot, if any
 
 	cmd      *exec.Cmd
@@ -304,10 +304,14 @@ func (c *Cluster) boot(h *Host, rootfs string) error {
 	// "supervisor") under its own cgroup: started from one process, all
 	// containers would share them, and their systemds then race on the
 	// same unit cgroups (units failing with status 219/CGROUP). So each
-	// nspawn first moves itself into a cgroup of its own.
-	h.cgroup = ownCgroup(h.machine)
+	// nspawn first moves itself into a cgroup of its own, in every
+	// hierarchy systemd uses: name=systemd and, on a hybrid cgroup v1
+	// machine like this one, the unified v2 hierarchy too (measured: with
+	// only the first, boots under concurrent test packages still failed
+	// units now and then).
+	h.cgroups = ownCgroups(h.machine)
 	h.cmd = exec.Command("/bin/sh", "-c",
-		`[ -z "$HOSTTEST_CGROUP" ] || echo $$ >"$HOSTTEST_CGROUP/cgroup.procs" || echo "hosttest: cannot move into $HOSTTEST_CGROUP" >&2
+		`for cg in $HOSTTEST_CGROUPS; do echo $$ >"$cg/cgroup.procs" || echo "hosttest: cannot move into $cg" >&2; done
 exec "$0" "$@"`,
 		nspawn,
 		"-q", "--register=no", "--keep-unit", "--volatile=overlay",
@@ -319,7 +323,7 @@ exec "$0" "$@"`,
 		"--bind-ro="+pub+":/home/deploy/.ssh/authorized_keys",
 		"--bind-ro="+pub+":/home/nosudo/.ssh/authorized_keys",
 	)
-	h.cmd.Env = append(os.Environ(), "HOSTTEST_CGROUP="+h.cgroup)
+	h.cmd.Env = append(os.Environ(), "HOSTTEST_CGROUPS="+strings.Join(h.cgroups, " "))
 	h.cmd.Stdin = nil // /dev/null
 	h.cmd.Stdout, h.cmd.Stderr = f, f
 	// Its own session, so a terminal's signals do not reach it; killed
@@ -529,8 +533,8 @@ func (h *Host) Stop() {
 		// explicit delete covers a namespace that did not get the pair.
 		run(cmdTimeout, "ip", "netns", "del", h.netns)
 		run(cmdTimeout, "ip", "link", "del", h.veth)
-		if h.cgroup != "" {
-			removeCgroup(h.cgroup)
+		for _, cg := range h.cgroups {
+			removeCgroup(cg)
 		}
 	})
 }
@@ -593,15 +597,15 @@ func tail(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// ownCgroup makes a cgroup for the nspawn of machine, under this process's
-// cgroup in the hierarchy systemd uses (name=systemd on cgroup v1, else the
-// unified one), and returns its directory; "" when it cannot.
-func ownCgroup(machine string) string {
+// ownCgroups makes a cgroup for the nspawn of machine under this process's
+// cgroup in each hierarchy systemd uses (name=systemd on cgroup v1, the
+// unified one on v2 or hybrid machines) and returns their directories.
+func ownCgroups(machine string) []string {
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		return ""
+		return nil
 	}
-	var base string
+	var bases []string
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.SplitN(line, ":", 3)
 		if len(f) != 3 {
@@ -609,21 +613,24 @@ func ownCgroup(machine string) string {
 		}
 		switch {
 		case f[1] == "name=systemd":
-			base = filepath.Join("/sys/fs/cgroup/systemd", f[2])
-		case f[0] == "0" && f[1] == "" && base == "":
+			bases = append(bases, filepath.Join("/sys/fs/cgroup/systemd", f[2]))
+		case f[0] == "0" && f[1] == "":
 			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-				base = filepath.Join("/sys/fs/cgroup", f[2])
+				bases = append(bases, filepath.Join("/sys/fs/cgroup", f[2])) // pure v2
+			} else if _, err := os.Stat("/sys/fs/cgroup/unified/cgroup.controllers"); err == nil {
+				bases = append(bases, filepath.Join("/sys/fs/cgroup/unified", f[2])) // hybrid
 			}
 		}
 	}
-	if base == "" {
-		return ""
+	var dirs []string
+	for _, base := range bases {
+		dir := filepath.Join(base, "hosttest-"+machine)
+		if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+			continue
+		}
+		dirs = append(dirs, dir)
 	}
-	dir := filepath.Join(base, "hosttest-"+machine)
-	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
-		return ""
-	}
-	return dir
+	return dirs
 }
 
 // removeCgroup removes the cgroup dir and the cgroups nspawn left in it
