@@ -60,12 +60,12 @@ type Host struct {
 	Name string // machine name and the ssh config's Host alias ("web1")
 	Addr string // its address on the test bridge ("10.77.3.2")
 
-	machine  string // systemd-nspawn -M: unique on this machine
-	netns    string // ip netns name (/run/netns/NETNS)
-	veth     string // the veth end on the bridge; eth0 is the other end
-	log      string // the container's console output
+	machine  string   // systemd-nspawn -M: unique on this machine
+	netns    string   // ip netns name (/run/netns/NETNS)
+	veth     string   // the veth end on the bridge; eth0 is the other end
+	log      string   // the container's console output
 	cgroups  []string // the cgroup directories nspawn runs in (none = its parent's)
-	degraded string // systemd's failed units after boot, if any
+	degraded string   // systemd's failed units after boot, if any
 
 	cmd      *exec.Cmd
 	done     chan struct{} // closed when the nspawn process has exited
