@@ -637,12 +637,12 @@ func rootOutput(ctx context.Context, h host.Host, stdin io.Reader, argv ...strin
 func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) error {
 	start := time.Now()
 	newUnit := r.l.Instance(r.newSlot)
-	if _, err := host.Output(ctx, r.h, true, "systemctl", "enable", "--quiet", newUnit); err != nil {
+	if _, err := host.Output(ctx, r.h, true, "systemctl", "enable", "--quiet", "--no-reload", newUnit); err != nil {
 		r.say(r.h, "%s enable %s: %v", r.p.Yellow("warning:"), newUnit, err)
 	}
 	if r.oldSlot != "" && r.facts.Active[r.oldSlot] != "" {
 		old := r.l.Instance(r.oldSlot)
-		if _, err := host.Output(ctx, r.h, true, "systemctl", "disable", "--now", "--quiet", old); err != nil {
+		if _, err := host.Output(ctx, r.h, true, "systemctl", "disable", "--now", "--quiet", "--no-reload", old); err != nil {
 			r.say(r.h, "%s stop %s: %v", r.p.Yellow("warning:"), old, err)
 		}
 	}

@@ -259,6 +259,10 @@ func TestHostDeployGo(t *testing.T) {
 	if st := strings.TrimSpace(cl.SSH(t, "web1", "systemctl is-active myapp@a.service || true")); st != "inactive" {
 		t.Errorf("the old slot is %q after the switch, want inactive", st)
 	}
+	// The serving slot, and only it, starts at boot.
+	if en := strings.Fields(cl.SSH(t, "web1", "systemctl is-enabled myapp@a.service myapp@b.service || true")); len(en) != 2 || en[0] != "disabled" || en[1] != "enabled" {
+		t.Errorf("is-enabled a, b = %v, want disabled, enabled", en)
+	}
 
 	// Rollback under load: the first release again, in seconds.
 	l = startLoad(t, web1.Addr, 4)
