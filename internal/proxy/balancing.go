@@ -51,6 +51,9 @@ type upconn struct {
 	// before any response byte may just be the server closing an idle
 	// keepalive connection.
 	used bool
+	// early is true when the app answered before it read the whole
+	// request body: the connection is closed after the response.
+	early bool
 }
 
 // errNoUpstream is returned when no upstream is set within the hold time,
@@ -339,15 +342,25 @@ func ipHash(ip net.IP) uint32 {
 // get returns an idle keepalive connection or dials a new one within
 // connectTimeout.
 func (pe *peer) get(connectTimeout time.Duration) (*upconn, error) {
-	pe.mu.Lock()
-	if n := len(pe.idle); n > 0 {
+	for {
+		pe.mu.Lock()
+		n := len(pe.idle)
+		if n == 0 {
+			pe.mu.Unlock()
+			return pe.dial(connectTimeout)
+		}
 		uc := pe.idle[n-1]
 		pe.idle = pe.idle[:n-1]
 		pe.mu.Unlock()
+		// Like nginx's keepalive module, which closes a cached connection
+		// as soon as it turns readable: one the app closed (restarted on
+		// its port) or wrote to unasked is never used for a request.
+		if uc.pr.rc != nil && idleClosed(uc.pr.rc) {
+			uc.nc.Close()
+			continue
+		}
 		return uc, nil
 	}
-	pe.mu.Unlock()
-	return pe.dial(connectTimeout)
 }
 
 func (pe *peer) dial(connectTimeout time.Duration) (*upconn, error) {
@@ -359,8 +372,10 @@ func (pe *peer) dial(connectTimeout time.Duration) (*upconn, error) {
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	pr := newPollReader(nc)
-	return &upconn{nc: nc, pr: pr, br: bufio.NewReaderSize(pr, upstreamHeaderBuffer), peer: pe}, nil
+	uc := &upconn{nc: nc, peer: pe}
+	uc.pr = newPollReader(nc, &uc.dl)
+	uc.br = bufio.NewReaderSize(uc.pr, upstreamHeaderBuffer)
+	return uc, nil
 }
 
 // put returns a connection whose response was read completely to the idle

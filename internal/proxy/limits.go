@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"time"
 )
 
 // errBodyTooLarge is returned by readBody when a chunked body grows past
@@ -176,11 +175,13 @@ func (c *conn) readRequestBody(r *request, s *settings) (int64, *statusError) {
 			return 0, &statusError{499, "client closed the connection"}
 		}
 	}
-	c.dl.setRead(c.nc, time.Now(), s.bodyTimeout)
-	var err error
-	err = readBody(c.br, r, &c.body, s.maxBodySize)
+	// client_body_timeout runs between two reads.
+	c.pr.idle = s.bodyTimeout
+	err := readBody(c.br, r, &c.body, s.maxBodySize)
+	c.pr.idle = 0
 	switch {
 	case err == nil:
+		c.linger = false
 		return c.body.n, nil
 	case err == errBodyTooLarge:
 		return 0, &statusError{413, "the chunked request body grew past client_max_body_size (" + strconv.FormatInt(s.maxBodySize, 10) + " bytes)"}

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net"
 	"strconv"
 	"syscall"
 	"time"
@@ -39,7 +40,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		}
 		c.upstream = pe.addr
 		var sent bool
-		uc, sent, err = c.exchange(pe, s, resp, bodyLen)
+		uc, sent, err = c.exchange(pe, s, resp, bodyLen, idempotent)
 		if err == nil {
 			break
 		}
@@ -89,7 +90,7 @@ func (c *conn) releasePeer() {
 
 // exchange sends the request to pe and reads the response head. sent
 // reports whether the request may have reached the app.
-func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*upconn, bool, error) {
+func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64, idempotent bool) (*upconn, bool, error) {
 	pe.active.Add(1)
 	for attempt := 0; ; attempt++ {
 		uc, err := pe.get(s.connectTimeout)
@@ -97,18 +98,17 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 			pe.active.Add(-1)
 			return nil, false, &connectError{pe.addr, err}
 		}
-		err = c.sendRequest(uc, s, bodyLen)
-		if err == nil {
-			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
-			err = readResponseHead(uc.br, resp)
-		}
+		c.app.Store(uc)
+		err = c.sendRequest(uc, s, resp, bodyLen)
 		if err == nil {
 			return uc, true, nil
 		}
+		c.app.Store(nil)
 		uc.nc.Close()
-		// A kept-alive connection the app closed meanwhile: retry once on a
-		// fresh connection, nothing reached the app.
-		if uc.used && attempt == 0 && isStaleConnErr(err) {
+		// A kept-alive connection the app closed just as it was taken:
+		// retry once on a fresh connection, but only a request that may be
+		// sent twice (the app may have acted on it before it closed).
+		if uc.used && attempt == 0 && idempotent && isStaleConnErr(err) {
 			continue
 		}
 		pe.active.Add(-1)
@@ -116,48 +116,117 @@ func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*
 	}
 }
 
-func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
-	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
+// queuedRequestLimit is the largest request (head and body) written in one
+// write queued on the response's read: the socket takes it at once, so the
+// read that follows never waits on an app that is not reading.
+const queuedRequestLimit = 16 << 10
+
+// sendRequest sends the request head in c.scratch and the buffered body to
+// the app and reads the response head. proxy_send_timeout runs between two
+// writes, proxy_read_timeout between two reads once the request is sent.
+func (c *conn) sendRequest(uc *upconn, s *settings, resp *response, bodyLen int64) error {
+	uc.early = false
 	mem := c.body.mem
-	if uc.br.Buffered() == 0 && (bodyLen <= 0 || c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10) {
-		// One write, made by the read of the response (pollReader.queueWrite):
-		// that read then waits for the answer without trying first.
-		n := len(c.scratch)
-		if bodyLen > 0 {
-			c.scratch = append(c.scratch, mem...)
-		}
-		uc.pr.queueWrite(c.scratch)
-		c.scratch = c.scratch[:n]
-		return nil
+	if bodyLen > 0 && (c.body.file != nil || len(c.scratch)+len(mem) > queuedRequestLimit) {
+		return c.sendBodyWhileReading(uc, s, resp)
 	}
-	if _, err := uc.nc.Write(c.scratch); err != nil {
+	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
+	uc.pr.idle = s.readTimeout
+	// One write, made by the read of the response (pollReader.queueWrite):
+	// that read then waits for the answer without trying first.
+	n := len(c.scratch)
+	if bodyLen > 0 {
+		c.scratch = append(c.scratch, mem...)
+	}
+	uc.pr.queueWrite(c.scratch)
+	err := readResponseHead(uc.br, resp)
+	c.scratch = c.scratch[:n]
+	return err
+}
+
+// sendBodyWhileReading writes the request from another goroutine while
+// this one waits for the response head: an app may answer before it has
+// read the whole body (a 401 or 404 to an upload), and nginx passes that
+// answer on. The rest of the body is then not sent, and the connection is
+// not reused (uc.early).
+func (c *conn) sendBodyWhileReading(uc *upconn, s *settings, resp *response) error {
+	// No read deadline while the request goes out: proxy_read_timeout
+	// starts when it is sent, which the writer signals by setting it.
+	uc.pr.idle = 0
+	uc.nc.SetDeadline(time.Time{})
+	written := make(chan error, 1)
+	go func() {
+		err := c.writeRequest(uc.nc, s.sendTimeout)
+		switch {
+		case err == nil:
+			uc.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+		case isTimeout(err):
+			uc.nc.SetReadDeadline(time.Now()) // the reader gives up too
+		}
+		written <- err
+	}()
+	err := readResponseHead(uc.br, resp)
+	var werr error
+	aborted := false
+	select {
+	case werr = <-written:
+	default:
+		// The answer (or an error) came first: stop sending.
+		aborted = true
+		uc.nc.SetWriteDeadline(time.Now())
+		werr = <-written
+	}
+	// Both deadlines were moved behind uc.dl's back.
+	uc.dl = deadlines{}
+	uc.pr.idle = s.readTimeout
+	if err != nil {
+		if werr != nil && !aborted && isTimeout(werr) {
+			return werr // proxy_send_timeout: 504
+		}
 		return err
 	}
-	if bodyLen <= 0 {
-		return nil
+	uc.early = werr != nil
+	return nil
+}
+
+// writeRequest writes the request head and the whole buffered body to nc,
+// moving the write deadline to timeout from now before each piece.
+func (c *conn) writeRequest(nc net.Conn, timeout time.Duration) error {
+	w := deadlineWriter{nc, timeout}
+	if _, err := w.Write(c.scratch); err != nil {
+		return err
 	}
 	if c.body.file == nil {
-		_, err := uc.nc.Write(mem)
+		_, err := w.Write(c.body.mem)
 		return err
 	}
 	// A retry sends the body again from the start.
 	if _, err := c.body.file.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	_, err := io.Copy(deadlineWriter{uc, s.sendTimeout}, c.body.file)
+	_, err := io.CopyBuffer(w, c.body.file, make([]byte, 64<<10))
 	return err
 }
 
-// deadlineWriter writes to an upstream, moving the send deadline forward
-// as the body goes out (proxy_send_timeout is between two writes).
+// deadlineWriter writes to an upstream in pieces of at most 64k, moving
+// the send deadline forward before each (proxy_send_timeout is between two
+// writes).
 type deadlineWriter struct {
-	uc      *upconn
+	nc      net.Conn
 	timeout time.Duration
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	w.uc.dl.setWrite(w.uc.nc, time.Now(), w.timeout)
-	return w.uc.nc.Write(p)
+	n := 0
+	for n < len(p) {
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		k, err := w.nc.Write(p[n:min(n+64<<10, len(p))])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // connectError is a failure to connect to an upstream.
@@ -272,7 +341,8 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 			clientOK = false
 		}
 	}
-	c.releaseUpstream(uc, resp, s, complete && !resp.close)
+	// A body that ends with the connection leaves nothing to reuse.
+	c.releaseUpstream(uc, resp, s, complete && !resp.close && (resp.chunked || resp.contentLength >= 0))
 	if !complete || !clientOK {
 		// The response is cut short; the only signal left is closing.
 		c.bw.Flush()
@@ -289,7 +359,8 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 // of the request is done: least_conn counts it no more.
 func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
 	c.releasePeer()
-	if !reusable || uc.br.Buffered() > 0 {
+	c.app.Store(nil)
+	if !reusable || uc.early || uc.br.Buffered() > 0 {
 		uc.nc.Close()
 		return
 	}
@@ -318,7 +389,6 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 				if c.flushBody(w) != nil {
 					return false, false
 				}
-				uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 			}
 			size, err := cr.nextChunk()
 			if err != nil {
@@ -337,7 +407,6 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 			if err := c.flushBody(w); err != nil {
 				return false, false
 			}
-			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 		}
 		want := br.Buffered()
 		if want == 0 {
@@ -374,6 +443,5 @@ func (c *conn) flushBody(w bodyWriter) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	c.dl.setWrite(c.nc, time.Now(), c.p.settings.Load().clientTimeout)
 	return c.bw.Flush()
 }
