@@ -72,6 +72,14 @@ func paritySites() []paritySite {
 			{name: "redirect/apex_served", status: 200, req: raw("GET /r/apex HTTP/1.1", "Host: example.com")},
 			{name: "redirect/unknown_host_served", status: 200, req: raw("GET /r/other HTTP/1.1", "Host: other.test")},
 		}},
+		{"timing", siteSpec{shortClientTimeouts: true, mutate: func(c *stack.Config) { c.Proxy.ReadTimeout = "3s" }}, []parityCase{
+			// send_timeout (1s) runs between two writes: an answer after
+			// 1.5s, within read_timeout, reaches the client, and so does
+			// the 504 after read_timeout.
+			{name: "timing/answer_later_than_send_timeout", status: 200, req: get("/sleep?ms=1500")},
+			{name: "timing/gateway_timeout_later_than_send_timeout", status: 504, req: get("/sleep?ms=6000")},
+			{name: "timing/slow_stream_longer_than_send_timeout", status: 200, req: get("/stream?chunks=4&gap=600")},
+		}},
 		{"keepalive", siteSpec{}, []parityCase{
 			{name: "upstreams/keepalive_reuses_connections", status: 200, serial: true, run: keepaliveReuse},
 		}},
@@ -138,6 +146,20 @@ func defaultCases() []parityCase {
 		{name: "headers/x_forwarded_proto_spoofed", status: 200, req: get("/x_forwarded_proto_spoofed", "X-Forwarded-Proto: https")},
 		{name: "headers/x_forwarded_host_passed", status: 200, req: get("/x_forwarded_host_passed", "X-Forwarded-Host: evil.test")},
 		{name: "headers/connection_close", status: 200, req: get("/connection_close", "Connection: close")},
+		// Quirks of nginx 1.22 a review found (issue 14).
+		{name: "quirks/trace_405", status: 405, req: raw("TRACE /trace HTTP/1.1", "Host: example.com")},
+		{name: "quirks/connect_405", status: 405, req: raw("CONNECT /connect HTTP/1.1", "Host: example.com")},
+		{name: "quirks/host_with_space", status: 400, req: raw("GET /host_with_space HTTP/1.1", "Host: exa mple.com")},
+		{name: "quirks/host_with_control_character", status: 400, req: raw("GET /host_ctl HTTP/1.1", "Host: exa\x01mple.com")},
+		{name: "quirks/host_leading_dot", status: 200, req: raw("GET /host_leading_dot HTTP/1.1", "Host: .example.com")},
+		{name: "quirks/absolute_uri_userinfo", status: 400, req: raw("GET http://a@example.com/abs_userinfo HTTP/1.1", "Host: example.com")},
+		{name: "quirks/absolute_uri_bad_port", status: 400, req: raw("GET http://example.com:8x/abs_bad_port HTTP/1.1", "Host: example.com")},
+		{name: "quirks/absolute_uri_good_port", status: 200, req: raw("GET http://Example.com:8080/abs_good_port HTTP/1.1", "Host: other.test")},
+		{name: "quirks/hash_ends_path_static", status: 200, req: get("/static/notes.txt#fragment")},
+		{name: "quirks/hash_ends_path_hidden", status: 200, req: get("/hash_hidden#/.git")},
+		{name: "quirks/connection_last_header_decides", status: 200, req: get("/conn_last", "Connection: keep-alive", "Connection: close")},
+		{name: "quirks/connection_close_then_keep_alive", status: 200, req: get("/conn_close_ka", "Connection: close", "Connection: keep-alive")},
+		{name: "quirks/http10_connection_keep_alive_close", status: 200, req: raw("GET /conn_10 HTTP/1.0", "Host: example.com", "Connection: keep-alive, close")},
 		{name: "headers/connection_keep_alive", status: 200, req: get("/connection_keep_alive", "Connection: keep-alive", "Keep-Alive: timeout=5")},
 		{name: "headers/connection_names_a_header", status: 200, req: get("/connection_names_a_header", "Connection: X-Hop", "X-Hop: 1")},
 		{name: "headers/te_trailers", status: 200, req: get("/te_trailers", "TE: trailers")},

@@ -221,9 +221,13 @@ func (c *conn) parseHead(s *settings) (*request, *settings, bool) {
 func (c *conn) handle(r *request, s *settings) bool {
 	keep := r.keepAlive && !c.p.closing.Load()
 	c.linger = hasBody(r) // until readRequestBody has read it
-	// The redirect's server block answers at nginx's server rewrite phase,
-	// before a location's client_max_body_size is looked at.
-	if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
+	// nginx refuses TRACE (and, since 1.21.1, CONNECT) itself, before any
+	// server block's rules.
+	if eqFold(r.method, "trace") || eqFold(r.method, "connect") {
+		keep = c.writeError(r, s, 405, "nginx does not allow the "+string(r.method)+" method", keep && !hasBody(r))
+	} else if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
+		// The redirect's server block answers at nginx's server rewrite
+		// phase, before a location's client_max_body_size is looked at.
 		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))
 	} else if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
 		keep = c.writeError(r, s, 413, "the request body is "+strconv.FormatInt(r.contentLength, 10)+

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -433,4 +434,22 @@ func TestShutdownDuringSlowRequest(t *testing.T) {
 		t.Errorf("Shutdown with a 300ms grace took %v", d)
 	}
 	clients.Wait()
+}
+
+// A body that cannot be stored on disk is a 500, as nginx answers when it
+// cannot write client_body_temp_path; not a silent close.
+func TestBodySpoolErrorIs500(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	app := startScriptedApp(t, func(a *scriptedApp, c net.Conn, br *bufio.Reader) {
+		a.readRequest(br)
+		answer(c, 200, "should not get here")
+	})
+	c := testConfig(t)
+	c.Proxy.ClientMaxBodySize = "10m"
+	_, px := startProxy(t, c, Options{Upstreams: []string{app.addr()}, ClientTimeouts: shortTimeouts})
+	body := strings.Repeat("x", 2<<20) // over the 1 MB kept in memory
+	resp, got := rawExchange(t, px, "POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: "+strconv.Itoa(len(body))+"\r\n\r\n"+body)
+	if resp.StatusCode != 500 || app.count("POST /big") != 0 {
+		t.Fatalf("%d (the app got it %d times): %.200q", resp.StatusCode, app.count("POST /big"), got)
+	}
 }
