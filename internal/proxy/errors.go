@@ -53,13 +53,37 @@ type pageData struct {
 	Title  string
 	Detail string
 	Hints  []string
+	Public bool // the client is not on this machine
 }
 
-// errorPage renders the developer-friendly body of an error status: what
-// nginx would answer, what failed, and the app's last log lines.
-func errorPage(status int, detail string, hints func() []string) []byte {
-	d := pageData{Status: status, Title: statusText[status], Detail: detail}
-	if hints != nil && (status == 502 || status == 504 || status == 500) {
+// publicDetail is what an error page tells a client that is not on this
+// machine (serve with a public --listen): what failed, in words that name
+// no file, folder, address or log line.
+var publicDetail = map[int]string{
+	403: "access to this path is not allowed",
+	404: "there is no such file",
+	405: "this method is not allowed here",
+	413: "the request body is larger than this site accepts",
+	416: "the requested range is outside the file",
+	500: "the server could not handle the request",
+	502: "the app is not answering",
+	504: "the app did not answer in time",
+}
+
+// errorPage renders the body of an error status: what nginx would answer
+// and what failed. A private page (a loopback client: the developer) says
+// it in detail, with the app's last log lines; a public one says it
+// without logs, paths or addresses.
+func errorPage(status int, detail string, hints func() []string, private bool) []byte {
+	d := pageData{Status: status, Title: statusText[status], Detail: detail, Public: !private}
+	if !private {
+		if pd, ok := publicDetail[status]; ok {
+			d.Detail = pd
+		} else if status >= 500 {
+			d.Detail = ""
+		}
+		// 400, 414, 501 and 505 describe the client's own request.
+	} else if hints != nil && (status == 502 || status == 504 || status == 500) {
 		d.Hints = hints()
 	}
 	t := pages[status]
@@ -78,7 +102,7 @@ func errorPage(status int, detail string, hints func() []string) []byte {
 // the other statuses it sends before reading the whole request).
 func (c *conn) writeError(r *request, s *settings, status int, detail string, keep bool) bool {
 	c.status = status
-	page := errorPage(status, detail, c.p.opts.ErrorHints)
+	page := errorPage(status, detail, c.p.opts.ErrorHints, c.private())
 	b := appendStatusHead(c.scratch[:0], []byte(strconv.Itoa(status)+" "+statusText[status]))
 	// nginx's error pages are "text/html" without a charset; ours say
 	// <meta charset="utf-8">.
@@ -138,4 +162,11 @@ func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bo
 		return false
 	}
 	return keep
+}
+
+// private reports whether the client is on this machine (loopback or a
+// unix socket): only then do error pages show the app's log lines and the
+// paths and addresses involved.
+func (c *conn) private() bool {
+	return c.clientIP == nil || c.clientIP.IsLoopback()
 }

@@ -122,7 +122,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		st, en, ok, satisfiable := parseRange(string(r.rangeHdr), size)
 		if ok && !satisfiable {
 			b := appendStatusHead(c.scratch[:0], []byte("416 Requested Range Not Satisfiable"))
-			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints)
+			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints, c.private())
 			b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
 			b = strconv.AppendInt(b, int64(len(page)), 10)
 			b = append(b, "\r\n"...)
