@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -80,6 +81,10 @@ func paritySites() []paritySite {
 			{name: "timing/gateway_timeout_later_than_send_timeout", status: 504, req: get("/sleep?ms=6000")},
 			{name: "timing/slow_stream_longer_than_send_timeout", status: 200, req: get("/stream?chunks=4&gap=600")},
 		}},
+		{"early_answers", siteSpec{mutate: func(c *stack.Config) {
+			c.Proxy.ClientMaxBodySize = "8m"
+			c.Proxy.Redirect = stack.RedirectWWWToApex
+		}}, earlyAnswerCases()},
 		{"keepalive", siteSpec{}, []parityCase{
 			{name: "upstreams/keepalive_reuses_connections", status: 200, serial: true, run: keepaliveReuse},
 		}},
@@ -352,6 +357,21 @@ func downCases() []parityCase {
 		{name: "errors/upstream_down", status: 502, req: get("/down")},
 		{name: "errors/upstream_down_post", status: 502, req: raw("POST /down HTTP/1.1", "Host: example.com", "Content-Length: 3", "", "abc")},
 		{name: "errors/upstream_down_static_still_served", status: 200, req: get("/static/notes.txt")},
+	}
+}
+
+// earlyAnswerCases: answers given before the request body was read, by
+// the app (to an upload it rejects at once) or by the front itself (413, a
+// redirect, a 403), to a client that writes its whole body before reading.
+func earlyAnswerCases() []parityCase {
+	upload := func(target, host string, size int) string {
+		return raw("POST "+target+" HTTP/1.1", "Host: "+host, "Content-Length: "+strconv.Itoa(size), "", strings.Repeat("u", size))
+	}
+	return []parityCase{
+		{name: "early/app_404_then_drains", status: 404, req: upload("/early?code=404&then=drain", "example.com", 5<<20)},
+		{name: "early/own_413_client_keeps_sending", status: 413, req: upload("/own_413", "example.com", 9<<20)},
+		{name: "early/own_redirect_client_keeps_sending", status: 301, req: upload("/own_301", "www.example.com", 4<<20)},
+		{name: "early/own_403_client_keeps_sending", status: 403, req: upload("/.hidden", "example.com", 4<<20)},
 	}
 }
 
