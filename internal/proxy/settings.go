@@ -40,6 +40,7 @@ type staticDir struct {
 	url     string // "/static/"
 	dir     string // absolute
 	expires time.Duration
+	roots   *rootCache
 }
 
 func newSettings(c *stack.Config, ct ClientTimeouts) (*settings, error) {
@@ -93,6 +94,7 @@ func newSettings(c *stack.Config, ct ClientTimeouts) (*settings, error) {
 			url:     st.URL,
 			dir:     filepath.Join(base, filepath.FromSlash(st.Dir)),
 			expires: st.Expires.Duration(),
+			roots:   &rootCache{dir: filepath.Join(base, filepath.FromSlash(st.Dir))},
 		})
 	}
 	// nginx picks the longest matching prefix location.

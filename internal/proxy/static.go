@@ -1,14 +1,15 @@
 package proxy
 
 import (
-	"bufio"
 	_ "embed"
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -57,11 +58,10 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		return c.writeError(r, s, 405, "static folder "+sd.url+" only answers GET and HEAD", keep)
 	}
 	rel := strings.TrimPrefix(r.path, sd.url)
-	root, err := os.OpenRoot(sd.dir)
+	root, err := sd.roots.get(time.Now())
 	if err != nil {
 		return c.writeError(r, s, 404, "the static folder "+sd.dir+" cannot be opened: "+err.Error(), keep)
 	}
-	defer root.Close()
 	name := rel
 	if name == "" || strings.HasSuffix(name, "/") {
 		name += "index.html" // nginx's index directive default
@@ -205,14 +205,80 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 			return false
 		}
 	}
-	w := c.bodyWriter(gz, gz)
-	if _, err := io.Copy(w, bufio.NewReaderSize(io.LimitReader(f, length), 32<<10)); err != nil {
-		return false
-	}
-	if err := w.finish(); err != nil {
+	if !c.writeFileBody(f, length, gz, r.minor >= 1) {
 		return false
 	}
 	return c.flushIfIdle() == nil && keep
+}
+
+// sendfileMin is the size from which a file's body goes from the file to
+// the socket with sendfile(2), as nginx's `sendfile on`; smaller ones are
+// read into the connection's write buffer with the head, one write for both.
+const sendfileMin = 64 << 10
+
+// sendfilePiece bounds one sendfile call, so send_timeout is counted
+// between pieces rather than over the whole file.
+const sendfilePiece = 256 << 10
+
+// writeFileBody writes length bytes of f (from its current offset) as the
+// response body, gzip-compressed when gz.
+func (c *conn) writeFileBody(f *os.File, length int64, gz, chunked bool) bool {
+	if gz {
+		w := c.bodyWriter(chunked, true)
+		buf := copyBufPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(w, io.LimitReader(f, length), *buf)
+		copyBufPool.Put(buf)
+		return err == nil && w.finish() == nil
+	}
+	tc, isTCP := c.nc.(*net.TCPConn)
+	if length < sendfileMin || !isTCP {
+		n, err := c.bw.ReadFrom(io.LimitReader(f, length))
+		c.bodyBytes += n
+		return err == nil && n == length
+	}
+	if c.bw.Flush() != nil {
+		return false
+	}
+	s := c.p.settings.Load()
+	for length > 0 {
+		c.dl.setWrite(c.nc, time.Now(), s.clientSendTimeout)
+		n, err := tc.ReadFrom(io.LimitReader(f, min(length, sendfilePiece)))
+		c.bodyBytes += n
+		length -= n
+		if err != nil || n == 0 && length > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// rootCache keeps a static folder open (an os.Root) for a second at a time:
+// opening it for every request cost as much as serving a small file, and a
+// folder replaced as a whole (rm -rf static; mkdir static) is seen within
+// the second. A root replaced while requests still use it is closed by the
+// garbage collector once they are done.
+type rootCache struct {
+	dir     string
+	mu      sync.Mutex
+	root    *os.Root
+	expires time.Time
+}
+
+func (rc *rootCache) get(now time.Time) (*os.Root, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.root != nil && now.Before(rc.expires) {
+		return rc.root, nil
+	}
+	root, err := os.OpenRoot(rc.dir)
+	if err != nil {
+		rc.root = nil
+		return nil, err
+	}
+	rc.root, rc.expires = root, now.Add(time.Second)
+	return root, nil
 }
 
 // appendExpires adds nginx's expires headers for a positive time.
