@@ -453,3 +453,94 @@ func TestBodySpoolErrorIs500(t *testing.T) {
 		t.Fatalf("%d (the app got it %d times): %.200q", resp.StatusCode, app.count("POST /big"), got)
 	}
 }
+
+// upgradeApp answers an upgrade with 101 and then runs fn on the tunnel.
+func upgradeApp(t *testing.T, fn func(c net.Conn, br *bufio.Reader)) *scriptedApp {
+	return startScriptedApp(t, func(a *scriptedApp, c net.Conn, br *bufio.Reader) {
+		if _, _, ok := a.readRequest(br); !ok {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		fn(c, br)
+	})
+}
+
+func dialUpgrade(t *testing.T, px string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", px, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	io.WriteString(nc, "GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	return nc, br
+}
+
+// A tunnel lives while data moves in either direction, and ends after
+// read_timeout of silence both ways.
+func TestTunnelIdleLimit(t *testing.T) {
+	got := make(chan int, 1)
+	app := upgradeApp(t, func(c net.Conn, br *bufio.Reader) {
+		n, _ := io.Copy(io.Discard, br) // reads, never writes
+		got <- int(n)
+	})
+	c := testConfig(t)
+	c.Proxy.ReadTimeout = "1s"
+	_, px := startProxy(t, c, Options{Upstreams: []string{app.addr()}, ClientTimeouts: shortTimeouts})
+	nc, br := dialUpgrade(t, px)
+	// 2.4s of client messages 300ms apart: longer than read_timeout in all,
+	// though the app never says anything.
+	for i := 0; i < 8; i++ {
+		time.Sleep(300 * time.Millisecond)
+		if _, err := nc.Write([]byte("m")); err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+	}
+	// Then silence: the proxy closes the tunnel after read_timeout.
+	start := time.Now()
+	if _, err := br.ReadByte(); err == nil || isTimeout(err) {
+		t.Fatalf("read after silence: %v", err)
+	}
+	if d := time.Since(start); d < 800*time.Millisecond || d > 5*time.Second {
+		t.Errorf("the silent tunnel ended after %v; want about read_timeout (1s)", d)
+	}
+	select {
+	case n := <-got:
+		if n != 8 {
+			t.Errorf("the app got %d bytes, want 8", n)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("the app's side of the tunnel is still open")
+	}
+}
+
+// A tunnel whose client stopped reading ends after send_timeout instead of
+// holding the app forever.
+func TestTunnelStuckClient(t *testing.T) {
+	ended := make(chan error, 1)
+	app := upgradeApp(t, func(c net.Conn, br *bufio.Reader) {
+		chunk := []byte(strings.Repeat("w", 64<<10))
+		for {
+			if _, err := c.Write(chunk); err != nil {
+				ended <- err
+				return
+			}
+		}
+	})
+	c := testConfig(t)
+	c.Proxy.ReadTimeout = "3s"
+	_, px := startProxy(t, c, Options{Upstreams: []string{app.addr()}, ClientTimeouts: shortTimeouts})
+	nc, _ := dialUpgrade(t, px)
+	nc.(*net.TCPConn).SetReadBuffer(4 << 10)
+	select {
+	case <-ended: // the proxy closed the app's side
+	case <-time.After(15 * time.Second):
+		t.Fatal("the app still writes into a tunnel whose client reads nothing")
+	}
+}
