@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            # 10s per contender, 5 interleaved rounds
 #   DURATION=5s ROUNDS=1 bench/run.sh
+#   ONLY="nginx-static-small stackctl-static-small" bench/run.sh   # some rows
 #
 # Needs: go, wrk, nginx, caddy (apt-get install wrk nginx caddy).
 set -euo pipefail
@@ -97,6 +98,8 @@ NAMES=(app nginx stackctl stackctl-gomaxprocs1 caddy fasthttp-minimal nethttp-tu
 	nginx-static-small stackctl-static-small nginx-static-1m stackctl-static-1m)
 declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [stackctl-gomaxprocs1]=$P_PROXY1 [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP
 	[nginx-static-small]=$P_NGINX [stackctl-static-small]=$P_PROXY [nginx-static-1m]=$P_NGINX [stackctl-static-1m]=$P_PROXY)
+# ONLY="nginx-static-small stackctl-static-small" bench/run.sh runs a subset.
+if [ -n "${ONLY:-}" ]; then read -ra NAMES <<<"$ONLY"; fi
 # The path each row asks for, and the row its ratios are computed against.
 declare -A URLPATH=([nginx-static-small]=/static/small.css [stackctl-static-small]=/static/small.css [nginx-static-1m]=/static/large.bin [stackctl-static-1m]=/static/large.bin)
 declare -A REF=([nginx-static-small]=nginx-static-small [stackctl-static-small]=nginx-static-small [nginx-static-1m]=nginx-static-1m [stackctl-static-1m]=nginx-static-1m)

@@ -66,14 +66,14 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 	if name == "" || strings.HasSuffix(name, "/") {
 		name += "index.html" // nginx's index directive default
 	}
-	f, err := root.Open(strings.TrimSuffix(name, "/"))
+	f, err := root.open(strings.TrimSuffix(name, "/"))
 	if err != nil {
 		if strings.HasSuffix(rel, "/") || rel == "" {
 			dir := strings.TrimSuffix(rel, "/")
 			if dir == "" {
 				dir = "."
 			}
-			if fi, derr := root.Stat(dir); derr == nil && fi.IsDir() {
+			if fi, derr := root.root.Stat(dir); derr == nil && fi.IsDir() {
 				// A folder without index.html, autoindex off.
 				return c.writeError(r, s, 403, "directory listing is off for "+r.path, keep)
 			}
@@ -84,11 +84,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		return c.writeError(r, s, 404, "no file "+r.path+" in the static folder "+sd.dir, keep)
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return c.writeError(r, s, 404, err.Error(), keep)
-	}
-	if fi.IsDir() {
+	if f.dir {
 		// nginx redirects a folder asked without its trailing slash.
 		loc := "http://" + string(r.host) + c.portSuffix() + r.path + "/"
 		if q := queryOf(r.uri); q != "" {
@@ -96,11 +92,11 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		}
 		return c.writeRedirectExpires(r, s, loc, keep, sd.expires, true)
 	}
-	if !fi.Mode().IsRegular() {
+	if !f.regular {
 		return c.writeError(r, s, 403, r.path+" is not a regular file", keep)
 	}
-	size := fi.Size()
-	mtime := fi.ModTime().Truncate(time.Second)
+	size := f.size
+	mtime := f.mtime.Truncate(time.Second)
 	etag := "\"" + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(size, 16) + "\""
 	lastMod := mtime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
 
@@ -200,11 +196,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 	if status == 304 || eqFold(r.method, "head") {
 		return c.flushIfIdle() == nil && keep
 	}
-	if start > 0 {
-		if _, err := f.Seek(start, io.SeekStart); err != nil {
-			return false
-		}
-	}
+	f.off = start
 	if !c.writeFileBody(f, length, gz, r.minor >= 1) {
 		return false
 	}
@@ -220,9 +212,9 @@ const sendfileMin = 64 << 10
 // between pieces rather than over the whole file.
 const sendfilePiece = 256 << 10
 
-// writeFileBody writes length bytes of f (from its current offset) as the
-// response body, gzip-compressed when gz.
-func (c *conn) writeFileBody(f *os.File, length int64, gz, chunked bool) bool {
+// writeFileBody writes length bytes of f (from its offset) as the response
+// body, gzip-compressed when gz.
+func (c *conn) writeFileBody(f *staticFile, length int64, gz, chunked bool) bool {
 	if gz {
 		w := c.bodyWriter(chunked, true)
 		buf := copyBufPool.Get().(*[]byte)
@@ -239,10 +231,14 @@ func (c *conn) writeFileBody(f *os.File, length int64, gz, chunked bool) bool {
 	if c.bw.Flush() != nil {
 		return false
 	}
+	src, err := f.osFile()
+	if err != nil {
+		return false
+	}
 	s := c.p.settings.Load()
 	for length > 0 {
 		c.dl.setWrite(c.nc, time.Now(), s.clientSendTimeout)
-		n, err := tc.ReadFrom(io.LimitReader(f, min(length, sendfilePiece)))
+		n, err := tc.ReadFrom(io.LimitReader(src, min(length, sendfilePiece)))
 		c.bodyBytes += n
 		length -= n
 		if err != nil || n == 0 && length > 0 {
@@ -254,6 +250,80 @@ func (c *conn) writeFileBody(f *os.File, length int64, gz, chunked bool) bool {
 
 var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// staticFile is an open file of a static folder: a raw descriptor from
+// folderFD, or an *os.File from os.Root.
+type staticFile struct {
+	fd      int      // with f == nil
+	f       *os.File // the os.Root path
+	off     int64    // where Read continues
+	size    int64
+	mtime   time.Time
+	dir     bool
+	regular bool
+}
+
+// errFastOpen means folderFD cannot open files here: use os.Root.
+var errFastOpen = errors.New("openat2 is not available")
+
+func (sf *staticFile) Read(p []byte) (int, error) {
+	var n int
+	var err error
+	if sf.f != nil {
+		n, err = sf.f.ReadAt(p, sf.off)
+	} else {
+		n, err = pread(sf.fd, p, sf.off)
+		if err == nil && n == 0 && len(p) > 0 {
+			err = io.EOF
+		}
+	}
+	sf.off += int64(n)
+	return n, err
+}
+
+// osFile returns the file as an *os.File positioned at off (for sendfile);
+// it then owns the descriptor.
+func (sf *staticFile) osFile() (*os.File, error) {
+	if sf.f == nil {
+		sf.f = os.NewFile(uintptr(sf.fd), "static")
+	}
+	_, err := sf.f.Seek(sf.off, io.SeekStart)
+	return sf.f, err
+}
+
+func (sf *staticFile) Close() {
+	if sf.f != nil {
+		sf.f.Close()
+		return
+	}
+	closeFD(sf.fd)
+}
+
+// staticRoot is an open static folder.
+type staticRoot struct {
+	root *os.Root
+	fast *folderFD // nil: open through root
+}
+
+// open opens name for reading, with its metadata.
+func (sr *staticRoot) open(name string) (*staticFile, error) {
+	if sr.fast != nil {
+		f, err := sr.fast.open(name)
+		if err != errFastOpen {
+			return f, err
+		}
+	}
+	f, err := sr.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &staticFile{f: f, size: fi.Size(), mtime: fi.ModTime(), dir: fi.IsDir(), regular: fi.Mode().IsRegular()}, nil
+}
+
 // rootCache keeps a static folder open (an os.Root) for a second at a time:
 // opening it for every request cost as much as serving a small file, and a
 // folder replaced as a whole (rm -rf static; mkdir static) is seen within
@@ -262,11 +332,11 @@ var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return 
 type rootCache struct {
 	dir     string
 	mu      sync.Mutex
-	root    *os.Root
+	root    *staticRoot
 	expires time.Time
 }
 
-func (rc *rootCache) get(now time.Time) (*os.Root, error) {
+func (rc *rootCache) get(now time.Time) (*staticRoot, error) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.root != nil && now.Before(rc.expires) {
@@ -277,8 +347,8 @@ func (rc *rootCache) get(now time.Time) (*os.Root, error) {
 		rc.root = nil
 		return nil, err
 	}
-	rc.root, rc.expires = root, now.Add(time.Second)
-	return root, nil
+	rc.root, rc.expires = &staticRoot{root: root, fast: openFolderFD(rc.dir)}, now.Add(time.Second)
+	return rc.root, nil
 }
 
 // appendExpires adds nginx's expires headers for a positive time.
