@@ -50,7 +50,7 @@ type conn struct {
 	body    requestBody
 
 	// app is the upstream connection the current request uses, for abort.
-	app atomic.Pointer[upconn]
+	app atomic.Pointer[appConn]
 
 	// activePeer is the upstream server counting this request as active
 	// (see releasePeer).
@@ -91,8 +91,8 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 // returns, so the request's upstream connection is closed first, which
 // ends the wait for the app.
 func (c *conn) abort() {
-	if uc := c.app.Load(); uc != nil {
-		uc.nc.Close()
+	if app := c.app.Load(); app != nil {
+		app.nc.Close()
 	}
 	c.nc.Close()
 }
@@ -204,10 +204,10 @@ func (c *conn) parseHead(s *settings) (*request, *settings, bool) {
 	var err error
 	c.head, err = readHead(c.br, r, c.head, s.serverName)
 	if err != nil {
-		var se *statusError
-		if errors.As(err, &se) {
+		var refusal *statusError
+		if errors.As(err, &refusal) {
 			// nginx answers a bad request head and closes.
-			c.writeError(r, s, se.status, se.reason, false)
+			c.writeError(r, s, refusal.status, refusal.reason, false)
 			c.logRequest(r)
 		}
 		// A timeout (client_header_timeout) or a reset: nginx closes

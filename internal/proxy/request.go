@@ -95,8 +95,8 @@ var errIdle = errors.New("connection closed between requests")
 // hold its bytes. It returns errIdle when the client closed the connection
 // or went away before sending anything.
 func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]byte, error) {
-	var pk headerPacker
-	pk.reset()
+	var pick headerPacker
+	pick.reset()
 	buf = buf[:0]
 	r.line, r.method, r.uri, r.host, r.path = nil, nil, nil, nil, ""
 	r.headers = r.headers[:0]
@@ -117,7 +117,7 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		if len(trimEOL(l)) == 0 {
 			continue
 		}
-		if !pk.add(len(l)) {
+		if !pick.add(len(l)) {
 			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
 		}
 		start := len(buf)
@@ -142,7 +142,7 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		if err != nil {
 			return buf, err
 		}
-		if !pk.add(len(l)) {
+		if !pick.add(len(l)) {
 			return buf, bad("the request headers are larger than 4 × 8k (Request Header Or Cookie Too Large)")
 		}
 		l = trimEOL(l)

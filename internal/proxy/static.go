@@ -117,25 +117,13 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 	} else if r.rangeHdr != nil && ifRangeOK(r.ifRange, etag, lastMod) {
 		st, en, ok, satisfiable := parseRange(string(r.rangeHdr), size)
 		if ok && !satisfiable {
-			b := appendStatusHead(c.scratch[:0], []byte("416 Requested Range Not Satisfiable"))
 			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints, c.private())
-			b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
-			b = strconv.AppendInt(b, int64(len(page)), 10)
-			b = append(b, "\r\n"...)
-			b = appendConnection(b, keep)
-			b = append(b, "Content-Range: bytes */"...)
-			b = strconv.AppendInt(b, size, 10)
-			b = append(b, "\r\n"...)
-			b = appendSecurity(b, s)
-			b = append(b, "\r\n"...)
-			c.scratch = b
-			c.bw.Write(b)
-			if !eqFold(r.method, "head") {
-				c.bw.Write(page)
-				c.bodyBytes = int64(len(page))
-			}
-			c.status = 416
-			return c.flushIfIdle() == nil && keep
+			return c.writePage(r, pageResponse{status: 416, body: page, after: func(b []byte) []byte {
+				b = append(b, "Content-Range: bytes */"...)
+				b = strconv.AppendInt(b, size, 10)
+				b = append(b, "\r\n"...)
+				return appendSecurity(b, s)
+			}}, keep)
 		}
 		if ok {
 			status, statusLine = 206, "206 Partial Content"

@@ -12,14 +12,14 @@ import (
 // proxy forwards r to an upstream like nginx's proxy_pass with gen-nginx's
 // settings and reports whether the client connection stays open.
 func (c *conn) proxy(r *request, s *settings, keep bool) bool {
-	bodyLen, se := c.readRequestBody(r, s)
+	bodyLen, refusal := c.readRequestBody(r, s)
 	defer c.body.reset()
-	if se != nil {
-		if se.status == 408 || se.status == 499 {
-			c.status = se.status
+	if refusal != nil {
+		if refusal.status == 408 || refusal.status == 499 {
+			c.status = refusal.status
 			return false
 		}
-		return c.writeError(r, s, se.status, se.reason, false)
+		return c.writeError(r, s, refusal.status, refusal.reason, false)
 	}
 	c.scratch = appendUpstreamHead(c.scratch[:0], r, s.websocket, c.remoteIP, bodyLen)
 
@@ -27,28 +27,28 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 	if err != nil {
 		return c.writeError(r, s, 502, err.Error(), keep)
 	}
-	pk := picker{peers: peers, cfg: cfg, pool: c.p.pool}
+	pick := picker{peers: peers, cfg: cfg, pool: c.p.pool}
 	idempotent := !(eqFold(r.method, "post") || eqFold(r.method, "lock") || eqFold(r.method, "patch"))
 	resp := &c.resp
-	var uc *upconn
+	var app *appConn
 	var lastErr error
 	timedOut := false
 	for {
-		pe := pk.next(c.clientIP)
-		if pe == nil {
+		server := pick.next(c.clientIP)
+		if server == nil {
 			break
 		}
-		c.upstream = pe.addr
+		c.upstream = server.addr
 		var sent bool
-		uc, sent, err = c.exchange(pe, s, resp, bodyLen, idempotent)
+		app, sent, err = c.exchange(server, s, resp, bodyLen, idempotent)
 		if err == nil {
 			break
 		}
-		uc = nil
+		app = nil
 		lastErr = err
 		timedOut = isTimeout(err)
 		if !errors.Is(err, errUpstreamHeader) && !errors.Is(err, errUpstreamTooBig) {
-			pe.fail()
+			server.fail()
 		}
 		// proxy_next_upstream error timeout: try the next server, except
 		// for an invalid response and for non-idempotent requests already
@@ -57,7 +57,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 			break
 		}
 	}
-	if uc == nil {
+	if app == nil {
 		if lastErr == nil {
 			lastErr = errNoLiveUpstream
 		}
@@ -70,10 +70,10 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		}
 		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
 	}
-	uc.peer.ok()
-	c.activePeer = uc.peer
+	app.peer.ok()
+	c.activePeer = app.peer
 	defer c.releasePeer()
-	return c.relayResponse(r, s, uc, resp, keep)
+	return c.relayResponse(r, s, app, resp, keep)
 }
 
 // releasePeer ends the request's count in its peer's active requests
@@ -88,30 +88,30 @@ func (c *conn) releasePeer() {
 	}
 }
 
-// exchange sends the request to pe and reads the response head. sent
+// exchange sends the request to server and reads the response head. sent
 // reports whether the request may have reached the app.
-func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64, idempotent bool) (*upconn, bool, error) {
-	pe.active.Add(1)
+func (c *conn) exchange(server *peer, s *settings, resp *response, bodyLen int64, idempotent bool) (*appConn, bool, error) {
+	server.active.Add(1)
 	for attempt := 0; ; attempt++ {
-		uc, err := pe.get(s.connectTimeout)
+		app, err := server.get(s.connectTimeout)
 		if err != nil {
-			pe.active.Add(-1)
-			return nil, false, &connectError{pe.addr, err}
+			server.active.Add(-1)
+			return nil, false, &connectError{server.addr, err}
 		}
-		c.app.Store(uc)
-		err = c.sendRequest(uc, s, resp, bodyLen)
+		c.app.Store(app)
+		err = c.sendRequest(app, s, resp, bodyLen)
 		if err == nil {
-			return uc, true, nil
+			return app, true, nil
 		}
 		c.app.Store(nil)
-		uc.nc.Close()
+		app.nc.Close()
 		// A kept-alive connection the app closed just as it was taken:
 		// retry once on a fresh connection, but only a request that may be
 		// sent twice (the app may have acted on it before it closed).
-		if uc.used && attempt == 0 && idempotent && isStaleConnErr(err) {
+		if app.used && attempt == 0 && idempotent && isStaleConnErr(err) {
 			continue
 		}
-		pe.active.Add(-1)
+		server.active.Add(-1)
 		return nil, true, err
 	}
 }
@@ -124,22 +124,22 @@ const queuedRequestLimit = 16 << 10
 // sendRequest sends the request head in c.scratch and the buffered body to
 // the app and reads the response head. proxy_send_timeout runs between two
 // writes, proxy_read_timeout between two reads once the request is sent.
-func (c *conn) sendRequest(uc *upconn, s *settings, resp *response, bodyLen int64) error {
-	uc.early = false
+func (c *conn) sendRequest(app *appConn, s *settings, resp *response, bodyLen int64) error {
+	app.early = false
 	mem := c.body.mem
 	if bodyLen > 0 && (c.body.file != nil || len(c.scratch)+len(mem) > queuedRequestLimit) {
-		return c.sendBodyWhileReading(uc, s, resp)
+		return c.sendBodyWhileReading(app, s, resp)
 	}
-	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
-	uc.pr.idle = s.readTimeout
+	app.dl.setWrite(app.nc, time.Now(), s.sendTimeout)
+	app.pr.idle = s.readTimeout
 	// One write, made by the read of the response (pollReader.queueWrite):
 	// that read then waits for the answer without trying first.
 	n := len(c.scratch)
 	if bodyLen > 0 {
 		c.scratch = append(c.scratch, mem...)
 	}
-	uc.pr.queueWrite(c.scratch)
-	err := readResponseHead(uc.br, resp)
+	app.pr.queueWrite(c.scratch)
+	err := readResponseHead(app.br, resp)
 	c.scratch = c.scratch[:n]
 	return err
 }
@@ -148,24 +148,24 @@ func (c *conn) sendRequest(uc *upconn, s *settings, resp *response, bodyLen int6
 // this one waits for the response head: an app may answer before it has
 // read the whole body (a 401 or 404 to an upload), and nginx passes that
 // answer on. The rest of the body is then not sent, and the connection is
-// not reused (uc.early).
-func (c *conn) sendBodyWhileReading(uc *upconn, s *settings, resp *response) error {
+// not reused (app.early).
+func (c *conn) sendBodyWhileReading(app *appConn, s *settings, resp *response) error {
 	// No read deadline while the request goes out: proxy_read_timeout
 	// starts when it is sent, which the writer signals by setting it.
-	uc.pr.idle = 0
-	uc.nc.SetDeadline(time.Time{})
+	app.pr.idle = 0
+	app.nc.SetDeadline(time.Time{})
 	written := make(chan error, 1)
 	go func() {
-		err := c.writeRequest(uc.nc, s.sendTimeout)
+		err := c.writeRequest(app.nc, s.sendTimeout)
 		switch {
 		case err == nil:
-			uc.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+			app.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
 		case isTimeout(err):
-			uc.nc.SetReadDeadline(time.Now()) // the reader gives up too
+			app.nc.SetReadDeadline(time.Now()) // the reader gives up too
 		}
 		written <- err
 	}()
-	err := readResponseHead(uc.br, resp)
+	err := readResponseHead(app.br, resp)
 	var werr error
 	aborted := false
 	select {
@@ -173,19 +173,19 @@ func (c *conn) sendBodyWhileReading(uc *upconn, s *settings, resp *response) err
 	default:
 		// The answer (or an error) came first: stop sending.
 		aborted = true
-		uc.nc.SetWriteDeadline(time.Now())
+		app.nc.SetWriteDeadline(time.Now())
 		werr = <-written
 	}
-	// Both deadlines were moved behind uc.dl's back.
-	uc.dl = deadlines{}
-	uc.pr.idle = s.readTimeout
+	// Both deadlines were moved behind app.dl's back.
+	app.dl = deadlines{}
+	app.pr.idle = s.readTimeout
 	if err != nil {
 		if werr != nil && !aborted && isTimeout(werr) {
 			return werr // proxy_send_timeout: 504
 		}
 		return err
 	}
-	uc.early = werr != nil
+	app.early = werr != nil
 	return nil
 }
 
@@ -256,11 +256,11 @@ func upstreamErrorText(err error) string {
 // relayResponse writes the upstream response to the client, streaming the
 // body as it arrives, and returns the upstream connection to the keepalive
 // pool when it can be reused.
-func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response, keep bool) bool {
+func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *response, keep bool) bool {
 	c.status = resp.status
 	upgrade := resp.status == 101
 	if upgrade && !(s.websocket && len(r.upgrade) > 0) {
-		uc.nc.Close()
+		app.nc.Close()
 		return c.writeError(r, s, 502, "the app switched protocols on a request that did not ask for it", keep)
 	}
 	head := eqFold(r.method, "head")
@@ -319,30 +319,30 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	b = append(b, "\r\n"...)
 	c.scratch = b
 	if _, err := c.bw.Write(b); err != nil {
-		uc.nc.Close()
+		app.nc.Close()
 		return false
 	}
 	if upgrade {
-		c.tunnel(uc)
+		c.tunnel(app)
 		return false
 	}
 	if noBody || resp.contentLength == 0 && !resp.chunked {
 		// For HEAD the upstream sent no body whatever its headers say.
-		c.releaseUpstream(uc, resp, s, !resp.close)
+		c.releaseUpstream(app, resp, s, !resp.close)
 		if err := c.flushIfIdle(); err != nil {
 			keep = false
 		}
 		return keep
 	}
 	w := c.bodyWriter(chunked, gz)
-	complete, clientOK := c.copyBody(uc, resp, s, w)
+	complete, clientOK := c.copyBody(app, resp, s, w)
 	if clientOK {
 		if err := w.finish(); err != nil {
 			clientOK = false
 		}
 	}
 	// A body that ends with the connection leaves nothing to reuse.
-	c.releaseUpstream(uc, resp, s, complete && !resp.close && (resp.chunked || resp.contentLength >= 0))
+	c.releaseUpstream(app, resp, s, complete && !resp.close && (resp.chunked || resp.contentLength >= 0))
 	if !complete || !clientOK {
 		// The response is cut short; the only signal left is closing.
 		c.bw.Flush()
@@ -354,26 +354,26 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 	return keep
 }
 
-// releaseUpstream ends the request's use of uc before the client has the
+// releaseUpstream ends the request's use of app before the client has the
 // whole response, as nginx frees the upstream peer when the upstream part
 // of the request is done: least_conn counts it no more.
-func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
+func (c *conn) releaseUpstream(app *appConn, resp *response, s *settings, reusable bool) {
 	c.releasePeer()
 	c.app.Store(nil)
-	if !reusable || uc.early || uc.br.Buffered() > 0 {
-		uc.nc.Close()
+	if !reusable || app.early || app.br.Buffered() > 0 {
+		app.nc.Close()
 		return
 	}
 	// The deadlines are left as they are: every use sets both first.
-	uc.peer.put(uc, s.balance.keepalive)
+	app.peer.put(app, s.balance.keepalive)
 }
 
 // copyBody streams the upstream body to w: whatever arrived is written and,
 // when the upstream has nothing more buffered, flushed to the client, so a
 // streamed response reaches the client chunk by chunk. complete reports
 // whether the whole body was read; clientOK whether the client took it.
-func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
-	br := uc.br
+func (c *conn) copyBody(app *appConn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
+	br := app.br
 	remaining := resp.contentLength // -1: until close
 	var cr *chunkedReader
 	if resp.chunked {

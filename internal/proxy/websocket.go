@@ -13,28 +13,28 @@ import (
 // client may wait send_timeout, a write to the app proxy_send_timeout, and
 // the tunnel ends after proxy_read_timeout without data either way. So no
 // tunnel outlives a peer that stopped reading or a silent pair.
-func (c *conn) tunnel(uc *upconn) {
-	defer uc.nc.Close()
+func (c *conn) tunnel(app *appConn) {
+	defer app.nc.Close()
 	defer c.nc.Close()
 	if err := c.bw.Flush(); err != nil {
 		return
 	}
 	s := c.p.settings.Load()
-	c.pr.idle, uc.pr.idle = 0, 0
+	c.pr.idle, app.pr.idle = 0, 0
 	c.dl.clear(c.nc)
-	uc.dl.clear(uc.nc)
+	app.dl.clear(app.nc)
 	var last atomic.Int64 // when data last moved, either way (UnixNano)
 	last.Store(time.Now().UnixNano())
 	done := make(chan struct{}, 2)
 	var fromApp int64
 	go func() {
 		// Client to app, starting with what the client already sent.
-		pump(uc.nc, s.sendTimeout, c.br, c.nc, s.readTimeout, &last)
-		closeWrite(uc.nc)
+		pump(app.nc, s.sendTimeout, c.br, c.nc, s.readTimeout, &last)
+		closeWrite(app.nc)
 		done <- struct{}{}
 	}()
 	go func() {
-		fromApp = pump(c.nc, s.clientSendTimeout, uc.br, uc.nc, s.readTimeout, &last)
+		fromApp = pump(c.nc, s.clientSendTimeout, app.br, app.nc, s.readTimeout, &last)
 		closeWrite(c.nc)
 		done <- struct{}{}
 	}()
@@ -47,7 +47,7 @@ func (c *conn) tunnel(uc *upconn) {
 		t.Stop()
 	case <-t.C:
 		c.nc.Close()
-		uc.nc.Close()
+		app.nc.Close()
 		<-done
 	}
 	c.bodyBytes += fromApp
