@@ -2,6 +2,7 @@ package parity
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -80,6 +81,10 @@ func paritySites() []paritySite {
 			{name: "timing/answer_later_than_send_timeout", status: 200, req: get("/sleep?ms=1500")},
 			{name: "timing/gateway_timeout_later_than_send_timeout", status: 504, req: get("/sleep?ms=6000")},
 			{name: "timing/slow_stream_longer_than_send_timeout", status: 200, req: get("/stream?chunks=4&gap=600")},
+			// client_header_timeout is for the whole head in nginx (the
+			// timer is set once, not re-armed by each read): a head sent a
+			// line every 400ms gets no answer after 1s.
+			{name: "timing/header_dribbled_past_client_header_timeout", status: -1, run: dribbleHead},
 		}},
 		{"early_answers", siteSpec{mutate: func(c *stack.Config) {
 			c.Proxy.ClientMaxBodySize = "8m"
@@ -401,6 +406,37 @@ func expectContinue(t *testing.T, s *site, f front) (string, int) {
 	}
 	b.WriteString(View(r, ViewOptions{Method: "POST", FrontPort: f.port}))
 	return b.String(), r.Status
+}
+
+// dribbleHead sends a request head one line every 400ms, 2.4s in all
+// (client_header_timeout is 1s on the timing site), and says whether the
+// front answered or closed.
+func dribbleHead(t *testing.T, s *site, f front) (string, int) {
+	c, err := Dial(f.addr, timeout)
+	if err != nil {
+		return fmt.Sprintf("dial: %v\n", err), -1
+	}
+	defer c.Close()
+	lines := []string{"GET /dribble HTTP/1.1\r\n", "Host: example.com\r\n", "X-A: 1\r\n", "X-B: 2\r\n", "X-C: 3\r\n", "X-D: 4\r\n", "\r\n"}
+	for i, l := range lines {
+		if i > 0 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		c.Write([]byte(l)) // a write after the front closed may fail: the answer below says so
+	}
+	r, err := c.ReadResponse("GET")
+	switch {
+	case err == nil:
+		return View(r, ViewOptions{Method: "GET", FrontPort: f.port}), r.Status
+	case isTimeoutErr(err):
+		return "no answer, the connection still open\n", -1
+	}
+	return "no answer, the connection closed\n", -1
+}
+
+func isTimeoutErr(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // pipelined sends two requests in one write and reads both answers.
