@@ -258,88 +258,32 @@ func upstreamErrorText(err error) string {
 // pool when it can be reused.
 func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *response, keep bool) bool {
 	c.status = resp.status
-	upgrade := resp.status == 101
-	if upgrade && !(s.websocket && len(r.upgrade) > 0) {
+	if resp.status == 101 && !(s.websocket && len(r.upgrade) > 0) {
 		app.nc.Close()
 		return c.writeError(r, s, 502, "the app switched protocols on a request that did not ask for it", keep)
 	}
-	head := eqFold(r.method, "head")
-	noBody := head || resp.status < 200 || resp.status == 204 || resp.status == 304
-	vary := s.gzip && gzipEligible(resp) // HEAD answers too, as nginx's gzip_vary
-	gz := vary && !noBody && gzipAccepted(r)
-
-	// Client framing: the upstream's length, else chunked, else (HTTP/1.0)
-	// until close.
-	chunked := false
-	if !upgrade && !noBody && (gz || resp.contentLength < 0) {
-		if r.minor >= 1 {
-			chunked = true
-		} else {
-			keep = false
-		}
+	f := relayFraming(r, s, resp)
+	if f.untilClose {
+		keep = false
 	}
-	b := appendStatusHead(c.scratch[:0], resp.statusLine)
-	if resp.contentType != nil {
-		b = append(b, "Content-Type: "...)
-		b = append(b, resp.contentType...)
-		b = append(b, "\r\n"...)
-	}
-	if resp.contentLength >= 0 && !gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, resp.contentLength, 10)
-		b = append(b, "\r\n"...)
-	}
-	if chunked {
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
-	}
-	if upgrade {
-		b = append(b, "Connection: upgrade\r\n"...)
-	} else {
-		b = appendConnection(b, keep)
-	}
-	for _, h := range resp.headers {
-		if hiddenResponseHeader(h.name) {
-			continue
-		}
-		if gz && (eqFold(h.name, "accept-ranges") || eqFold(h.name, "etag")) {
-			continue
-		}
-		b = append(b, h.name...)
-		b = append(b, ": "...)
-		b = append(b, h.value...)
-		b = append(b, "\r\n"...)
-	}
-	if gz {
-		b = appendGzipHeaders(b, resp.etag)
-	}
-	if vary {
-		b = append(b, "Vary: Accept-Encoding\r\n"...)
-	}
-	b = appendSecurity(b, s)
-	b = append(b, "\r\n"...)
-	c.scratch = b
-	if _, err := c.bw.Write(b); err != nil {
+	c.scratch = appendRelayHead(c.scratch[:0], s, resp, f, keep)
+	if _, err := c.bw.Write(c.scratch); err != nil {
 		app.nc.Close()
 		return false
 	}
-	if upgrade {
+	if f.upgrade {
 		c.tunnel(app)
 		return false
 	}
-	if noBody || resp.contentLength == 0 && !resp.chunked {
+	if f.noBody || resp.contentLength == 0 && !resp.chunked {
 		// For HEAD the upstream sent no body whatever its headers say.
 		c.releaseUpstream(app, resp, s, !resp.close)
-		if err := c.flushIfIdle(); err != nil {
-			keep = false
-		}
-		return keep
+		return c.flushIfIdle() == nil && keep
 	}
-	w := c.bodyWriter(chunked, gz)
+	w := c.bodyWriter(f.chunked, f.gz)
 	complete, clientOK := c.copyBody(app, resp, s, w)
-	if clientOK {
-		if err := w.finish(); err != nil {
-			clientOK = false
-		}
+	if clientOK && w.finish() != nil {
+		clientOK = false
 	}
 	// A body that ends with the connection leaves nothing to reuse.
 	c.releaseUpstream(app, resp, s, complete && !resp.close && (resp.chunked || resp.contentLength >= 0))
@@ -348,10 +292,78 @@ func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *respon
 		c.bw.Flush()
 		return false
 	}
-	if err := c.flushIfIdle(); err != nil {
-		return false
+	return c.flushIfIdle() == nil && keep
+}
+
+// framing is how a relayed response reaches the client.
+type framing struct {
+	upgrade    bool // 101: a tunnel follows the head
+	noBody     bool // HEAD, 1xx, 204, 304
+	vary       bool // gzip_vary: the response is gzip-eligible
+	gz         bool // compressed on the way
+	chunked    bool // re-framed as chunked (gzip, or no length from the app)
+	untilClose bool // an HTTP/1.0 client without a length: the end is the close
+}
+
+// relayFraming decides the client's framing: the upstream's length, else
+// chunked, else (HTTP/1.0) until close.
+func relayFraming(r *request, s *settings, resp *response) framing {
+	f := framing{upgrade: resp.status == 101}
+	f.noBody = eqFold(r.method, "head") || resp.status < 200 || resp.status == 204 || resp.status == 304
+	f.vary = s.gzip && gzipEligible(resp) // HEAD answers too, as nginx's gzip_vary
+	f.gz = f.vary && !f.noBody && gzipAccepted(r)
+	if !f.upgrade && !f.noBody && (f.gz || resp.contentLength < 0) {
+		if r.minor >= 1 {
+			f.chunked = true
+		} else {
+			f.untilClose = true
+		}
 	}
-	return keep
+	return f
+}
+
+// appendRelayHead appends the head of a relayed response: nginx's own
+// headers first, then the app's in their order, less those nginx hides.
+func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool) []byte {
+	b = appendStatusHead(b, resp.statusLine)
+	if resp.contentType != nil {
+		b = append(b, "Content-Type: "...)
+		b = append(b, resp.contentType...)
+		b = append(b, "\r\n"...)
+	}
+	if resp.contentLength >= 0 && !f.gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, resp.contentLength, 10)
+		b = append(b, "\r\n"...)
+	}
+	if f.chunked {
+		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+	}
+	if f.upgrade {
+		b = append(b, "Connection: upgrade\r\n"...)
+	} else {
+		b = appendConnection(b, keep)
+	}
+	for _, h := range resp.headers {
+		if hiddenResponseHeader(h.name) {
+			continue
+		}
+		if f.gz && (eqFold(h.name, "accept-ranges") || eqFold(h.name, "etag")) {
+			continue
+		}
+		b = append(b, h.name...)
+		b = append(b, ": "...)
+		b = append(b, h.value...)
+		b = append(b, "\r\n"...)
+	}
+	if f.gz {
+		b = appendGzipHeaders(b, resp.etag)
+	}
+	if f.vary {
+		b = append(b, "Vary: Accept-Encoding\r\n"...)
+	}
+	b = appendSecurity(b, s)
+	return append(b, "\r\n"...)
 }
 
 // releaseUpstream ends the request's use of app before the client has the
