@@ -14,7 +14,11 @@
 // knowingly differs from that nginx:
 //
 //   - it answers "Server: stackctl" (nginx with server_tokens off: "nginx"),
-//     and its error pages explain what failed, with the app's last log lines;
+//     and its error pages explain what failed, with the app's last log lines
+//     for clients on this machine;
+//   - an app that answers an upload early and closes at once gets its answer
+//     passed, where nginx usually hits the reset while sending the body and
+//     answers 502;
 //   - a symbolic link in a static folder pointing outside it is refused (404),
 //     where nginx's default disable_symlinks off would follow it;
 //   - a request with several byte ranges gets the whole file (200), where
