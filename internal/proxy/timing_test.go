@@ -187,11 +187,11 @@ func TestSlowSteadyDownload(t *testing.T) {
 			break
 		}
 		if sinceRest >= 64<<10 {
-			time.Sleep(200 * time.Millisecond) // never 500ms idle
+			time.Sleep(100 * time.Millisecond) // far from send_timeout's 500ms
 			sinceRest = 0
 		}
 	}
-	if d := time.Since(start); total < size || d < time.Second {
+	if d := time.Since(start); total < size || d <= shortTimeouts.Send {
 		t.Fatalf("read %d of %d+head bytes in %v: want all of it, over more than send_timeout", total, size, d)
 	}
 
@@ -239,7 +239,7 @@ func TestSlowSteadyUpload(t *testing.T) {
 	fmt.Fprintf(nc, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", pieces*piece)
 	start := time.Now()
 	for i := 0; i < pieces; i++ {
-		time.Sleep(150 * time.Millisecond)
+		time.Sleep(100 * time.Millisecond) // far from client_body_timeout's 500ms
 		if _, err := nc.Write([]byte(strings.Repeat("u", piece))); err != nil {
 			t.Fatalf("after %v: %v", time.Since(start), err)
 		}
