@@ -5,6 +5,7 @@
 #
 #   bench/run.sh            # 10s per contender, 5 interleaved rounds
 #   DURATION=5s ROUNDS=1 bench/run.sh
+#   ONLY="nginx-static-small stackctl-static-small" bench/run.sh   # some rows
 #
 # Needs: go, wrk, nginx, caddy (apt-get install wrk nginx caddy).
 set -euo pipefail
@@ -47,8 +48,14 @@ wait_port "$APP"
 # One stack.toml drives both fronts, as in production: nginx runs the site
 # gen-nginx writes, the embedded proxy is `stackctl serve --no-app`. Access
 # logs are off on both sides (nginx.access_log = "off", serve --quiet).
-"$WORK/stackctl" new bench --yes --no-static --dir "$WORK" >/dev/null
+"$WORK/stackctl" new bench --yes --dir "$WORK" >/dev/null
 CONF="$WORK/bench/stack.toml"
+# Static rows: a 321-byte stylesheet and a 1 MB file in the project's
+# [[proxy.static]] folder (/static/ -> static/), served by both fronts.
+mkdir -p "$WORK/bench/static"
+head -c 321 /dev/zero | tr '\0' 'a' > "$WORK/bench/static/small.css"
+head -c 1048576 /dev/urandom > "$WORK/bench/static/large.bin"
+chmod -R a+rX "$WORK/bench"
 sed -i -e "s#^access_log .*#access_log = \"off\"#" -e "s#^error_log .*#error_log = \"$WORK/error.log\"#" "$CONF"
 
 P_PROXY=$(free_port)
@@ -60,7 +67,7 @@ P_PROXY1=$(free_port)
 GOMAXPROCS=1 "$WORK/stackctl" serve --no-app --quiet --config "$CONF" --listen "127.0.0.1:$P_PROXY1" --upstream "127.0.0.1:$APP" >"$WORK/serve1.log" 2>&1 & PIDS+=($!)
 
 P_NGINX=$(free_port)
-"$WORK/stackctl" gen-nginx --config "$CONF" --listen "127.0.0.1:$P_NGINX" --upstream "127.0.0.1:$APP" >"$WORK/site.conf"
+"$WORK/stackctl" gen-nginx --config "$CONF" --listen "127.0.0.1:$P_NGINX" --upstream "127.0.0.1:$APP" --app-dir "$WORK/bench" >"$WORK/site.conf"
 sed -e "s#@PREFIX@#$WORK#g" bench/nginx.conf.tmpl > "$WORK/nginx.conf"
 nginx -p "$WORK" -c "$WORK/nginx.conf" & NGINX_PID=$!; PIDS+=($NGINX_PID)
 
@@ -87,8 +94,15 @@ curl -fsS "http://127.0.0.1:$P_PROXY/" >/dev/null
 sleep 1
 IDLE_RSS=$(rss "$PROXY_PID" VmRSS)
 
-NAMES=(app nginx stackctl stackctl-gomaxprocs1 caddy fasthttp-minimal nethttp-tuned)
-declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [stackctl-gomaxprocs1]=$P_PROXY1 [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP)
+NAMES=(app nginx stackctl stackctl-gomaxprocs1 caddy fasthttp-minimal nethttp-tuned
+	nginx-static-small stackctl-static-small nginx-static-1m stackctl-static-1m)
+declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [stackctl-gomaxprocs1]=$P_PROXY1 [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP
+	[nginx-static-small]=$P_NGINX [stackctl-static-small]=$P_PROXY [nginx-static-1m]=$P_NGINX [stackctl-static-1m]=$P_PROXY)
+# ONLY="nginx-static-small stackctl-static-small" bench/run.sh runs a subset.
+if [ -n "${ONLY:-}" ]; then read -ra NAMES <<<"$ONLY"; fi
+# The path each row asks for, and the row its ratios are computed against.
+declare -A URLPATH=([nginx-static-small]=/static/small.css [stackctl-static-small]=/static/small.css [nginx-static-1m]=/static/large.bin [stackctl-static-1m]=/static/large.bin)
+declare -A REF=([nginx-static-small]=nginx-static-small [stackctl-static-small]=nginx-static-small [nginx-static-1m]=nginx-static-1m [stackctl-static-1m]=nginx-static-1m)
 declare -A BEST RPS P50 P99 ALL_RPS ALL_P50 ALL_P99
 ROUND_LINES=()
 
@@ -97,7 +111,7 @@ to_ms() { # wrk latency such as 812.00us, 1.20ms, 1.01s -> ms
 }
 for round in $(seq "$ROUNDS"); do
 	for name in "${NAMES[@]}"; do
-		url="http://127.0.0.1:${PORT[$name]}/"
+		url="http://127.0.0.1:${PORT[$name]}${URLPATH[$name]:-/}"
 		timeout 10 wrk -t2 -c"$CONNS" -d1s "$url" >/dev/null 2>&1 || true # warm up
 		out=$(timeout 120 wrk -t2 -c"$CONNS" -d"$DURATION" --latency "$url")
 		rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
@@ -137,10 +151,15 @@ CPU=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 	echo "| front | req/s (median) | p50 ms | p99 ms | throughput vs nginx | p99 vs nginx | best round req/s (vs nginx's best) |"
 	echo "|---|---:|---:|---:|---:|---:|---:|"
 	for name in "${NAMES[@]}"; do
-		echo "| $name | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | $(awk -v a="${RPS[$name]}" -v b="${RPS[nginx]}" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="${P99[$name]}" -v b="${P99[nginx]}" 'BEGIN{printf "%.2f×", a/b}') | ${BEST[$name]} ($(awk -v a="${BEST[$name]}" -v b="${BEST[nginx]}" 'BEGIN{printf "%.2f×", a/b}')) |"
+		ref=${REF[$name]:-nginx}
+		echo "| $name | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | $(awk -v a="${RPS[$name]}" -v b="${RPS[$ref]}" 'BEGIN{printf "%.2f×", a/b}') | $(awk -v a="${P99[$name]}" -v b="${P99[$ref]}" 'BEGIN{printf "%.2f×", a/b}') | ${BEST[$name]} ($(awk -v a="${BEST[$name]}" -v b="${BEST[$ref]}" 'BEGIN{printf "%.2f×", a/b}')) |"
 	done
 	echo
 	echo "stackctl proxy RSS: idle ${IDLE_RSS} kB at start, peak ${PEAK_RSS} kB under load, ${AFTER_RSS} kB idle after the run."
+	echo
+	echo "The \`*-static-small\` and \`*-static-1m\` rows ask both fronts for a 321-byte stylesheet and a 1 MB file of the"
+	echo "project's [[proxy.static]] folder (gzip off for them: wrk sends no Accept-Encoding); their ratios are against the"
+	echo "nginx row of the same file."
 	echo
 	echo "\`app\` is the app without a front (the ceiling). \`stackctl\` is \`stackctl serve --no-app\` (internal/proxy),"
 	echo "\`stackctl-gomaxprocs1\` the same binary with GOMAXPROCS=1;"

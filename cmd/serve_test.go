@@ -110,7 +110,9 @@ func startServe(t *testing.T, opts *ServeOptions) *serving {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel = cancel
 	opts.Context = ctx
-	opts.ShutdownGrace = 5 * time.Second
+	if opts.ShutdownGrace == 0 {
+		opts.ShutdownGrace = 5 * time.Second
+	}
 	go func() { s.done <- runServe(opts) }()
 	t.Cleanup(func() {
 		s.stop()
@@ -294,6 +296,49 @@ func TestServeShutdownLetsRequestsInFlightFinish(t *testing.T) {
 	if err := s.stop(); err != nil {
 		t.Errorf("serve: %v", err)
 	}
+}
+
+// Ctrl-C while the app is stuck on a request stops serve when the grace
+// period ends, not when the app answers (a request served inside the
+// connection's read callback used to hold Shutdown's close of the socket).
+func TestServeStopsWithinGraceDuringStuckRequest(t *testing.T) {
+	started, unblock := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-unblock
+	}))
+	defer app.Close()
+	defer close(unblock) // before app.Close, which waits for the handler
+	c := stack.Default("myapp", "go")
+	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(testutil.PortRange(t, 1))
+	c.Proxy.ReadTimeout = "5m"
+	cfgPath := writeStack(t, t.TempDir(), c)
+	const grace = time.Second
+	s := startServe(t, &ServeOptions{Config: cfgPath, NoApp: true, ShutdownGrace: grace, Upstreams: []string{strings.TrimPrefix(app.URL, "http://")}})
+	url := s.waitFor(`listening on (http://\S+)`)[1]
+	go func() {
+		client := http.Client{Timeout: 30 * time.Second}
+		if resp, err := client.Get(url + "/stuck"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request did not reach the app")
+	}
+	start := time.Now()
+	s.cancel()
+	select {
+	case <-s.done:
+		if d := time.Since(start); d < grace {
+			t.Errorf("serve stopped after %v, before its %v grace period", d, grace)
+		}
+	case <-time.After(grace + 10*time.Second):
+		t.Fatalf("serve still runs %v after Ctrl-C with a %v grace period", grace+10*time.Second, grace)
+	}
+	s.done <- nil
 }
 
 // Requests sent without a pause while the app is reloaded several times

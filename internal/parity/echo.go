@@ -118,6 +118,10 @@ const (
 //	                            the echo JSON as body (none for 1xx, 204, 304)
 //	/close[?before=headers]     promises 1000 bytes, sends 100 and closes;
 //	                            before=headers closes without answering
+//	/early?code=N[&then=drain]  answers N (the echo JSON) with Connection:
+//	                            close before reading the request body; then
+//	                            closes at once, or with then=drain reads and
+//	                            discards the body first (up to 5s)
 //	/ws                         a WebSocket echo: the first message is the
 //	                            echo JSON of the handshake, then each message
 //	                            comes back unchanged
@@ -380,6 +384,19 @@ func (e *Echo) answer(c net.Conn, bw *bufio.Writer, br *bufio.Reader, req *echoR
 		writePattern(bw, 100)
 		bw.Flush()
 		return false
+	case "/early":
+		code, err := strconv.Atoi(q.Get("code"))
+		if err != nil || code < 200 || code > 599 {
+			code = 404
+		}
+		fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%sConnection: close\r\n\r\n", code, reason(code), len(js), joinLines(conn))
+		bw.Write(js)
+		bw.Flush()
+		if q.Get("then") == "drain" {
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			io.Copy(io.Discard, br)
+		}
+		return false
 	case "/ws":
 		e.websocket(c, bw, br, s, js, conn)
 		return false
@@ -479,6 +496,11 @@ func readEchoRequest(br *bufio.Reader) (*echoRequest, error) {
 		req.keepAlive = strings.Contains(conn, "keep-alive")
 	default:
 		return nil, fmt.Errorf("protocol %q is not HTTP/1.0 or HTTP/1.1", s.Proto)
+	}
+	if strings.HasPrefix(parts[1], "/early") {
+		// An early answer: the body is left unread (answer decides).
+		s.Framing = "unread"
+		return req, nil
 	}
 	h := sha256.New()
 	te := strings.ToLower(strings.Join(s.Header("Transfer-Encoding"), ","))

@@ -2,9 +2,11 @@ package parity
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,25 +53,38 @@ func oneWorker(prefix string, sites ...string) ([]byte, error) {
 
 // startNginx renders c with nginx.Render and runs nginx with it until the
 // test ends.
-func startNginx(t *testing.T, c *stack.Config) {
+func startNginx(t *testing.T, c *stack.Config, ct proxy.ClientTimeouts) {
 	t.Helper()
 	bin := requireNginx(t)
 	site, err := nginx.Render(c, nginx.Options{NginxVersion: nginx.DefaultVersion, Source: c.Path, StackctlVersion: "parity"})
 	if err != nil {
 		t.Fatalf("nginx.Render: %v", err)
 	}
-	srv := nginxtest.Start(t, bin, oneWorker, site)
+	wrap := oneWorker
+	if ct != (proxy.ClientTimeouts{}) {
+		wrap = func(prefix string, sites ...string) ([]byte, error) {
+			conf, err := oneWorker(prefix, sites...)
+			if err != nil {
+				return nil, err
+			}
+			ms := func(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
+			set := fmt.Sprintf("http {\n\tclient_header_timeout %s;\n\tclient_body_timeout %s;\n\tsend_timeout %s;\n",
+				ms(ct.Header), ms(ct.Body), ms(ct.Send))
+			return regexp.MustCompile(`(?m)^http\s*\{\n`).ReplaceAll(conf, []byte(set)), nil
+		}
+	}
+	srv := nginxtest.Start(t, bin, wrap, site)
 	srv.WaitListening(t, c.Nginx.Listen)
 }
 
 // startProxy runs the embedded proxy for c on ln until the test ends.
-func startProxy(t *testing.T, c *stack.Config, ln net.Listener) {
+func startProxy(t *testing.T, c *stack.Config, ln net.Listener, ct proxy.ClientTimeouts) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(c.Dir(), "proxy.access.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := proxy.New(c, proxy.Options{Upstreams: c.AppUpstreams(), AccessLog: logf})
+	p, err := proxy.New(c, proxy.Options{Upstreams: c.AppUpstreams(), AccessLog: logf, ClientTimeouts: ct})
 	if err != nil {
 		t.Fatalf("proxy.New: %v", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/nginxtest"
+	"github.com/stackctl/stackctl/internal/proxy"
 	"github.com/stackctl/stackctl/internal/stack"
 )
 
@@ -51,7 +52,16 @@ type siteSpec struct {
 	// proxy, when set, starts this instead of the embedded proxy on ln
 	// (the harness's own test puts a deliberately wrong proxy there).
 	proxy func(t *testing.T, c *stack.Config, ln net.Listener)
+	// shortClientTimeouts sets nginx's client_header_timeout,
+	// client_body_timeout and send_timeout to clientTimeout, and the
+	// proxy's ClientTimeouts to the same, so a "later than send_timeout"
+	// case takes a second, not a minute.
+	shortClientTimeouts bool
 }
+
+// clientTimeout is the client-side timeout of sites with
+// shortClientTimeouts.
+const clientTimeout = time.Second
 
 // staticFiles are the fixtures under static/ (and a stack.toml beside it,
 // which traversal cases try to reach).
@@ -153,11 +163,15 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	}
 	s.cfg = c
 
-	startNginx(t, c)
+	var ct proxy.ClientTimeouts
+	if spec.shortClientTimeouts {
+		ct = proxy.ClientTimeouts{Header: clientTimeout, Body: clientTimeout, Send: clientTimeout}
+	}
+	startNginx(t, c, ct)
 	if spec.proxy != nil {
 		spec.proxy(t, c, ln)
 	} else {
-		startProxy(t, c, ln)
+		startProxy(t, c, ln, ct)
 	}
 	s.nginx = newFront("nginx", c.Nginx.Listen)
 	s.proxy = newFront("proxy", c.Serve.Listen)

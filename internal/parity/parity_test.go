@@ -2,11 +2,13 @@ package parity
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,6 +74,22 @@ func paritySites() []paritySite {
 			{name: "redirect/apex_served", status: 200, req: raw("GET /r/apex HTTP/1.1", "Host: example.com")},
 			{name: "redirect/unknown_host_served", status: 200, req: raw("GET /r/other HTTP/1.1", "Host: other.test")},
 		}},
+		{"timing", siteSpec{shortClientTimeouts: true, mutate: func(c *stack.Config) { c.Proxy.ReadTimeout = "3s" }}, []parityCase{
+			// send_timeout (1s) runs between two writes: an answer after
+			// 1.5s, within read_timeout, reaches the client, and so does
+			// the 504 after read_timeout.
+			{name: "timing/answer_later_than_send_timeout", status: 200, req: get("/sleep?ms=1500")},
+			{name: "timing/gateway_timeout_later_than_send_timeout", status: 504, req: get("/sleep?ms=6000")},
+			{name: "timing/slow_stream_longer_than_send_timeout", status: 200, req: get("/stream?chunks=4&gap=600")},
+			// client_header_timeout is for the whole head in nginx (the
+			// timer is set once, not re-armed by each read): a head sent a
+			// line every 400ms gets no answer after 1s.
+			{name: "timing/header_dribbled_past_client_header_timeout", status: -1, run: dribbleHead},
+		}},
+		{"early_answers", siteSpec{mutate: func(c *stack.Config) {
+			c.Proxy.ClientMaxBodySize = "8m"
+			c.Proxy.Redirect = stack.RedirectWWWToApex
+		}}, earlyAnswerCases()},
 		{"keepalive", siteSpec{}, []parityCase{
 			{name: "upstreams/keepalive_reuses_connections", status: 200, serial: true, run: keepaliveReuse},
 		}},
@@ -138,6 +156,20 @@ func defaultCases() []parityCase {
 		{name: "headers/x_forwarded_proto_spoofed", status: 200, req: get("/x_forwarded_proto_spoofed", "X-Forwarded-Proto: https")},
 		{name: "headers/x_forwarded_host_passed", status: 200, req: get("/x_forwarded_host_passed", "X-Forwarded-Host: evil.test")},
 		{name: "headers/connection_close", status: 200, req: get("/connection_close", "Connection: close")},
+		// Quirks of nginx 1.22 a review found (issue 14).
+		{name: "quirks/trace_405", status: 405, req: raw("TRACE /trace HTTP/1.1", "Host: example.com")},
+		{name: "quirks/connect_405", status: 405, req: raw("CONNECT /connect HTTP/1.1", "Host: example.com")},
+		{name: "quirks/host_with_space", status: 400, req: raw("GET /host_with_space HTTP/1.1", "Host: exa mple.com")},
+		{name: "quirks/host_with_control_character", status: 400, req: raw("GET /host_ctl HTTP/1.1", "Host: exa\x01mple.com")},
+		{name: "quirks/host_leading_dot", status: 200, req: raw("GET /host_leading_dot HTTP/1.1", "Host: .example.com")},
+		{name: "quirks/absolute_uri_userinfo", status: 400, req: raw("GET http://a@example.com/abs_userinfo HTTP/1.1", "Host: example.com")},
+		{name: "quirks/absolute_uri_bad_port", status: 400, req: raw("GET http://example.com:8x/abs_bad_port HTTP/1.1", "Host: example.com")},
+		{name: "quirks/absolute_uri_good_port", status: 200, req: raw("GET http://Example.com:8080/abs_good_port HTTP/1.1", "Host: other.test")},
+		{name: "quirks/hash_ends_path_static", status: 200, req: get("/static/notes.txt#fragment")},
+		{name: "quirks/hash_ends_path_hidden", status: 200, req: get("/hash_hidden#/.git")},
+		{name: "quirks/connection_last_header_decides", status: 200, req: get("/conn_last", "Connection: keep-alive", "Connection: close")},
+		{name: "quirks/connection_close_then_keep_alive", status: 200, req: get("/conn_close_ka", "Connection: close", "Connection: keep-alive")},
+		{name: "quirks/http10_connection_keep_alive_close", status: 200, req: raw("GET /conn_10 HTTP/1.0", "Host: example.com", "Connection: keep-alive, close")},
 		{name: "headers/connection_keep_alive", status: 200, req: get("/connection_keep_alive", "Connection: keep-alive", "Keep-Alive: timeout=5")},
 		{name: "headers/connection_names_a_header", status: 200, req: get("/connection_names_a_header", "Connection: X-Hop", "X-Hop: 1")},
 		{name: "headers/te_trailers", status: 200, req: get("/te_trailers", "TE: trailers")},
@@ -333,6 +365,21 @@ func downCases() []parityCase {
 	}
 }
 
+// earlyAnswerCases: answers given before the request body was read, by
+// the app (to an upload it rejects at once) or by the front itself (413, a
+// redirect, a 403), to a client that writes its whole body before reading.
+func earlyAnswerCases() []parityCase {
+	upload := func(target, host string, size int) string {
+		return raw("POST "+target+" HTTP/1.1", "Host: "+host, "Content-Length: "+strconv.Itoa(size), "", strings.Repeat("u", size))
+	}
+	return []parityCase{
+		{name: "early/app_404_then_drains", status: 404, req: upload("/early?code=404&then=drain", "example.com", 5<<20)},
+		{name: "early/own_413_client_keeps_sending", status: 413, req: upload("/own_413", "example.com", 9<<20)},
+		{name: "early/own_redirect_client_keeps_sending", status: 301, req: upload("/own_301", "www.example.com", 4<<20)},
+		{name: "early/own_403_client_keeps_sending", status: 403, req: upload("/.hidden", "example.com", 4<<20)},
+	}
+}
+
 // expectContinue sends the head of a request with Expect: 100-continue,
 // waits for the interim answer, then sends the body.
 func expectContinue(t *testing.T, s *site, f front) (string, int) {
@@ -359,6 +406,37 @@ func expectContinue(t *testing.T, s *site, f front) (string, int) {
 	}
 	b.WriteString(View(r, ViewOptions{Method: "POST", FrontPort: f.port}))
 	return b.String(), r.Status
+}
+
+// dribbleHead sends a request head one line every 400ms, 2.4s in all
+// (client_header_timeout is 1s on the timing site), and says whether the
+// front answered or closed.
+func dribbleHead(t *testing.T, s *site, f front) (string, int) {
+	c, err := Dial(f.addr, timeout)
+	if err != nil {
+		return fmt.Sprintf("dial: %v\n", err), -1
+	}
+	defer c.Close()
+	lines := []string{"GET /dribble HTTP/1.1\r\n", "Host: example.com\r\n", "X-A: 1\r\n", "X-B: 2\r\n", "X-C: 3\r\n", "X-D: 4\r\n", "\r\n"}
+	for i, l := range lines {
+		if i > 0 {
+			time.Sleep(400 * time.Millisecond)
+		}
+		c.Write([]byte(l)) // a write after the front closed may fail: the answer below says so
+	}
+	r, err := c.ReadResponse("GET")
+	switch {
+	case err == nil:
+		return View(r, ViewOptions{Method: "GET", FrontPort: f.port}), r.Status
+	case isTimeoutErr(err):
+		return "no answer, the connection still open\n", -1
+	}
+	return "no answer, the connection closed\n", -1
+}
+
+func isTimeoutErr(err error) bool {
+	var ne interface{ Timeout() bool }
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // pipelined sends two requests in one write and reads both answers.

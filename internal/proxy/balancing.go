@@ -31,7 +31,7 @@ type peer struct {
 	mu      sync.Mutex
 	fails   int
 	checked time.Time // when the failure window started, or the last probe
-	idle    []*upconn
+	idle    []*appConn
 	removed bool
 	// nginx's smooth weighted round robin (every weight is 1): current
 	// is current_weight, effective is effective_weight, lowered by a
@@ -40,8 +40,8 @@ type peer struct {
 	effective int
 }
 
-// upconn is a connection to an upstream server.
-type upconn struct {
+// appConn is a connection to an upstream server.
+type appConn struct {
 	nc   net.Conn
 	pr   *pollReader
 	br   *bufio.Reader
@@ -51,6 +51,9 @@ type upconn struct {
 	// before any response byte may just be the server closing an idle
 	// keepalive connection.
 	used bool
+	// early is true when the app answered before it read the whole
+	// request body: the connection is closed after the response.
+	early bool
 }
 
 // errNoUpstream is returned when no upstream is set within the hold time,
@@ -88,30 +91,30 @@ func (p *pool) set(addrs []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	old := map[string]*peer{}
-	for _, pe := range p.peers {
-		old[pe.addr] = pe
+	for _, server := range p.peers {
+		old[server.addr] = server
 	}
 	peers := make([]*peer, 0, len(addrs))
 	for _, a := range addrs {
-		if pe, ok := old[a]; ok {
+		if server, ok := old[a]; ok {
 			delete(old, a)
-			peers = append(peers, pe)
+			peers = append(peers, server)
 			continue
 		}
-		pe := &peer{addr: a, network: "tcp", address: a, effective: 1}
+		server := &peer{addr: a, network: "tcp", address: a, effective: 1}
 		if rest, ok := strings.CutPrefix(a, "unix:"); ok {
-			pe.network, pe.address = "unix", rest
+			server.network, server.address = "unix", rest
 		}
-		peers = append(peers, pe)
+		peers = append(peers, server)
 	}
-	for _, pe := range old {
-		pe.mu.Lock()
-		pe.removed = true
-		idle := pe.idle
-		pe.idle = nil
-		pe.mu.Unlock()
-		for _, uc := range idle {
-			uc.nc.Close()
+	for _, server := range old {
+		server.mu.Lock()
+		server.removed = true
+		idle := server.idle
+		server.idle = nil
+		server.mu.Unlock()
+		for _, app := range idle {
+			app.nc.Close()
 		}
 	}
 	wasEmpty := len(p.peers) == 0
@@ -164,68 +167,68 @@ type picker struct {
 // next returns the peer for the next try, or nil when every peer was tried
 // or is marked failed (then the failure marks are reset, as nginx does, so
 // the next request tries again).
-func (pk *picker) next(clientIP net.IP) *peer {
-	n := len(pk.peers)
-	if pk.triedN >= n || pk.triedN >= 64 {
+func (pick *picker) next(clientIP net.IP) *peer {
+	n := len(pick.peers)
+	if pick.triedN >= n || pick.triedN >= 64 {
 		return nil
 	}
 	now := time.Now()
 	if n == 1 {
 		// nginx never marks the single server of an upstream as failed.
-		pk.triedN++
-		pk.tried |= 1
-		return pk.peers[0]
+		pick.triedN++
+		pick.tried |= 1
+		return pick.peers[0]
 	}
 	start := 0
-	switch pk.cfg.policy {
+	switch pick.cfg.policy {
 	case "ip_hash":
-		if pk.triedN == 0 {
-			pk.hash = ipHash(clientIP)
-			start = int(pk.hash % uint32(n))
+		if pick.triedN == 0 {
+			pick.hash = ipHash(clientIP)
+			start = int(pick.hash % uint32(n))
 		} else {
-			start = int(pk.pool.rr.Add(1) % uint64(n))
+			start = int(pick.pool.rr.Add(1) % uint64(n))
 		}
 	case "least_conn":
 		// ngx_http_upstream_get_least_conn_peer: the fewest active
 		// requests, ties broken by the smooth weighted round robin.
 		best, bestN := -1, int64(0)
 		for i := 0; i < n; i++ {
-			if pk.tried&(1<<i) != 0 || !pk.peers[i].available(pk.cfg, now, false) {
+			if pick.tried&(1<<i) != 0 || !pick.peers[i].available(pick.cfg, now, false) {
 				continue
 			}
-			if a := pk.peers[i].active.Load(); best < 0 || a < bestN {
+			if a := pick.peers[i].active.Load(); best < 0 || a < bestN {
 				best, bestN = i, a
 			}
 		}
 		if best < 0 {
-			return pk.exhausted()
+			return pick.exhausted()
 		}
-		if pe := pk.smooth(now, func(i int) bool { return pk.peers[i].active.Load() == bestN }); pe != nil {
-			return pe
+		if server := pick.smooth(now, func(i int) bool { return pick.peers[i].active.Load() == bestN }); server != nil {
+			return server
 		}
 		// The counts moved since: any available peer will do.
-		if pe := pk.smooth(now, func(int) bool { return true }); pe != nil {
-			return pe
+		if server := pick.smooth(now, func(int) bool { return true }); server != nil {
+			return server
 		}
-		return pk.exhausted()
+		return pick.exhausted()
 	default:
-		if pe := pk.smooth(now, func(int) bool { return true }); pe != nil {
-			return pe
+		if server := pick.smooth(now, func(int) bool { return true }); server != nil {
+			return server
 		}
-		return pk.exhausted()
+		return pick.exhausted()
 	}
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
-		if pk.tried&(1<<i) != 0 {
+		if pick.tried&(1<<i) != 0 {
 			continue
 		}
-		if pk.peers[i].available(pk.cfg, now, true) {
-			pk.triedN++
-			pk.tried |= 1 << i
-			return pk.peers[i]
+		if pick.peers[i].available(pick.cfg, now, true) {
+			pick.triedN++
+			pick.tried |= 1 << i
+			return pick.peers[i]
 		}
 	}
-	return pk.exhausted()
+	return pick.exhausted()
 }
 
 // smooth is ngx_http_upstream_get_peer, nginx's smooth weighted round
@@ -235,89 +238,89 @@ func (pk *picker) next(clientIP net.IP) *peer {
 // With equal weights and no failures it is plain round robin from the
 // first server; after a failure the order is nginx's, not a counter's.
 // It returns nil when no peer qualifies.
-func (pk *picker) smooth(now time.Time, eligible func(i int) bool) *peer {
-	pk.pool.pick.Lock()
-	defer pk.pool.pick.Unlock()
+func (pick *picker) smooth(now time.Time, eligible func(i int) bool) *peer {
+	pick.pool.pick.Lock()
+	defer pick.pool.pick.Unlock()
 	best, total := -1, 0
-	for i, pe := range pk.peers {
-		if pk.tried&(1<<i) != 0 || !eligible(i) || !pe.available(pk.cfg, now, false) {
+	for i, server := range pick.peers {
+		if pick.tried&(1<<i) != 0 || !eligible(i) || !server.available(pick.cfg, now, false) {
 			continue
 		}
-		pe.mu.Lock()
-		pe.current += pe.effective
-		total += pe.effective
-		if pe.effective < 1 {
-			pe.effective++
+		server.mu.Lock()
+		server.current += server.effective
+		total += server.effective
+		if server.effective < 1 {
+			server.effective++
 		}
-		cur := pe.current
-		pe.mu.Unlock()
-		if best < 0 || cur > pk.peers[best].currentWeight() {
+		cur := server.current
+		server.mu.Unlock()
+		if best < 0 || cur > pick.peers[best].currentWeight() {
 			best = i
 		}
 	}
 	if best < 0 {
 		return nil
 	}
-	pe := pk.peers[best]
-	pe.available(pk.cfg, now, true) // start the probe of a recovered peer
-	pe.mu.Lock()
-	pe.current -= total
-	pe.mu.Unlock()
-	pk.triedN++
-	pk.tried |= 1 << best
-	return pe
+	server := pick.peers[best]
+	server.available(pick.cfg, now, true) // start the probe of a recovered peer
+	server.mu.Lock()
+	server.current -= total
+	server.mu.Unlock()
+	pick.triedN++
+	pick.tried |= 1 << best
+	return server
 }
 
-func (pe *peer) currentWeight() int {
-	pe.mu.Lock()
-	defer pe.mu.Unlock()
-	return pe.current
+func (server *peer) currentWeight() int {
+	server.mu.Lock()
+	defer server.mu.Unlock()
+	return server.current
 }
 
-func (pk *picker) exhausted() *peer {
-	if pk.triedN == 0 {
-		for _, pe := range pk.peers {
-			pe.mu.Lock()
-			pe.fails = 0
-			pe.mu.Unlock()
+func (pick *picker) exhausted() *peer {
+	if pick.triedN == 0 {
+		for _, server := range pick.peers {
+			server.mu.Lock()
+			server.fails = 0
+			server.mu.Unlock()
 		}
 	}
-	pk.triedN = len(pk.peers)
+	pick.triedN = len(pick.peers)
 	return nil
 }
 
 // available reports whether the peer may take a request: it has fewer than
 // max_fails failures, or fail_timeout passed since they were counted (then
 // one request probes it, and take records that).
-func (pe *peer) available(cfg balanceConfig, now time.Time, take bool) bool {
-	pe.mu.Lock()
-	defer pe.mu.Unlock()
-	if cfg.maxFails <= 0 || pe.fails < cfg.maxFails {
+func (server *peer) available(cfg balanceConfig, now time.Time, take bool) bool {
+	server.mu.Lock()
+	defer server.mu.Unlock()
+	if cfg.maxFails <= 0 || server.fails < cfg.maxFails {
 		return true
 	}
-	if now.Sub(pe.checked) <= cfg.failTimeout {
+	if now.Sub(server.checked) <= cfg.failTimeout {
 		return false
 	}
 	if take {
-		pe.checked = now
+		server.checked = now
 	}
 	return true
 }
 
 // fail records a failed try (nginx: error or timeout talking to it).
-func (pe *peer) fail() {
-	pe.mu.Lock()
-	pe.fails++
-	pe.checked = time.Now()
-	pe.effective = max(pe.effective-1, 0) // nginx: effective_weight -= weight
-	pe.mu.Unlock()
+func (server *peer) fail() {
+	server.mu.Lock()
+	server.fails++
+	server.checked = time.Now()
+	server.effective = max(server.effective-1, 0) // nginx: effective_weight -= weight
+	server.mu.Unlock()
 }
 
 // ok records a successful try, clearing the failures.
-func (pe *peer) ok() {
-	pe.mu.Lock()
-	pe.fails = 0
-	pe.mu.Unlock()
+func (server *peer) ok() {
+	server.mu.Lock()
+	server.fails = 0
+	server.mu.Unlock()
 }
 
 // ipHash is nginx's ip_hash: the first three octets of an IPv4 address (the
@@ -338,56 +341,68 @@ func ipHash(ip net.IP) uint32 {
 
 // get returns an idle keepalive connection or dials a new one within
 // connectTimeout.
-func (pe *peer) get(connectTimeout time.Duration) (*upconn, error) {
-	pe.mu.Lock()
-	if n := len(pe.idle); n > 0 {
-		uc := pe.idle[n-1]
-		pe.idle = pe.idle[:n-1]
-		pe.mu.Unlock()
-		return uc, nil
+func (server *peer) get(connectTimeout time.Duration) (*appConn, error) {
+	for {
+		server.mu.Lock()
+		n := len(server.idle)
+		if n == 0 {
+			server.mu.Unlock()
+			return server.dial(connectTimeout)
+		}
+		app := server.idle[n-1]
+		server.idle = server.idle[:n-1]
+		server.mu.Unlock()
+		// Like nginx's keepalive module, which closes a cached connection
+		// as soon as it turns readable: one the app closed (restarted on
+		// its port) or wrote to unasked is never used for a request.
+		if app.pr.rc != nil && idleClosed(app.pr.rc) {
+			app.nc.Close()
+			continue
+		}
+		return app, nil
 	}
-	pe.mu.Unlock()
-	return pe.dial(connectTimeout)
 }
 
-func (pe *peer) dial(connectTimeout time.Duration) (*upconn, error) {
+func (server *peer) dial(connectTimeout time.Duration) (*appConn, error) {
 	d := net.Dialer{Timeout: connectTimeout}
-	nc, err := d.Dial(pe.network, pe.address)
+	nc, err := d.Dial(server.network, server.address)
 	if err != nil {
 		return nil, err
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	pr := newPollReader(nc)
-	return &upconn{nc: nc, pr: pr, br: bufio.NewReaderSize(pr, upstreamHeaderBuffer), peer: pe}, nil
+	app := &appConn{nc: nc, peer: server}
+	app.pr = newPollReader(nc, &app.dl)
+	app.br = bufio.NewReaderSize(app.pr, upstreamHeaderBuffer)
+	return app, nil
 }
 
 // put returns a connection whose response was read completely to the idle
 // pool, or closes it when the pool is full.
-func (pe *peer) put(uc *upconn, keepalive int) {
-	uc.used = true
-	pe.mu.Lock()
-	if pe.removed || len(pe.idle) >= keepalive {
-		pe.mu.Unlock()
-		uc.nc.Close()
+func (server *peer) put(app *appConn, keepalive int) {
+	app.used = true
+	server.mu.Lock()
+	if server.removed || len(server.idle) >= keepalive {
+		server.mu.Unlock()
+		app.nc.Close()
 		return
 	}
-	pe.idle = append(pe.idle, uc)
-	pe.mu.Unlock()
+	server.idle = append(server.idle, app)
+	server.mu.Unlock()
 }
 
 func (p *pool) closeIdle() {
 	p.mu.Lock()
 	peers := p.peers
 	p.mu.Unlock()
-	for _, pe := range peers {
-		pe.mu.Lock()
-		idle := pe.idle
-		pe.idle = nil
-		pe.mu.Unlock()
-		for _, uc := range idle {
-			uc.nc.Close()
+	for _, server := range peers {
+		server.mu.Lock()
+		idle := server.idle
+		server.idle = nil
+		server.mu.Unlock()
+		for _, app := range idle {
+			app.nc.Close()
 		}
 	}
 }

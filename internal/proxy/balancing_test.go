@@ -52,15 +52,15 @@ func TestRoundRobinAndFailover(t *testing.T) {
 	if got[a.addr]+got[b.addr] != 12 {
 		t.Errorf("spread %v", got)
 	}
-	var pe *peer
+	var server *peer
 	for _, x := range p.pool.peers {
 		if x.addr == dead {
-			pe = x
+			server = x
 		}
 	}
-	pe.mu.Lock()
-	fails := pe.fails
-	pe.mu.Unlock()
+	server.mu.Lock()
+	fails := server.fails
+	server.mu.Unlock()
 	if fails != 1 {
 		t.Errorf("dead server failures %d, want 1 (tried once, then skipped for fail_timeout)", fails)
 	}

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -95,3 +97,56 @@ func BenchmarkAppendUpstreamHead(b *testing.B) {
 		out = appendUpstreamHead(out[:0], &r, true, "127.0.0.1", -1)
 	}
 }
+
+// benchmarkStatic measures a static file of size bytes served from a
+// [[proxy.static]] folder to a keepalive client, one request at a time.
+func benchmarkStatic(b *testing.B, size int) {
+	dir := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "static"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "static", "file.css"), []byte(strings.Repeat("a", size)), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	c := stack.Default("bench", "go")
+	c.Path = filepath.Join(dir, "stack.toml")
+	c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static"}}
+	p, err := New(c, Options{Upstreams: []string{"127.0.0.1:1"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go p.Serve(pl)
+	defer p.Shutdown(b.Context())
+	conn, err := net.Dial("tcp", pl.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReaderSize(conn, 64<<10)
+	req := []byte("GET /static/file.css HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n")
+	b.ReportAllocs()
+	b.SetBytes(int64(size))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := conn.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n, _ := io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || n != int64(size) {
+			b.Fatal(resp.Status, n)
+		}
+	}
+}
+
+// BenchmarkStaticSmall is the 321-byte stylesheet of bench/.
+func BenchmarkStaticSmall(b *testing.B) { benchmarkStatic(b, 321) }
+
+// BenchmarkStaticLarge is bench/'s 1 MB file.
+func BenchmarkStaticLarge(b *testing.B) { benchmarkStatic(b, 1<<20) }

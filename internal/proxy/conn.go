@@ -35,15 +35,22 @@ type conn struct {
 	state    atomic.Int32
 
 	pr     *pollReader
+	pw     *pollWriter
 	stepFn func(fd uintptr) bool // c.step, bound once
 	in     inlineState
 	first  bool // no request was read yet
+	// linger is true while the client may still be sending a request body
+	// the proxy did not read: closing then lingers (lingeringClose).
+	linger bool
 
 	head    []byte
 	req     request
 	resp    response
 	scratch []byte
 	body    requestBody
+
+	// app is the upstream connection the current request uses, for abort.
+	app atomic.Pointer[appConn]
 
 	// activePeer is the upstream server counting this request as active
 	// (see releasePeer).
@@ -78,6 +85,18 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 	return c
 }
 
+// abort ends the connection and its request now (Shutdown's grace is
+// over). A request served inside the connection's read callback (see
+// inline.go) holds the socket: closing it waits until the callback
+// returns, so the request's upstream connection is closed first, which
+// ends the wait for the app.
+func (c *conn) abort() {
+	if app := c.app.Load(); app != nil {
+		app.nc.Close()
+	}
+	c.nc.Close()
+}
+
 func (c *conn) closeIfIdle() {
 	if c.state.CompareAndSwap(stateIdle, stateClosed) {
 		c.nc.Close()
@@ -85,12 +104,13 @@ func (c *conn) closeIfIdle() {
 }
 
 func (c *conn) serve() {
-	c.pr = newPollReader(c.nc)
+	c.pr = newPollReader(c.nc, &c.dl)
+	c.pw = newPollWriter(c.nc, &c.dl)
 	c.stepFn = c.step
 	c.br = readerPool.Get().(*bufio.Reader)
 	c.br.Reset(c.pr)
 	c.bw = writerPool.Get().(*bufio.Writer)
-	c.bw.Reset(newPollWriter(c.nc))
+	c.bw.Reset(c.pw)
 	defer func() {
 		c.body.reset()
 		c.nc.Close()
@@ -116,7 +136,9 @@ func (c *conn) serve() {
 		if !c.handle(r, s) {
 			// The answer may still be buffered when the request's unread
 			// body is why the connection closes (flushIfIdle saw it).
-			c.bw.Flush()
+			if c.bw.Flush() == nil && c.linger {
+				c.lingeringClose()
+			}
 			return
 		}
 		c.first = false
@@ -154,6 +176,7 @@ func (c *conn) beginWait() (*settings, time.Time, bool) {
 	}
 	now := time.Now()
 	c.dl.setRead(c.nc, now, wait)
+	c.pw.idle = s.clientSendTimeout
 	return s, now, true
 }
 
@@ -181,11 +204,10 @@ func (c *conn) parseHead(s *settings) (*request, *settings, bool) {
 	var err error
 	c.head, err = readHead(c.br, r, c.head, s.serverName)
 	if err != nil {
-		var se *statusError
-		if errors.As(err, &se) {
+		var refusal *statusError
+		if errors.As(err, &refusal) {
 			// nginx answers a bad request head and closes.
-			c.dl.setWrite(c.nc, time.Now(), s.clientTimeout)
-			c.writeError(r, s, se.status, se.reason, false)
+			c.writeError(r, s, refusal.status, refusal.reason, false)
 			c.logRequest(r)
 		}
 		// A timeout (client_header_timeout) or a reset: nginx closes
@@ -198,12 +220,18 @@ func (c *conn) parseHead(s *settings) (*request, *settings, bool) {
 // handle serves one request and reports whether the connection stays open.
 func (c *conn) handle(r *request, s *settings) bool {
 	keep := r.keepAlive && !c.p.closing.Load()
-	c.dl.setWrite(c.nc, r.start, s.clientTimeout)
-	if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
+	c.linger = hasBody(r) // until readRequestBody has read it
+	// nginx refuses TRACE (and, since 1.21.1, CONNECT) itself, before any
+	// server block's rules.
+	if eqFold(r.method, "trace") || eqFold(r.method, "connect") {
+		keep = c.writeError(r, s, 405, "nginx does not allow the "+string(r.method)+" method", keep && !hasBody(r))
+	} else if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
+		// The redirect's server block answers at nginx's server rewrite
+		// phase, before a location's client_max_body_size is looked at.
+		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))
+	} else if s.maxBodySize > 0 && r.contentLength > s.maxBodySize {
 		keep = c.writeError(r, s, 413, "the request body is "+strconv.FormatInt(r.contentLength, 10)+
 			" bytes, more than client_max_body_size ("+strconv.FormatInt(s.maxBodySize, 10)+" bytes)", false)
-	} else if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
-		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))
 	} else if hiddenPath(r.path) {
 		keep = c.writeError(r, s, 403, "hidden files and folders ("+r.path+") are never served (the site's location ~ /\\.(?!well-known))", keep && !hasBody(r))
 	} else if sd := s.staticFor(r.path); sd != nil {
@@ -293,4 +321,40 @@ func appendSecurity(b []byte, s *settings) []byte {
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// nginx's lingering_time and lingering_timeout.
+const (
+	lingeringTime    = 30 * time.Second
+	lingeringTimeout = 5 * time.Second
+)
+
+// lingeringClose ends a connection whose client may still be sending a
+// body the proxy did not read (its own 413, a redirect or a 403 to an
+// upload), like nginx's lingering_close: it stops writing, so the client
+// has the answer and its end, then reads and discards what still comes
+// for up to lingeringTime, each read waiting at most lingeringTimeout.
+// Closing with unread input would make the kernel reset the connection,
+// and a client still writing its body would lose the answer.
+func (c *conn) lingeringClose() {
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	// Nothing more to answer: Shutdown may close it at once.
+	if !c.state.CompareAndSwap(stateActive, stateIdle) || c.p.closing.Load() {
+		return
+	}
+	end := time.Now().Add(lingeringTime)
+	buf := make([]byte, 16<<10)
+	for {
+		wait := min(time.Until(end), lingeringTimeout)
+		if wait <= 0 {
+			return
+		}
+		c.nc.SetReadDeadline(time.Now().Add(wait))
+		if _, err := c.nc.Read(buf); err != nil {
+			return
+		}
+	}
 }

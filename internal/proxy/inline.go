@@ -119,7 +119,6 @@ func (c *conn) wouldBlock(err error) bool {
 		return c.endSession(exitClose)
 	}
 	if c.bw.Buffered() > 0 {
-		c.dl.setWrite(c.nc, time.Now(), c.in.s.clientTimeout)
 		if c.bw.Flush() != nil {
 			return c.endSession(exitClose)
 		}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"strconv"
-	"time"
 )
 
 // errBodyTooLarge is returned by readBody when a chunked body grows past
@@ -37,22 +36,33 @@ func (b *requestBody) reset() {
 	b.n = 0
 }
 
+// spoolError is a failure to store a request body in its temporary file
+// (a full or read-only disk): nginx answers 500.
+type spoolError struct{ err error }
+
+func (e *spoolError) Error() string { return "storing the request body on disk: " + e.err.Error() }
+func (e *spoolError) Unwrap() error { return e.err }
+
 func (b *requestBody) Write(p []byte) (int, error) {
 	if b.file == nil && len(b.mem)+len(p) > memoryBodyLimit {
 		f, err := os.CreateTemp("", "stackctl-body-*")
 		if err != nil {
-			return 0, err
+			return 0, &spoolError{err}
 		}
 		os.Remove(f.Name()) // unlinked: gone when closed, whatever happens
 		if _, err := f.Write(b.mem); err != nil {
 			f.Close()
-			return 0, err
+			return 0, &spoolError{err}
 		}
 		b.file = f
 	}
 	b.n += int64(len(p))
 	if b.file != nil {
-		return b.file.Write(p)
+		n, err := b.file.Write(p)
+		if err != nil {
+			return n, &spoolError{err}
+		}
+		return n, nil
 	}
 	b.mem = append(b.mem, p...)
 	return len(p), nil
@@ -176,16 +186,20 @@ func (c *conn) readRequestBody(r *request, s *settings) (int64, *statusError) {
 			return 0, &statusError{499, "client closed the connection"}
 		}
 	}
-	c.dl.setRead(c.nc, time.Now(), s.bodyTimeout)
-	var err error
-	err = readBody(c.br, r, &c.body, s.maxBodySize)
+	// client_body_timeout runs between two reads.
+	c.pr.idle = s.bodyTimeout
+	err := readBody(c.br, r, &c.body, s.maxBodySize)
+	c.pr.idle = 0
 	switch {
 	case err == nil:
+		c.linger = false
 		return c.body.n, nil
 	case err == errBodyTooLarge:
 		return 0, &statusError{413, "the chunked request body grew past client_max_body_size (" + strconv.FormatInt(s.maxBodySize, 10) + " bytes)"}
 	case err == errBadChunk:
 		return 0, &statusError{400, "client sent invalid chunked body"}
+	case errors.As(err, new(*spoolError)):
+		return 0, &statusError{500, err.Error()}
 	case isTimeout(err):
 		return 0, &statusError{408, "client timed out sending the request body (client_body_timeout)"}
 	default:

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 )
 
 // pollReader is the reader under a connection's bufio.Reader. It exists to
@@ -48,6 +49,12 @@ type pollReader struct {
 
 	queued []byte // written by the next Read before it waits
 
+	// idle, when set, is the longest wait for data (client_body_timeout,
+	// proxy_read_timeout): each Read moves the read deadline in dl to idle
+	// from now, so the limit runs between two reads, as nginx counts it.
+	idle time.Duration
+	dl   *deadlines
+
 	// Session state: inside a RawConn.Read callback on the fd.
 	inSession bool
 	fd        int
@@ -58,8 +65,8 @@ type pollReader struct {
 // waiting; the session's callback returns false to wait for readiness.
 var errWouldBlock = errors.New("proxy: read would block")
 
-func newPollReader(nc net.Conn) *pollReader {
-	r := &pollReader{nc: nc}
+func newPollReader(nc net.Conn, dl *deadlines) *pollReader {
+	r := &pollReader{nc: nc, dl: dl}
 	if sc, ok := nc.(syscall.Conn); ok && rawIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			r.rc = rc
@@ -78,6 +85,9 @@ func (r *pollReader) queueWrite(b []byte) {
 func (r *pollReader) Read(p []byte) (int, error) {
 	if r.inSession {
 		return r.sessionRead(p)
+	}
+	if r.idle > 0 {
+		r.dl.setRead(r.nc, time.Now(), r.idle)
 	}
 	if r.rc == nil {
 		if q := r.queued; q != nil {
@@ -180,13 +190,20 @@ type pollWriter struct {
 	rc      syscall.RawConn // nil: plain nc.Write
 	writeFn func(fd uintptr) bool
 
-	p   []byte
-	n   int
-	err error
+	// idle, when set, is send_timeout: the write deadline in dl moves to
+	// idle from now at each Write and whenever a blocked Write made
+	// progress, so a slow but steady reader is never cut off.
+	idle time.Duration
+	dl   *deadlines
+
+	p     []byte
+	n     int
+	armed int // w.n when the deadline was last moved
+	err   error
 }
 
-func newPollWriter(nc net.Conn) *pollWriter {
-	w := &pollWriter{nc: nc}
+func newPollWriter(nc net.Conn, dl *deadlines) *pollWriter {
+	w := &pollWriter{nc: nc, dl: dl}
 	if sc, ok := nc.(syscall.Conn); ok && rawIO {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.rc = rc
@@ -197,10 +214,13 @@ func newPollWriter(nc net.Conn) *pollWriter {
 }
 
 func (w *pollWriter) Write(p []byte) (int, error) {
-	if w.rc == nil || len(p) == 0 {
-		return w.nc.Write(p)
+	if w.idle > 0 {
+		w.dl.setWrite(w.nc, time.Now(), w.idle)
 	}
-	w.p, w.n, w.err = p, 0, nil
+	if w.rc == nil || len(p) == 0 {
+		return w.writeConn(p)
+	}
+	w.p, w.n, w.armed, w.err = p, 0, 0, nil
 	err := w.rc.Write(w.writeFn)
 	n, werr := w.n, w.err
 	w.p, w.err = nil, nil
@@ -219,6 +239,12 @@ func (w *pollWriter) write(fd uintptr) bool {
 			w.n += n
 		case syscall.EINTR:
 		case syscall.EAGAIN:
+			if w.idle > 0 && w.n > w.armed {
+				// Progress since the deadline was set: the wait that
+				// follows gets a whole send_timeout.
+				w.armed = w.n
+				w.dl.setWrite(w.nc, time.Now(), w.idle)
+			}
 			return false
 		default:
 			w.err = err
@@ -226,6 +252,25 @@ func (w *pollWriter) write(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// writeConn writes through nc (no raw I/O), in pieces when a deadline
+// applies, so that it runs between two writes rather than over all of p.
+func (w *pollWriter) writeConn(p []byte) (int, error) {
+	if w.idle <= 0 {
+		return w.nc.Write(p)
+	}
+	const piece = 64 << 10
+	n := 0
+	for n < len(p) {
+		k, err := w.nc.Write(p[n:min(n+piece, len(p))])
+		n += k
+		if err != nil {
+			return n, err
+		}
+		w.dl.setWrite(w.nc, time.Now(), w.idle)
+	}
+	return n, nil
 }
 
 // writeAll writes b to the socket fd of nc from inside a read callback: with

@@ -14,7 +14,11 @@
 // knowingly differs from that nginx:
 //
 //   - it answers "Server: stackctl" (nginx with server_tokens off: "nginx"),
-//     and its error pages explain what failed, with the app's last log lines;
+//     and its error pages explain what failed, with the app's last log lines
+//     for clients on this machine;
+//   - an app that answers an upload early and closes at once gets its answer
+//     passed, where nginx usually hits the reset while sending the body and
+//     answers 502;
 //   - a symbolic link in a static folder pointing outside it is refused (404),
 //     where nginx's default disable_symlinks off would follow it;
 //   - a request with several byte ranges gets the whole file (200), where
@@ -52,8 +56,25 @@ type Options struct {
 	// LogFormat is "combined" (nginx's, the default) or "json".
 	LogFormat string
 	// ErrorHints returns lines shown in error pages' developer-friendly body,
-	// such as the app's last log lines; nil for none.
+	// such as the app's last log lines; nil for none. They are shown to
+	// loopback clients only.
 	ErrorHints func() []string
+	// ClientTimeouts are the client-side timeouts, which stack.toml does not
+	// set (the generated site keeps nginx's defaults); tests shorten them.
+	ClientTimeouts ClientTimeouts
+}
+
+// ClientTimeouts are nginx's timeouts on the client's side of a request.
+// A zero field is nginx's default: 60s, and Debian's keepalive_timeout 65s.
+type ClientTimeouts struct {
+	// Header is client_header_timeout: the whole request head.
+	Header time.Duration
+	// Body is client_body_timeout: between two reads of the request body.
+	Body time.Duration
+	// Send is send_timeout: between two writes to the client.
+	Send time.Duration
+	// Keepalive is keepalive_timeout: between two requests.
+	Keepalive time.Duration
 }
 
 // Proxy is the embedded reverse proxy. Create it with New, run it with Serve
@@ -82,7 +103,7 @@ func New(c *stack.Config, opts Options) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := newSettings(c)
+	s, err := newSettings(c, opts.ClientTimeouts)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +191,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		err = ctx.Err()
 		p.mu.Lock()
 		for c := range p.conns {
-			c.nc.Close()
+			// Not under p.mu: closing a socket waits for a read callback
+			// on it to return (see abort).
+			go c.abort()
 		}
 		p.mu.Unlock()
 		<-finished
@@ -191,7 +214,7 @@ func (p *Proxy) SetUpstreams(addrs []string) {
 // the requests that start from now on. The upstream list itself is changed
 // with SetUpstreams.
 func (p *Proxy) Update(c *stack.Config) error {
-	s, err := newSettings(c)
+	s, err := newSettings(c, p.opts.ClientTimeouts)
 	if err != nil {
 		return err
 	}

@@ -31,3 +31,26 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(n), e
 }
+
+// idleClosed reports whether an idle upstream connection can no longer
+// carry a request: the app closed it (end of file, a reset) or sent bytes
+// nobody asked for. It peeks without blocking and consumes nothing.
+func idleClosed(rc syscall.RawConn) bool {
+	closed := true
+	rc.Control(func(fd uintptr) {
+		var b [1]byte
+		for {
+			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err == syscall.EAGAIN:
+				closed = false // nothing to read: still open and quiet
+			case err == nil && n > 0:
+				// Unexpected bytes after the last response.
+			}
+			return
+		}
+	})
+	return closed
+}

@@ -95,8 +95,8 @@ var errIdle = errors.New("connection closed between requests")
 // hold its bytes. It returns errIdle when the client closed the connection
 // or went away before sending anything.
 func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]byte, error) {
-	var pk headerPacker
-	pk.reset()
+	var pick headerPacker
+	pick.reset()
 	buf = buf[:0]
 	r.line, r.method, r.uri, r.host, r.path = nil, nil, nil, nil, ""
 	r.headers = r.headers[:0]
@@ -117,7 +117,7 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		if len(trimEOL(l)) == 0 {
 			continue
 		}
-		if !pk.add(len(l)) {
+		if !pick.add(len(l)) {
 			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
 		}
 		start := len(buf)
@@ -142,7 +142,7 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		if err != nil {
 			return buf, err
 		}
-		if !pk.add(len(l)) {
+		if !pick.add(len(l)) {
 			return buf, bad("the request headers are larger than 4 × 8k (Request Header Or Cookie Too Large)")
 		}
 		l = trimEOL(l)
@@ -322,19 +322,59 @@ func splitAbsoluteURI(u []byte) (host, path []byte, ok bool) {
 	rest := u[i+3:]
 	j := bytes.IndexAny(rest, "/?")
 	if j < 0 {
-		return rest, []byte("/"), len(rest) > 0
-	}
-	if rest[j] == '?' {
+		j = len(rest)
+	} else if rest[j] == '?' {
 		return nil, nil, false
 	}
-	return rest[:j], rest[j:], j > 0
+	if !absoluteHostOK(rest[:j]) {
+		return nil, nil, false
+	}
+	if j == len(rest) {
+		return rest, []byte("/"), true
+	}
+	return rest[:j], rest[j:], true
+}
+
+// absoluteHostOK checks the host of an absolute-form request-target as
+// nginx's request-line parser does: letters, digits, '.' and '-' (or an
+// IP literal in brackets), then an optional ':' and a port of digits only.
+// Anything else ("a@b", "host:8x") is a 400.
+func absoluteHostOK(h []byte) bool {
+	i := 0
+	if len(h) > 0 && h[0] == '[' {
+		j := bytes.IndexByte(h, ']')
+		if j < 0 {
+			return false
+		}
+		i = j + 1
+	} else {
+		for i < len(h) && (h[i] >= 'a' && h[i] <= 'z' || h[i] >= 'A' && h[i] <= 'Z' || h[i] >= '0' && h[i] <= '9' || h[i] == '.' || h[i] == '-') {
+			i++
+		}
+		if i == 0 {
+			return false
+		}
+	}
+	if i == len(h) {
+		return true
+	}
+	if h[i] != ':' {
+		return false
+	}
+	for _, c := range h[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // validateHost checks and normalises a host like ngx_http_validate_host:
-// lower-case, the port and a trailing dot removed; "..", '/', '\\' and NUL
-// are invalid, as is an empty host.
+// lower-case, the port and a trailing dot removed; "..", '/', '\\', spaces
+// and control characters are invalid, as is an empty host. A leading dot
+// is allowed (".example.com"), as in nginx.
 func validateHost(h []byte) ([]byte, bool) {
-	dotPos, hostLen := -1, len(h)
+	dotPos, hostLen := len(h), len(h)
 	bracket := false
 	for i := 0; i < len(h); i++ {
 		ch := h[i]
@@ -354,9 +394,16 @@ func validateHost(h []byte) ([]byte, bool) {
 				bracket = true
 			}
 		case ']':
-			bracket = false
-		case '/', '\\', 0:
+			if bracket {
+				hostLen = i + 1
+				i = len(h)
+			}
+		case '/', '\\':
 			return nil, false
+		default:
+			if ch <= ' ' || ch == 0x7f {
+				return nil, false
+			}
 		}
 	}
 	if dotPos == hostLen-1 {
@@ -386,6 +433,7 @@ func processHeaders(r *request, serverName string) error {
 	r.xff = r.xff[:0]
 	hostFromLine := r.host != nil
 	var sawHost, sawCL, sawTE bool
+	connType := connDefault
 	var te []byte
 	for _, h := range r.headers {
 		n := h.name
@@ -427,8 +475,17 @@ func processHeaders(r *request, serverName string) error {
 				r.ifRange = h.value
 			}
 		case 10:
-			if eqFold(n, "connection") && r.connection == nil {
-				r.connection = h.value
+			if eqFold(n, "connection") {
+				// Every Connection header counts; the last that says
+				// close or keep-alive decides (ngx_http_process_connection).
+				if r.connection == nil {
+					r.connection = h.value
+				}
+				if containsFold(h.value, "close") {
+					connType = connClose
+				} else if containsFold(h.value, "keep-alive") {
+					connType = connKeepAlive
+				}
 			} else if eqFold(n, "user-agent") && r.userAgent == nil {
 				r.userAgent = h.value
 			}
@@ -488,13 +545,23 @@ func processHeaders(r *request, serverName string) error {
 		}
 		r.chunked = true
 	}
-	if r.minor >= 1 {
-		r.keepAlive = !containsFold(r.connection, "close")
-	} else {
-		r.keepAlive = containsFold(r.connection, "keep-alive")
+	switch connType {
+	case connClose:
+		r.keepAlive = false
+	case connKeepAlive:
+		r.keepAlive = true
+	default:
+		r.keepAlive = r.minor >= 1
 	}
 	return nil
 }
+
+// What a request's Connection headers ask for, as nginx reads them.
+const (
+	connDefault = iota
+	connClose
+	connKeepAlive
+)
 
 func parseDigits64(b []byte) (int64, []byte, bool) {
 	var n int64

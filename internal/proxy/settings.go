@@ -29,10 +29,10 @@ type settings struct {
 
 	// Client-side timeouts: nginx's client_header_timeout, Debian's
 	// keepalive_timeout, nginx's client_body_timeout and send_timeout.
-	headerTimeout    time.Duration
-	keepaliveTimeout time.Duration
-	bodyTimeout      time.Duration
-	clientTimeout    time.Duration
+	headerTimeout     time.Duration
+	keepaliveTimeout  time.Duration
+	bodyTimeout       time.Duration
+	clientSendTimeout time.Duration
 }
 
 // staticDir is one [[proxy.static]] folder.
@@ -40,27 +40,28 @@ type staticDir struct {
 	url     string // "/static/"
 	dir     string // absolute
 	expires time.Duration
+	roots   *rootCache
 }
 
-func newSettings(c *stack.Config) (*settings, error) {
+func newSettings(c *stack.Config, ct ClientTimeouts) (*settings, error) {
 	if c == nil {
 		return nil, fmt.Errorf("proxy: no configuration")
 	}
 	p := c.Proxy
 	s := &settings{
-		serverNames:      p.ServerNames,
-		redirect:         p.Redirect,
-		maxBodySize:      p.ClientMaxBodySize.Bytes(),
-		connectTimeout:   orDefault(p.ConnectTimeout.Duration(), 60*time.Second),
-		readTimeout:      orDefault(p.ReadTimeout.Duration(), 60*time.Second),
-		sendTimeout:      orDefault(p.SendTimeout.Duration(), 60*time.Second),
-		websocket:        p.WebSocket,
-		gzip:             p.Gzip,
-		securityHeaders:  p.SecurityHeaders,
-		headerTimeout:    60 * time.Second,
-		keepaliveTimeout: 65 * time.Second,
-		bodyTimeout:      60 * time.Second,
-		clientTimeout:    60 * time.Second,
+		serverNames:       p.ServerNames,
+		redirect:          p.Redirect,
+		maxBodySize:       p.ClientMaxBodySize.Bytes(),
+		connectTimeout:    orDefault(p.ConnectTimeout.Duration(), 60*time.Second),
+		readTimeout:       orDefault(p.ReadTimeout.Duration(), 60*time.Second),
+		sendTimeout:       orDefault(p.SendTimeout.Duration(), 60*time.Second),
+		websocket:         p.WebSocket,
+		gzip:              p.Gzip,
+		securityHeaders:   p.SecurityHeaders,
+		headerTimeout:     orDefault(ct.Header, 60*time.Second),
+		keepaliveTimeout:  orDefault(ct.Keepalive, 65*time.Second),
+		bodyTimeout:       orDefault(ct.Body, 60*time.Second),
+		clientSendTimeout: orDefault(ct.Send, 60*time.Second),
 		balance: balanceConfig{
 			policy:      c.Upstream.Balance,
 			maxFails:    c.Upstream.MaxFails,
@@ -93,6 +94,7 @@ func newSettings(c *stack.Config) (*settings, error) {
 			url:     st.URL,
 			dir:     filepath.Join(base, filepath.FromSlash(st.Dir)),
 			expires: st.Expires.Duration(),
+			roots:   &rootCache{dir: filepath.Join(base, filepath.FromSlash(st.Dir))},
 		})
 	}
 	// nginx picks the longest matching prefix location.

@@ -1,14 +1,15 @@
 package proxy
 
 import (
-	"bufio"
 	_ "embed"
 	"errors"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,169 +51,328 @@ func contentType(name string) string {
 // serveStatic serves a file from a [[proxy.static]] folder like nginx's
 // `location <url> { alias <dir>/; expires <expires>; }`. The path is the
 // normalised one (no "..", so it cannot climb out), and the file is opened
-// through an os.Root, so a symbolic link pointing outside the folder is
-// refused too (404), where nginx with disable_symlinks off would follow it.
+// confined to the folder (os.Root, or openat2 on Linux), so a symbolic link
+// pointing outside it is refused too (404), where nginx with
+// disable_symlinks off would follow it.
 func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bool {
 	if !eqFold(r.method, "get") && !eqFold(r.method, "head") {
 		return c.writeError(r, s, 405, "static folder "+sd.url+" only answers GET and HEAD", keep)
 	}
-	rel := strings.TrimPrefix(r.path, sd.url)
-	root, err := os.OpenRoot(sd.dir)
-	if err != nil {
-		return c.writeError(r, s, 404, "the static folder "+sd.dir+" cannot be opened: "+err.Error(), keep)
+	f, name, answered, stay := c.openStaticFile(r, s, sd, keep)
+	if answered {
+		return stay
 	}
-	defer root.Close()
-	name := rel
+	defer f.Close()
+	a := chooseStaticAnswer(r, f)
+	if a.status == 416 {
+		page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(f.size, 10)+" bytes)", c.p.opts.ErrorHints, c.private())
+		return c.writePage(r, pageResponse{status: 416, body: page, after: func(b []byte) []byte {
+			b = append(b, "Content-Range: bytes */"...)
+			b = strconv.AppendInt(b, f.size, 10)
+			b = append(b, "\r\n"...)
+			return appendSecurity(b, s)
+		}}, keep)
+	}
+	ct := contentType(name)
+	// nginx's gzip filter runs before the range filter, so a 206 is judged
+	// as the 200 it was, and a HEAD answer as its GET: both get Vary.
+	vary := (a.status == 200 || a.status == 206) && s.gzip && f.size >= gzipMinLength && gzipType([]byte(ct))
+	gz := vary && a.status == 200 && !eqFold(r.method, "head") && gzipAccepted(r)
+	c.scratch = appendStaticHead(c.scratch[:0], r, s, sd, &a, f.size, ct, vary, gz, keep)
+	c.status = a.status
+	if _, err := c.bw.Write(c.scratch); err != nil {
+		return false
+	}
+	if a.status == 304 || eqFold(r.method, "head") {
+		return c.flushIfIdle() == nil && keep
+	}
+	f.off = a.start
+	if !c.writeFileBody(f, a.length, gz, r.minor >= 1) {
+		return false
+	}
+	return c.flushIfIdle() == nil && keep
+}
+
+// openStaticFile opens the regular file r asks for in sd, with index.html
+// for a folder. When it cannot (missing, hidden by permissions, a folder
+// asked without its slash, not a regular file), it answers as nginx does:
+// answered is true and stay says whether the connection stays open.
+func (c *conn) openStaticFile(r *request, s *settings, sd *staticDir, keep bool) (f *staticFile, name string, answered, stay bool) {
+	rel := strings.TrimPrefix(r.path, sd.url)
+	root, err := sd.roots.get(time.Now())
+	if err != nil {
+		return nil, "", true, c.writeError(r, s, 404, "the static folder "+sd.dir+" cannot be opened: "+err.Error(), keep)
+	}
+	name = rel
 	if name == "" || strings.HasSuffix(name, "/") {
 		name += "index.html" // nginx's index directive default
 	}
-	f, err := root.Open(strings.TrimSuffix(name, "/"))
+	f, err = root.open(strings.TrimSuffix(name, "/"))
 	if err != nil {
 		if strings.HasSuffix(rel, "/") || rel == "" {
 			dir := strings.TrimSuffix(rel, "/")
 			if dir == "" {
 				dir = "."
 			}
-			if fi, derr := root.Stat(dir); derr == nil && fi.IsDir() {
+			if fi, derr := root.root.Stat(dir); derr == nil && fi.IsDir() {
 				// A folder without index.html, autoindex off.
-				return c.writeError(r, s, 403, "directory listing is off for "+r.path, keep)
+				return nil, "", true, c.writeError(r, s, 403, "directory listing is off for "+r.path, keep)
 			}
 		}
 		if errors.Is(err, fs.ErrPermission) {
-			return c.writeError(r, s, 403, "permission denied reading "+r.path, keep)
+			return nil, "", true, c.writeError(r, s, 403, "permission denied reading "+r.path, keep)
 		}
-		return c.writeError(r, s, 404, "no file "+r.path+" in the static folder "+sd.dir, keep)
+		return nil, "", true, c.writeError(r, s, 404, "no file "+r.path+" in the static folder "+sd.dir, keep)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return c.writeError(r, s, 404, err.Error(), keep)
-	}
-	if fi.IsDir() {
+	if f.dir {
+		f.Close()
 		// nginx redirects a folder asked without its trailing slash.
 		loc := "http://" + string(r.host) + c.portSuffix() + r.path + "/"
 		if q := queryOf(r.uri); q != "" {
 			loc += "?" + q
 		}
-		return c.writeRedirectExpires(r, s, loc, keep, sd.expires, true)
+		return nil, "", true, c.writeRedirectExpires(r, s, loc, keep, sd.expires, true)
 	}
-	if !fi.Mode().IsRegular() {
-		return c.writeError(r, s, 403, r.path+" is not a regular file", keep)
+	if !f.regular {
+		f.Close()
+		return nil, "", true, c.writeError(r, s, 403, r.path+" is not a regular file", keep)
 	}
-	size := fi.Size()
-	mtime := fi.ModTime().Truncate(time.Second)
-	etag := "\"" + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(size, 16) + "\""
-	lastMod := mtime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")
+	return f, name, false, false
+}
 
-	// Conditionals (nginx's not_modified filter: If-None-Match, then an
-	// exact If-Modified-Since).
+// staticAnswer is what a static request gets: 200, 206 (a range), 304 (a
+// matching conditional) or 416 (a range past the end), and which bytes.
+type staticAnswer struct {
+	status        int
+	statusLine    string
+	start, length int64
+	etag, lastMod string
+}
+
+// chooseStaticAnswer applies nginx's not_modified filter (If-None-Match,
+// then an exact If-Modified-Since) and range filter (one range, If-Range).
+func chooseStaticAnswer(r *request, f *staticFile) staticAnswer {
+	mtime := f.mtime.Truncate(time.Second)
+	a := staticAnswer{
+		status: 200, statusLine: "200 OK", length: f.size,
+		etag:    "\"" + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(f.size, 16) + "\"",
+		lastMod: mtime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"),
+	}
 	notModified := false
 	if r.ifNoneMatch != nil {
-		notModified = etagMatch(string(r.ifNoneMatch), etag)
+		notModified = etagMatch(string(r.ifNoneMatch), a.etag)
 	} else if r.ifModSince != nil {
 		if t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", string(r.ifModSince)); err == nil {
 			notModified = t.Equal(mtime)
 		}
 	}
-	status, statusLine := 200, "200 OK"
-	start, length := int64(0), size
-	if notModified {
-		status, statusLine = 304, "304 Not Modified"
-	} else if r.rangeHdr != nil && ifRangeOK(r.ifRange, etag, lastMod) {
-		st, en, ok, satisfiable := parseRange(string(r.rangeHdr), size)
-		if ok && !satisfiable {
-			b := appendStatusHead(c.scratch[:0], []byte("416 Requested Range Not Satisfiable"))
-			page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(size, 10)+" bytes)", c.p.opts.ErrorHints)
-			b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
-			b = strconv.AppendInt(b, int64(len(page)), 10)
-			b = append(b, "\r\n"...)
-			b = appendConnection(b, keep)
-			b = append(b, "Content-Range: bytes */"...)
-			b = strconv.AppendInt(b, size, 10)
-			b = append(b, "\r\n"...)
-			b = appendSecurity(b, s)
-			b = append(b, "\r\n"...)
-			c.scratch = b
-			c.bw.Write(b)
-			if !eqFold(r.method, "head") {
-				c.bw.Write(page)
-				c.bodyBytes = int64(len(page))
-			}
-			c.status = 416
-			return c.flushIfIdle() == nil && keep
-		}
-		if ok {
-			status, statusLine = 206, "206 Partial Content"
-			start, length = st, en-st+1
+	switch {
+	case notModified:
+		a.status, a.statusLine = 304, "304 Not Modified"
+	case r.rangeHdr != nil && ifRangeOK(r.ifRange, a.etag, a.lastMod):
+		st, en, ok, satisfiable := parseRange(string(r.rangeHdr), f.size)
+		switch {
+		case ok && !satisfiable:
+			a.status = 416
+		case ok:
+			a.status, a.statusLine = 206, "206 Partial Content"
+			a.start, a.length = st, en-st+1
 		}
 	}
-	ct := contentType(name)
-	// nginx's gzip filter runs before the range filter, so a 206 is judged
-	// as the 200 it was, and a HEAD answer as its GET: both get Vary.
-	vary := (status == 200 || status == 206) && s.gzip && size >= gzipMinLength && gzipType([]byte(ct))
-	gz := vary && status == 200 && !eqFold(r.method, "head") && gzipAccepted(r)
-	b := appendStatusHead(c.scratch[:0], []byte(statusLine))
-	if status != 304 {
+	return a
+}
+
+// appendStaticHead appends the head of a static answer in nginx's order.
+func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *staticAnswer, size int64, ct string, vary, gz, keep bool) []byte {
+	b = appendStatusHead(b, []byte(a.statusLine))
+	if a.status != 304 {
 		b = append(b, "Content-Type: "...)
 		b = append(b, ct...)
 		b = append(b, "\r\n"...)
 		if !gz {
 			b = append(b, "Content-Length: "...)
-			b = strconv.AppendInt(b, length, 10)
+			b = strconv.AppendInt(b, a.length, 10)
 			b = append(b, "\r\n"...)
 		} else if r.minor >= 1 {
 			b = append(b, "Transfer-Encoding: chunked\r\n"...)
 		}
 	}
 	b = append(b, "Last-Modified: "...)
-	b = append(b, lastMod...)
+	b = append(b, a.lastMod...)
 	b = append(b, "\r\n"...)
 	b = appendConnection(b, keep)
 	if gz {
-		b = appendGzipHeaders(b, []byte(etag))
+		b = appendGzipHeaders(b, []byte(a.etag))
 	} else {
 		b = append(b, "ETag: "...)
-		b = append(b, etag...)
+		b = append(b, a.etag...)
 		b = append(b, "\r\n"...)
 	}
 	if vary {
 		b = append(b, "Vary: Accept-Encoding\r\n"...)
 	}
 	b = appendExpires(b, sd.expires)
-	if status == 206 {
+	if a.status == 206 {
 		b = append(b, "Content-Range: bytes "...)
-		b = strconv.AppendInt(b, start, 10)
+		b = strconv.AppendInt(b, a.start, 10)
 		b = append(b, '-')
-		b = strconv.AppendInt(b, start+length-1, 10)
+		b = strconv.AppendInt(b, a.start+a.length-1, 10)
 		b = append(b, '/')
 		b = strconv.AppendInt(b, size, 10)
 		b = append(b, "\r\n"...)
-	} else if status == 200 && !gz {
+	} else if a.status == 200 && !gz {
 		b = append(b, "Accept-Ranges: bytes\r\n"...)
 	}
 	b = appendSecurity(b, s)
-	b = append(b, "\r\n"...)
-	c.scratch = b
-	c.status = status
-	if _, err := c.bw.Write(b); err != nil {
+	return append(b, "\r\n"...)
+}
+
+// sendfileMin is the size from which a file's body goes from the file to
+// the socket with sendfile(2), as nginx's `sendfile on`; smaller ones are
+// read into the connection's write buffer with the head, one write for both.
+const sendfileMin = 64 << 10
+
+// sendfilePiece bounds one sendfile call, so send_timeout is counted
+// between pieces rather than over the whole file.
+const sendfilePiece = 256 << 10
+
+// writeFileBody writes length bytes of f (from its offset) as the response
+// body, gzip-compressed when gz.
+func (c *conn) writeFileBody(f *staticFile, length int64, gz, chunked bool) bool {
+	if gz {
+		w := c.bodyWriter(chunked, true)
+		buf := copyBufPool.Get().(*[]byte)
+		_, err := io.CopyBuffer(w, io.LimitReader(f, length), *buf)
+		copyBufPool.Put(buf)
+		return err == nil && w.finish() == nil
+	}
+	tc, isTCP := c.nc.(*net.TCPConn)
+	if length < sendfileMin || !isTCP {
+		n, err := c.bw.ReadFrom(io.LimitReader(f, length))
+		c.bodyBytes += n
+		return err == nil && n == length
+	}
+	if c.bw.Flush() != nil {
 		return false
 	}
-	if status == 304 || eqFold(r.method, "head") {
-		return c.flushIfIdle() == nil && keep
+	src, err := f.osFile()
+	if err != nil {
+		return false
 	}
-	if start > 0 {
-		if _, err := f.Seek(start, io.SeekStart); err != nil {
+	s := c.p.settings.Load()
+	for length > 0 {
+		c.dl.setWrite(c.nc, time.Now(), s.clientSendTimeout)
+		n, err := tc.ReadFrom(io.LimitReader(src, min(length, sendfilePiece)))
+		c.bodyBytes += n
+		length -= n
+		if err != nil || n == 0 && length > 0 {
 			return false
 		}
 	}
-	w := c.bodyWriter(gz, gz)
-	if _, err := io.Copy(w, bufio.NewReaderSize(io.LimitReader(f, length), 32<<10)); err != nil {
-		return false
+	return true
+}
+
+var copyBufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// staticFile is an open file of a static folder: a raw descriptor from
+// folderFD, or an *os.File from os.Root.
+type staticFile struct {
+	fd      int      // with f == nil
+	f       *os.File // the os.Root path
+	off     int64    // where Read continues
+	size    int64
+	mtime   time.Time
+	dir     bool
+	regular bool
+}
+
+// errFastOpen means folderFD cannot open files here: use os.Root.
+var errFastOpen = errors.New("openat2 is not available")
+
+func (sf *staticFile) Read(p []byte) (int, error) {
+	var n int
+	var err error
+	if sf.f != nil {
+		n, err = sf.f.ReadAt(p, sf.off)
+	} else {
+		n, err = pread(sf.fd, p, sf.off)
+		if err == nil && n == 0 && len(p) > 0 {
+			err = io.EOF
+		}
 	}
-	if err := w.finish(); err != nil {
-		return false
+	sf.off += int64(n)
+	return n, err
+}
+
+// osFile returns the file as an *os.File positioned at off (for sendfile);
+// it then owns the descriptor.
+func (sf *staticFile) osFile() (*os.File, error) {
+	if sf.f == nil {
+		sf.f = os.NewFile(uintptr(sf.fd), "static")
 	}
-	return c.flushIfIdle() == nil && keep
+	_, err := sf.f.Seek(sf.off, io.SeekStart)
+	return sf.f, err
+}
+
+func (sf *staticFile) Close() {
+	if sf.f != nil {
+		sf.f.Close()
+		return
+	}
+	closeFD(sf.fd)
+}
+
+// staticRoot is an open static folder.
+type staticRoot struct {
+	root *os.Root
+	fast *folderFD // nil: open through root
+}
+
+// open opens name for reading, with its metadata.
+func (sr *staticRoot) open(name string) (*staticFile, error) {
+	if sr.fast != nil {
+		f, err := sr.fast.open(name)
+		if err != errFastOpen {
+			return f, err
+		}
+	}
+	f, err := sr.root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &staticFile{f: f, size: fi.Size(), mtime: fi.ModTime(), dir: fi.IsDir(), regular: fi.Mode().IsRegular()}, nil
+}
+
+// rootCache keeps a static folder open (an os.Root) for a second at a time:
+// opening it for every request cost as much as serving a small file, and a
+// folder replaced as a whole (rm -rf static; mkdir static) is seen within
+// the second. A root replaced while requests still use it is closed by the
+// garbage collector once they are done.
+type rootCache struct {
+	dir     string
+	mu      sync.Mutex
+	root    *staticRoot
+	expires time.Time
+}
+
+func (rc *rootCache) get(now time.Time) (*staticRoot, error) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.root != nil && now.Before(rc.expires) {
+		return rc.root, nil
+	}
+	root, err := os.OpenRoot(rc.dir)
+	if err != nil {
+		rc.root = nil
+		return nil, err
+	}
+	rc.root, rc.expires = &staticRoot{root: root, fast: openFolderFD(rc.dir)}, now.Add(time.Second)
+	return rc.root, nil
 }
 
 // appendExpires adds nginx's expires headers for a positive time.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"io"
+	"net"
 	"strconv"
 	"syscall"
 	"time"
@@ -11,14 +12,14 @@ import (
 // proxy forwards r to an upstream like nginx's proxy_pass with gen-nginx's
 // settings and reports whether the client connection stays open.
 func (c *conn) proxy(r *request, s *settings, keep bool) bool {
-	bodyLen, se := c.readRequestBody(r, s)
+	bodyLen, refusal := c.readRequestBody(r, s)
 	defer c.body.reset()
-	if se != nil {
-		if se.status == 408 || se.status == 499 {
-			c.status = se.status
+	if refusal != nil {
+		if refusal.status == 408 || refusal.status == 499 {
+			c.status = refusal.status
 			return false
 		}
-		return c.writeError(r, s, se.status, se.reason, false)
+		return c.writeError(r, s, refusal.status, refusal.reason, false)
 	}
 	c.scratch = appendUpstreamHead(c.scratch[:0], r, s.websocket, c.remoteIP, bodyLen)
 
@@ -26,28 +27,28 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 	if err != nil {
 		return c.writeError(r, s, 502, err.Error(), keep)
 	}
-	pk := picker{peers: peers, cfg: cfg, pool: c.p.pool}
+	pick := picker{peers: peers, cfg: cfg, pool: c.p.pool}
 	idempotent := !(eqFold(r.method, "post") || eqFold(r.method, "lock") || eqFold(r.method, "patch"))
 	resp := &c.resp
-	var uc *upconn
+	var app *appConn
 	var lastErr error
 	timedOut := false
 	for {
-		pe := pk.next(c.clientIP)
-		if pe == nil {
+		server := pick.next(c.clientIP)
+		if server == nil {
 			break
 		}
-		c.upstream = pe.addr
+		c.upstream = server.addr
 		var sent bool
-		uc, sent, err = c.exchange(pe, s, resp, bodyLen)
+		app, sent, err = c.exchange(server, s, resp, bodyLen, idempotent)
 		if err == nil {
 			break
 		}
-		uc = nil
+		app = nil
 		lastErr = err
 		timedOut = isTimeout(err)
 		if !errors.Is(err, errUpstreamHeader) && !errors.Is(err, errUpstreamTooBig) {
-			pe.fail()
+			server.fail()
 		}
 		// proxy_next_upstream error timeout: try the next server, except
 		// for an invalid response and for non-idempotent requests already
@@ -56,7 +57,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 			break
 		}
 	}
-	if uc == nil {
+	if app == nil {
 		if lastErr == nil {
 			lastErr = errNoLiveUpstream
 		}
@@ -69,10 +70,10 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		}
 		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
 	}
-	uc.peer.ok()
-	c.activePeer = uc.peer
+	app.peer.ok()
+	c.activePeer = app.peer
 	defer c.releasePeer()
-	return c.relayResponse(r, s, uc, resp, keep)
+	return c.relayResponse(r, s, app, resp, keep)
 }
 
 // releasePeer ends the request's count in its peer's active requests
@@ -87,77 +88,145 @@ func (c *conn) releasePeer() {
 	}
 }
 
-// exchange sends the request to pe and reads the response head. sent
+// exchange sends the request to server and reads the response head. sent
 // reports whether the request may have reached the app.
-func (c *conn) exchange(pe *peer, s *settings, resp *response, bodyLen int64) (*upconn, bool, error) {
-	pe.active.Add(1)
+func (c *conn) exchange(server *peer, s *settings, resp *response, bodyLen int64, idempotent bool) (*appConn, bool, error) {
+	server.active.Add(1)
 	for attempt := 0; ; attempt++ {
-		uc, err := pe.get(s.connectTimeout)
+		app, err := server.get(s.connectTimeout)
 		if err != nil {
-			pe.active.Add(-1)
-			return nil, false, &connectError{pe.addr, err}
+			server.active.Add(-1)
+			return nil, false, &connectError{server.addr, err}
 		}
-		err = c.sendRequest(uc, s, bodyLen)
+		c.app.Store(app)
+		err = c.sendRequest(app, s, resp, bodyLen)
 		if err == nil {
-			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
-			err = readResponseHead(uc.br, resp)
+			return app, true, nil
 		}
-		if err == nil {
-			return uc, true, nil
-		}
-		uc.nc.Close()
-		// A kept-alive connection the app closed meanwhile: retry once on a
-		// fresh connection, nothing reached the app.
-		if uc.used && attempt == 0 && isStaleConnErr(err) {
+		c.app.Store(nil)
+		app.nc.Close()
+		// A kept-alive connection the app closed just as it was taken:
+		// retry once on a fresh connection, but only a request that may be
+		// sent twice (the app may have acted on it before it closed).
+		if app.used && attempt == 0 && idempotent && isStaleConnErr(err) {
 			continue
 		}
-		pe.active.Add(-1)
+		server.active.Add(-1)
 		return nil, true, err
 	}
 }
 
-func (c *conn) sendRequest(uc *upconn, s *settings, bodyLen int64) error {
-	uc.dl.setWrite(uc.nc, time.Now(), s.sendTimeout)
+// queuedRequestLimit is the largest request (head and body) written in one
+// write queued on the response's read: the socket takes it at once, so the
+// read that follows never waits on an app that is not reading.
+const queuedRequestLimit = 16 << 10
+
+// sendRequest sends the request head in c.scratch and the buffered body to
+// the app and reads the response head. proxy_send_timeout runs between two
+// writes, proxy_read_timeout between two reads once the request is sent.
+func (c *conn) sendRequest(app *appConn, s *settings, resp *response, bodyLen int64) error {
+	app.early = false
 	mem := c.body.mem
-	if uc.br.Buffered() == 0 && (bodyLen <= 0 || c.body.file == nil && len(c.scratch)+len(mem) <= 64<<10) {
-		// One write, made by the read of the response (pollReader.queueWrite):
-		// that read then waits for the answer without trying first.
-		n := len(c.scratch)
-		if bodyLen > 0 {
-			c.scratch = append(c.scratch, mem...)
-		}
-		uc.pr.queueWrite(c.scratch)
-		c.scratch = c.scratch[:n]
-		return nil
+	if bodyLen > 0 && (c.body.file != nil || len(c.scratch)+len(mem) > queuedRequestLimit) {
+		return c.sendBodyWhileReading(app, s, resp)
 	}
-	if _, err := uc.nc.Write(c.scratch); err != nil {
+	app.dl.setWrite(app.nc, time.Now(), s.sendTimeout)
+	app.pr.idle = s.readTimeout
+	// One write, made by the read of the response (pollReader.queueWrite):
+	// that read then waits for the answer without trying first.
+	n := len(c.scratch)
+	if bodyLen > 0 {
+		c.scratch = append(c.scratch, mem...)
+	}
+	app.pr.queueWrite(c.scratch)
+	err := readResponseHead(app.br, resp)
+	c.scratch = c.scratch[:n]
+	return err
+}
+
+// sendBodyWhileReading writes the request from another goroutine while
+// this one waits for the response head: an app may answer before it has
+// read the whole body (a 401 or 404 to an upload), and nginx passes that
+// answer on. The rest of the body is then not sent, and the connection is
+// not reused (app.early).
+func (c *conn) sendBodyWhileReading(app *appConn, s *settings, resp *response) error {
+	// No read deadline while the request goes out: proxy_read_timeout
+	// starts when it is sent, which the writer signals by setting it.
+	app.pr.idle = 0
+	app.nc.SetDeadline(time.Time{})
+	written := make(chan error, 1)
+	go func() {
+		err := c.writeRequest(app.nc, s.sendTimeout)
+		switch {
+		case err == nil:
+			app.nc.SetReadDeadline(time.Now().Add(s.readTimeout))
+		case isTimeout(err):
+			app.nc.SetReadDeadline(time.Now()) // the reader gives up too
+		}
+		written <- err
+	}()
+	err := readResponseHead(app.br, resp)
+	var werr error
+	aborted := false
+	select {
+	case werr = <-written:
+	default:
+		// The answer (or an error) came first: stop sending.
+		aborted = true
+		app.nc.SetWriteDeadline(time.Now())
+		werr = <-written
+	}
+	// Both deadlines were moved behind app.dl's back.
+	app.dl = deadlines{}
+	app.pr.idle = s.readTimeout
+	if err != nil {
+		if werr != nil && !aborted && isTimeout(werr) {
+			return werr // proxy_send_timeout: 504
+		}
 		return err
 	}
-	if bodyLen <= 0 {
-		return nil
+	app.early = werr != nil
+	return nil
+}
+
+// writeRequest writes the request head and the whole buffered body to nc,
+// moving the write deadline to timeout from now before each piece.
+func (c *conn) writeRequest(nc net.Conn, timeout time.Duration) error {
+	w := deadlineWriter{nc, timeout}
+	if _, err := w.Write(c.scratch); err != nil {
+		return err
 	}
 	if c.body.file == nil {
-		_, err := uc.nc.Write(mem)
+		_, err := w.Write(c.body.mem)
 		return err
 	}
 	// A retry sends the body again from the start.
 	if _, err := c.body.file.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	_, err := io.Copy(deadlineWriter{uc, s.sendTimeout}, c.body.file)
+	_, err := io.CopyBuffer(w, c.body.file, make([]byte, 64<<10))
 	return err
 }
 
-// deadlineWriter writes to an upstream, moving the send deadline forward
-// as the body goes out (proxy_send_timeout is between two writes).
+// deadlineWriter writes to an upstream in pieces of at most 64k, moving
+// the send deadline forward before each (proxy_send_timeout is between two
+// writes).
 type deadlineWriter struct {
-	uc      *upconn
+	nc      net.Conn
 	timeout time.Duration
 }
 
 func (w deadlineWriter) Write(p []byte) (int, error) {
-	w.uc.dl.setWrite(w.uc.nc, time.Now(), w.timeout)
-	return w.uc.nc.Write(p)
+	n := 0
+	for n < len(p) {
+		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
+		k, err := w.nc.Write(p[n:min(n+64<<10, len(p))])
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // connectError is a failure to connect to an upstream.
@@ -187,43 +256,90 @@ func upstreamErrorText(err error) string {
 // relayResponse writes the upstream response to the client, streaming the
 // body as it arrives, and returns the upstream connection to the keepalive
 // pool when it can be reused.
-func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response, keep bool) bool {
+func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *response, keep bool) bool {
 	c.status = resp.status
-	upgrade := resp.status == 101
-	if upgrade && !(s.websocket && len(r.upgrade) > 0) {
-		uc.nc.Close()
+	if resp.status == 101 && !(s.websocket && len(r.upgrade) > 0) {
+		app.nc.Close()
 		return c.writeError(r, s, 502, "the app switched protocols on a request that did not ask for it", keep)
 	}
-	head := eqFold(r.method, "head")
-	noBody := head || resp.status < 200 || resp.status == 204 || resp.status == 304
-	vary := s.gzip && gzipEligible(resp) // HEAD answers too, as nginx's gzip_vary
-	gz := vary && !noBody && gzipAccepted(r)
+	f := relayFraming(r, s, resp)
+	if f.untilClose {
+		keep = false
+	}
+	c.scratch = appendRelayHead(c.scratch[:0], s, resp, f, keep)
+	if _, err := c.bw.Write(c.scratch); err != nil {
+		app.nc.Close()
+		return false
+	}
+	if f.upgrade {
+		c.tunnel(app)
+		return false
+	}
+	if f.noBody || resp.contentLength == 0 && !resp.chunked {
+		// For HEAD the upstream sent no body whatever its headers say.
+		c.releaseUpstream(app, resp, s, !resp.close)
+		return c.flushIfIdle() == nil && keep
+	}
+	w := c.bodyWriter(f.chunked, f.gz)
+	complete, clientOK := c.copyBody(app, resp, s, w)
+	if clientOK && w.finish() != nil {
+		clientOK = false
+	}
+	// A body that ends with the connection leaves nothing to reuse.
+	c.releaseUpstream(app, resp, s, complete && !resp.close && (resp.chunked || resp.contentLength >= 0))
+	if !complete || !clientOK {
+		// The response is cut short; the only signal left is closing.
+		c.bw.Flush()
+		return false
+	}
+	return c.flushIfIdle() == nil && keep
+}
 
-	// Client framing: the upstream's length, else chunked, else (HTTP/1.0)
-	// until close.
-	chunked := false
-	if !upgrade && !noBody && (gz || resp.contentLength < 0) {
+// framing is how a relayed response reaches the client.
+type framing struct {
+	upgrade    bool // 101: a tunnel follows the head
+	noBody     bool // HEAD, 1xx, 204, 304
+	vary       bool // gzip_vary: the response is gzip-eligible
+	gz         bool // compressed on the way
+	chunked    bool // re-framed as chunked (gzip, or no length from the app)
+	untilClose bool // an HTTP/1.0 client without a length: the end is the close
+}
+
+// relayFraming decides the client's framing: the upstream's length, else
+// chunked, else (HTTP/1.0) until close.
+func relayFraming(r *request, s *settings, resp *response) framing {
+	f := framing{upgrade: resp.status == 101}
+	f.noBody = eqFold(r.method, "head") || resp.status < 200 || resp.status == 204 || resp.status == 304
+	f.vary = s.gzip && gzipEligible(resp) // HEAD answers too, as nginx's gzip_vary
+	f.gz = f.vary && !f.noBody && gzipAccepted(r)
+	if !f.upgrade && !f.noBody && (f.gz || resp.contentLength < 0) {
 		if r.minor >= 1 {
-			chunked = true
+			f.chunked = true
 		} else {
-			keep = false
+			f.untilClose = true
 		}
 	}
-	b := appendStatusHead(c.scratch[:0], resp.statusLine)
+	return f
+}
+
+// appendRelayHead appends the head of a relayed response: nginx's own
+// headers first, then the app's in their order, less those nginx hides.
+func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool) []byte {
+	b = appendStatusHead(b, resp.statusLine)
 	if resp.contentType != nil {
 		b = append(b, "Content-Type: "...)
 		b = append(b, resp.contentType...)
 		b = append(b, "\r\n"...)
 	}
-	if resp.contentLength >= 0 && !gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
+	if resp.contentLength >= 0 && !f.gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
 		b = append(b, "Content-Length: "...)
 		b = strconv.AppendInt(b, resp.contentLength, 10)
 		b = append(b, "\r\n"...)
 	}
-	if chunked {
+	if f.chunked {
 		b = append(b, "Transfer-Encoding: chunked\r\n"...)
 	}
-	if upgrade {
+	if f.upgrade {
 		b = append(b, "Connection: upgrade\r\n"...)
 	} else {
 		b = appendConnection(b, keep)
@@ -232,7 +348,7 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 		if hiddenResponseHeader(h.name) {
 			continue
 		}
-		if gz && (eqFold(h.name, "accept-ranges") || eqFold(h.name, "etag")) {
+		if f.gz && (eqFold(h.name, "accept-ranges") || eqFold(h.name, "etag")) {
 			continue
 		}
 		b = append(b, h.name...)
@@ -240,69 +356,36 @@ func (c *conn) relayResponse(r *request, s *settings, uc *upconn, resp *response
 		b = append(b, h.value...)
 		b = append(b, "\r\n"...)
 	}
-	if gz {
+	if f.gz {
 		b = appendGzipHeaders(b, resp.etag)
 	}
-	if vary {
+	if f.vary {
 		b = append(b, "Vary: Accept-Encoding\r\n"...)
 	}
 	b = appendSecurity(b, s)
-	b = append(b, "\r\n"...)
-	c.scratch = b
-	if _, err := c.bw.Write(b); err != nil {
-		uc.nc.Close()
-		return false
-	}
-	if upgrade {
-		c.tunnel(uc)
-		return false
-	}
-	if noBody || resp.contentLength == 0 && !resp.chunked {
-		// For HEAD the upstream sent no body whatever its headers say.
-		c.releaseUpstream(uc, resp, s, !resp.close)
-		if err := c.flushIfIdle(); err != nil {
-			keep = false
-		}
-		return keep
-	}
-	w := c.bodyWriter(chunked, gz)
-	complete, clientOK := c.copyBody(uc, resp, s, w)
-	if clientOK {
-		if err := w.finish(); err != nil {
-			clientOK = false
-		}
-	}
-	c.releaseUpstream(uc, resp, s, complete && !resp.close)
-	if !complete || !clientOK {
-		// The response is cut short; the only signal left is closing.
-		c.bw.Flush()
-		return false
-	}
-	if err := c.flushIfIdle(); err != nil {
-		return false
-	}
-	return keep
+	return append(b, "\r\n"...)
 }
 
-// releaseUpstream ends the request's use of uc before the client has the
+// releaseUpstream ends the request's use of app before the client has the
 // whole response, as nginx frees the upstream peer when the upstream part
 // of the request is done: least_conn counts it no more.
-func (c *conn) releaseUpstream(uc *upconn, resp *response, s *settings, reusable bool) {
+func (c *conn) releaseUpstream(app *appConn, resp *response, s *settings, reusable bool) {
 	c.releasePeer()
-	if !reusable || uc.br.Buffered() > 0 {
-		uc.nc.Close()
+	c.app.Store(nil)
+	if !reusable || app.early || app.br.Buffered() > 0 {
+		app.nc.Close()
 		return
 	}
 	// The deadlines are left as they are: every use sets both first.
-	uc.peer.put(uc, s.balance.keepalive)
+	app.peer.put(app, s.balance.keepalive)
 }
 
 // copyBody streams the upstream body to w: whatever arrived is written and,
 // when the upstream has nothing more buffered, flushed to the client, so a
 // streamed response reaches the client chunk by chunk. complete reports
 // whether the whole body was read; clientOK whether the client took it.
-func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
-	br := uc.br
+func (c *conn) copyBody(app *appConn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
+	br := app.br
 	remaining := resp.contentLength // -1: until close
 	var cr *chunkedReader
 	if resp.chunked {
@@ -318,7 +401,6 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 				if c.flushBody(w) != nil {
 					return false, false
 				}
-				uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 			}
 			size, err := cr.nextChunk()
 			if err != nil {
@@ -337,7 +419,6 @@ func (c *conn) copyBody(uc *upconn, resp *response, s *settings, w bodyWriter) (
 			if err := c.flushBody(w); err != nil {
 				return false, false
 			}
-			uc.dl.setRead(uc.nc, time.Now(), s.readTimeout)
 		}
 		want := br.Buffered()
 		if want == 0 {
@@ -374,6 +455,5 @@ func (c *conn) flushBody(w bodyWriter) error {
 	if err := w.flush(); err != nil {
 		return err
 	}
-	c.dl.setWrite(c.nc, time.Now(), c.p.settings.Load().clientTimeout)
 	return c.bw.Flush()
 }

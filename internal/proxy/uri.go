@@ -3,13 +3,13 @@ package proxy
 import "strings"
 
 // normalizePath returns the path nginx matches locations against ($uri):
-// the part before '?', percent-decoded, with "//" merged (merge_slashes on)
+// the part before '?' or '#', percent-decoded, with "//" merged (merge_slashes on)
 // and "." and ".." segments resolved. ok is false where nginx answers 400:
 // a bad or NUL escape, or ".." climbing above the root.
 func normalizePath(uri []byte) (string, bool) {
 	end := len(uri)
 	for i, c := range uri {
-		if c == '?' {
+		if c == '?' || c == '#' {
 			end = i
 			break
 		}

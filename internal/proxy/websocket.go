@@ -3,32 +3,38 @@ package proxy
 import (
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 )
 
 // tunnel joins the client and the upstream after a 101 Switching Protocols
 // (WebSocket): bytes flow both ways unbuffered until either side closes, as
-// nginx's upgraded connections do. proxy_read_timeout applies to silence
-// from the upstream, as in nginx.
-func (c *conn) tunnel(uc *upconn) {
-	defer uc.nc.Close()
+// nginx's upgraded connections do, with nginx's limits: a write to the
+// client may wait send_timeout, a write to the app proxy_send_timeout, and
+// the tunnel ends after proxy_read_timeout without data either way. So no
+// tunnel outlives a peer that stopped reading or a silent pair.
+func (c *conn) tunnel(app *appConn) {
+	defer app.nc.Close()
 	defer c.nc.Close()
 	if err := c.bw.Flush(); err != nil {
 		return
 	}
 	s := c.p.settings.Load()
+	c.pr.idle, app.pr.idle = 0, 0
 	c.dl.clear(c.nc)
-	uc.dl.clear(uc.nc)
+	app.dl.clear(app.nc)
+	var last atomic.Int64 // when data last moved, either way (UnixNano)
+	last.Store(time.Now().UnixNano())
 	done := make(chan struct{}, 2)
 	var fromApp int64
 	go func() {
 		// Client to app, starting with what the client already sent.
-		copyIdle(uc.nc, c.br, c.nc, 0)
-		closeWrite(uc.nc)
+		pump(app.nc, s.sendTimeout, c.br, c.nc, s.readTimeout, &last)
+		closeWrite(app.nc)
 		done <- struct{}{}
 	}()
 	go func() {
-		fromApp = copyIdle(c.nc, uc.br, uc.nc, s.readTimeout)
+		fromApp = pump(c.nc, s.clientSendTimeout, app.br, app.nc, s.readTimeout, &last)
 		closeWrite(c.nc)
 		done <- struct{}{}
 	}()
@@ -41,30 +47,42 @@ func (c *conn) tunnel(uc *upconn) {
 		t.Stop()
 	case <-t.C:
 		c.nc.Close()
-		uc.nc.Close()
+		app.nc.Close()
 		<-done
 	}
 	c.bodyBytes += fromApp
 }
 
-// copyIdle copies src to dst; with idle > 0 the copy ends after that long
-// without data (the read deadline is set on rc, the connection under src).
-func copyIdle(dst io.Writer, src io.Reader, rc net.Conn, idle time.Duration) int64 {
+// pump copies src (read from the connection rc) to dst until either fails.
+// Each write to dst may wait up to send; the copy also ends when neither
+// direction moved data for idle (last is shared by both directions).
+func pump(dst net.Conn, send time.Duration, src io.Reader, rc net.Conn, idle time.Duration, last *atomic.Int64) int64 {
 	buf := make([]byte, 16<<10)
 	var total int64
+	rc.SetReadDeadline(time.Now().Add(idle))
 	for {
-		if idle > 0 {
-			rc.SetReadDeadline(time.Now().Add(idle))
-		}
 		n, err := src.Read(buf)
 		if n > 0 {
+			now := time.Now()
+			last.Store(now.UnixNano())
+			dst.SetWriteDeadline(now.Add(send))
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return total
 			}
 			total += int64(n)
+			rc.SetReadDeadline(time.Now().Add(idle))
 		}
 		if err != nil {
-			return total
+			if !isTimeout(err) {
+				return total
+			}
+			// Silence on this side: the tunnel lives on while the other
+			// side moved data within idle.
+			until := time.Unix(0, last.Load()).Add(idle)
+			if !time.Now().Before(until) {
+				return total
+			}
+			rc.SetReadDeadline(until)
 		}
 	}
 }

@@ -196,6 +196,12 @@ func TestValidationErrors(t *testing.T) {
 		{"name = \"x\"\n[proxy]\nclient_max_body_size = \"1x\"", `stack.toml:3: proxy.client_max_body_size: "1x" is not a size`},
 		{"name = \"x\"\n[proxy]\nread_timeout = \"0s\"", `stack.toml:3: proxy.read_timeout: "0s" must be longer than zero`},
 		{"name = \"x\"\n[proxy]\nconnect_timeout = \"5 s\"", `stack.toml:3: proxy.connect_timeout: "5 s" is not a duration`},
+		// Overflow and what nginx -t refuses: named by key and line.
+		{"name = \"x\"\n[proxy]\nread_timeout = \"999999999y\"", `stack.toml:3: proxy.read_timeout: "999999999y"`},
+		{"name = \"x\"\n[proxy]\nsend_timeout = \"1s1m\"", `stack.toml:3: proxy.send_timeout: "1s1m" is not a duration`},
+		{"name = \"x\"\n[proxy]\nread_timeout = \"1y\"", `stack.toml:3: proxy.read_timeout: "1y": nginx timeouts take no y or M unit`},
+		{"name = \"x\"\n[upstream]\nfail_timeout = \"999999999y\"", `stack.toml:3: upstream.fail_timeout: "999999999y" is too long`},
+		{"name = \"x\"\n[[proxy.static]]\nurl = \"/s/\"\ndir = \"s\"\nexpires = \"30d1y\"", `stack.toml:5: proxy.static[0].expires: "30d1y" is not a duration`},
 		{"name = \"x\"\n[proxy]\nredirect = \"always\"", `stack.toml:3: proxy.redirect: "always" is not one of none, www-to-apex, apex-to-www`},
 		{"name = \"x\"\n[[proxy.static]]\nurl = \"/a/\"\ndir = \"a\"\n[[proxy.static]]\nurl = \"static\"\ndir = \"/etc\"",
 			"stack.toml:6: proxy.static[1].url: \"static\" must start and end with '/'"},
@@ -384,6 +390,19 @@ func TestSize(t *testing.T) {
 	}
 }
 
+func TestParseTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{"60s": time.Minute, "500ms": 500 * time.Millisecond, "30d": 30 * 24 * time.Hour, "2": 2 * time.Second} {
+		if got, err := ParseTimeout(in); err != nil || got != want {
+			t.Errorf("ParseTimeout(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"1y", "1M", "1M1d", "1s1m", "999999999y", ""} {
+		if got, err := ParseTimeout(in); err == nil {
+			t.Errorf("ParseTimeout(%q) = %v, want an error", in, got)
+		}
+	}
+}
+
 func TestDuration(t *testing.T) {
 	day := 24 * time.Hour
 	tests := []struct {
@@ -397,6 +416,13 @@ func TestDuration(t *testing.T) {
 		{"0s", 0, false},
 		{"", 0, true}, {"s", 0, true}, {"5", 5 * time.Second, false}, {"5 s", 0, true}, {"5x", 0, true},
 		{"-5s", 0, true}, {"1.5s", 0, true}, {"101y", 0, true}, {"9999999999s", 0, true},
+		{"1d2h3m4s5ms", day + 2*time.Hour + 3*time.Minute + 4*time.Second + 5*time.Millisecond, false},
+		{"1m500ms", time.Minute + 500*time.Millisecond, false},
+		// Out of order or repeated units: nginx -t refuses them.
+		{"1s1m", 0, true}, {"30m1h", 0, true}, {"1s1s", 0, true}, {"5ms1s", 0, true},
+		// Overflow of int64 or of time.Duration, never a wrapped value.
+		{"999999999y", 0, true}, {"99999999999999999999s", 0, true}, {"99999999999999999999", 0, true},
+		{"100y1M", 0, true},
 	}
 	for _, tt := range tests {
 		got, err := ParseDuration(tt.in)

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/module"
 )
@@ -256,9 +257,9 @@ func (c *Config) Validate() error {
 	if _, err := ParseSize(string(p.ClientMaxBodySize)); err != nil {
 		v.add("proxy.client_max_body_size", "%v", err)
 	}
-	v.positive("proxy.connect_timeout", p.ConnectTimeout)
-	v.positive("proxy.read_timeout", p.ReadTimeout)
-	v.positive("proxy.send_timeout", p.SendTimeout)
+	v.positiveTimeout("proxy.connect_timeout", p.ConnectTimeout)
+	v.positiveTimeout("proxy.read_timeout", p.ReadTimeout)
+	v.positiveTimeout("proxy.send_timeout", p.SendTimeout)
 	if !oneOf(p.Redirect, RedirectNone, RedirectWWWToApex, RedirectApexToWWW) {
 		v.add("proxy.redirect", "%q is not one of none, www-to-apex, apex-to-www", p.Redirect)
 	}
@@ -390,6 +391,17 @@ func (v *validator) check(field string, err error) {
 
 func (v *validator) positive(field string, d Duration) {
 	t, err := ParseDuration(string(d))
+	v.positiveResult(field, d, t, err)
+}
+
+// positiveTimeout checks a time nginx reads in milliseconds (the proxy_*
+// timeouts), where y and M are not units.
+func (v *validator) positiveTimeout(field string, d Duration) {
+	t, err := ParseTimeout(string(d))
+	v.positiveResult(field, d, t, err)
+}
+
+func (v *validator) positiveResult(field string, d Duration, t time.Duration, err error) {
 	switch {
 	case err != nil:
 		v.add(field, "%v", err)

@@ -46,60 +46,97 @@ func (s Size) Bytes() int64 {
 // Duration is an nginx time such as "60s", "500ms", "30d" or "1h30m".
 type Duration string
 
+// durationUnits are nginx's time units, in the only order ngx_parse_time
+// accepts them: each at most once, larger before smaller.
 var durationUnits = []struct {
 	suffix string
 	d      time.Duration
 }{
-	// Longest suffix first so "ms" is not read as "m" then "s".
-	{"ms", time.Millisecond},
-	{"s", time.Second},
-	{"m", time.Minute},
-	{"h", time.Hour},
-	{"d", 24 * time.Hour},
-	{"w", 7 * 24 * time.Hour},
-	{"M", 30 * 24 * time.Hour},
 	{"y", 365 * 24 * time.Hour},
+	{"M", 30 * 24 * time.Hour},
+	{"w", 7 * 24 * time.Hour},
+	{"d", 24 * time.Hour},
+	{"h", time.Hour},
+	{"m", time.Minute},
+	{"s", time.Second},
+	{"ms", time.Millisecond},
 }
 
-// ParseDuration parses an nginx time: one or more number-unit pairs with the
-// units ms, s, m, h, d, w, M, y and no spaces ("1h30m"). A bare number is
-// seconds, as in nginx.
+// maxDuration is the longest time stackctl accepts: far beyond any
+// sensible timeout or expiry, and far from time.Duration's overflow.
+const maxDuration = 100 * 365 * 24 * time.Hour
+
+// ParseDuration parses an nginx time like ngx_parse_time: one or more
+// number-unit pairs with the units y, M, w, d, h, m, s, ms, each at most
+// once and from the largest to the smallest ("1h30m"; "30m1h" and "1s1m"
+// are refused, as nginx -t refuses them), no spaces. A bare number is
+// seconds. A value that overflows, or is longer than 100 years, is refused.
 func ParseDuration(s string) (time.Duration, error) {
+	return parseTime(s, false)
+}
+
+// ParseTimeout parses an nginx timeout such as proxy_read_timeout: nginx
+// reads these in milliseconds (ngx_conf_set_msec_slot), where the units y
+// and M are refused. Otherwise as ParseDuration.
+func ParseTimeout(s string) (time.Duration, error) {
+	return parseTime(s, true)
+}
+
+func parseTime(s string, msec bool) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
-	bad := fmt.Errorf("%q is not a duration (a number and a unit: 500ms, 60s, 5m, 1h, 30d)", s)
+	bad := fmt.Errorf("%q is not a duration (numbers with units from the largest to the smallest: 500ms, 60s, 5m, 1h30m, 30d)", s)
+	tooLong := fmt.Errorf("%q is too long (at most 100 years)", s)
 	if strings.TrimLeft(s, "0123456789") == "" {
 		n, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || n > 1<<31 {
-			return 0, bad
+		if err != nil || n > int64(maxDuration/time.Second) {
+			return 0, tooLong
 		}
 		return time.Duration(n) * time.Second, nil
 	}
 	var total time.Duration
+	next := 0 // index in durationUnits of the smallest unit still allowed
+	if msec {
+		next = 2 // y and M: nginx's msec times refuse them
+	}
 	rest := s
 	for rest != "" {
 		i := len(rest) - len(strings.TrimLeft(rest, "0123456789"))
-		if i == 0 || i > 9 {
+		if i == 0 {
 			return 0, bad
 		}
-		n, _ := strconv.ParseInt(rest[:i], 10, 64)
+		n, err := strconv.ParseInt(rest[:i], 10, 64)
+		if err != nil {
+			return 0, tooLong
+		}
 		rest = rest[i:]
-		found := false
-		for _, u := range durationUnits {
-			if strings.HasPrefix(rest, u.suffix) {
-				total += time.Duration(n) * u.d
-				rest = rest[len(u.suffix):]
-				found = true
+		u := -1
+		for j, unit := range durationUnits {
+			if strings.HasPrefix(rest, unit.suffix) && (unit.suffix != "m" || !strings.HasPrefix(rest, "ms")) {
+				u = j
 				break
 			}
 		}
-		if !found {
+		if u < 0 {
 			return 0, bad
 		}
-	}
-	if total > 100*365*24*time.Hour {
-		return 0, fmt.Errorf("%q is too long", s)
+		if u < next {
+			if msec && u < 2 {
+				return 0, fmt.Errorf("%q: nginx timeouts take no y or M unit (use d: 30d)", s)
+			}
+			return 0, bad
+		}
+		next = u + 1
+		rest = rest[len(durationUnits[u].suffix):]
+		unit := durationUnits[u].d
+		if n > int64(maxDuration/unit) {
+			return 0, tooLong
+		}
+		total += time.Duration(n) * unit
+		if total > maxDuration {
+			return 0, tooLong
+		}
 	}
 	return total, nil
 }

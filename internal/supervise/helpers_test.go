@@ -25,6 +25,10 @@ import (
 var testAppBin string
 
 func TestMain(m *testing.M) {
+	if os.Getenv(killedParentEnv) != "" {
+		runKilledParent()
+		return
+	}
 	dir, err := os.MkdirTemp("", "supervise-app-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

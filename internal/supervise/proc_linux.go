@@ -6,7 +6,17 @@ import (
 	"bytes"
 	"os"
 	"strconv"
+	"syscall"
 )
+
+// dieWithParent makes the kernel kill the app when serve dies, even by
+// SIGKILL, when serve has no chance to stop it (PR_SET_PDEATHSIG). The
+// signal follows the thread that started the app; Go keeps its threads for
+// the life of the process (supervise never locks a goroutine to a thread
+// and leaves it locked), so in practice that is serve's life.
+func dieWithParent(a *syscall.SysProcAttr) {
+	a.Pdeathsig = syscall.SIGKILL
+}
 
 // groupAlive reports whether a process of group pgid is still running.
 // Zombies do not count: they have exited and only wait for their parent

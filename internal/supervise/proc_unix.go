@@ -12,6 +12,7 @@ import (
 // app and everything it starts can be signalled together.
 func ownGroup(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	dieWithParent(cmd.SysProcAttr)
 }
 
 // terminateGroup asks every process of the group led by pid to stop (SIGTERM).

@@ -281,7 +281,7 @@ func TestNoFailedRequestsAcrossReloads(t *testing.T) {
 		}
 	}()
 
-	var ok, failed atomic.Int64
+	var ok, failed, answering atomic.Int64
 	pids := sync.Map{}
 	stop := make(chan struct{})
 	var clients sync.WaitGroup
@@ -309,20 +309,24 @@ func TestNoFailedRequestsAcrossReloads(t *testing.T) {
 					failed.Add(1)
 					continue
 				}
-				pids.Store(pid, true)
+				if _, loaded := pids.LoadOrStore(pid, true); !loaded {
+					answering.Add(1)
+				}
 				ok.Add(1)
 			}
 		}()
 	}
 	seen := map[string]bool{addrs[0]: true}
 	for i := range 3 {
-		before := ok.Load()
 		h.sup.Reload(nil)
-		// Wait for the switch to a new address, and for requests after it.
+		// Wait for the switch to a new address and for a request answered
+		// by the new process. (Counting requests since the reload was not
+		// enough: under load they could all reach the old process before
+		// the switch, and the next reload came before the new one answered.)
 		deadline := time.Now().Add(20 * time.Second)
 		for {
 			cur := upstream.Load().(string)
-			if !seen[cur] && ok.Load() > before+20 {
+			if !seen[cur] && answering.Load() >= int64(i+2) {
 				seen[cur] = true
 				break
 			}
