@@ -155,7 +155,37 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 	}
 	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, id, hostNames(runs), since(start), hostFlags(runs))
+	f.certbotHint(runs, lb)
 	return nil
+}
+
+// certbotHint says how to get the certificate where TLS is wanted but
+// none exists yet: the HTTP site deployed there serves certbot's webroot
+// challenge, and the next deploy turns HTTPS on.
+func (f *fleet) certbotHint(runs []*hostRun, lb *lbRun) {
+	if !f.c.Nginx.TLS.Enabled {
+		return
+	}
+	argv := []string{"sudo", "certbot", "certonly", "--webroot", "-w", f.c.Nginx.TLS.ACMEWebroot}
+	for _, n := range f.c.Proxy.ServerNames {
+		argv = append(argv, "-d", n)
+	}
+	var where []string
+	if lb != nil {
+		if !lb.facts.Cert {
+			where = append(where, lb.h.Name())
+		}
+	} else {
+		for _, r := range runs {
+			if !r.facts.Cert {
+				where = append(where, r.h.Name())
+			}
+		}
+	}
+	for _, h := range where {
+		fmt.Fprintf(f.Out, "\n%s %s has no certificate at %s yet: the HTTP site serves certbot's challenge. Get it with\n  ssh %s %s\nthen deploy again to turn HTTPS on.\n",
+			f.p.Yellow("TLS:"), h, f.c.CertPath(), host.Quote(h), host.Quote(argv...))
+	}
 }
 
 // parallel runs fn on every host at once and returns their errors in order.

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net/http"
@@ -609,4 +610,53 @@ func getHost(t *testing.T, addr, path, hostHeader string) (int, string) {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(body)
+}
+
+// TLS on a server: without a certificate the HTTP site goes first, serves
+// certbot's webroot challenge and deploy says how to get the certificate;
+// with one in place the next deploy serves HTTPS and redirects HTTP.
+func TestHostDeployTLS(t *testing.T) {
+	cl := hosttest.Start(t, "web1")
+	addr := cl.Host("web1").Addr
+	c := serverProject(t, "myapp", "go")
+	c.Nginx.TLS.Enabled = true
+	c.Nginx.TLS.HSTS = false
+	o := hostOpts(c, dial(t, cl, "", "web1"), nil)
+	out := deployOK(t, o)
+	if !strings.Contains(out, "certbot certonly --webroot -w /var/www/letsencrypt -d app.test") {
+		t.Errorf("no certbot hint:\n%s", out)
+	}
+	cl.SSH(t, "web1", "mkdir -p /var/www/letsencrypt/.well-known/acme-challenge && echo token-123 >/var/www/letsencrypt/.well-known/acme-challenge/t1")
+	if status, body := getSite(t, addr, "/.well-known/acme-challenge/t1"); status != 200 || strings.TrimSpace(body) != "token-123" {
+		t.Errorf("the ACME challenge through the HTTP site: %d %q", status, body)
+	}
+
+	// The certificate arrives (certbot's job; here a self-signed one).
+	cert := nginxtest.SelfSignedCert(t, t.TempDir(), "app.test")
+	pem, _ := os.ReadFile(cert.CertFile)
+	key, _ := os.ReadFile(cert.KeyFile)
+	dir := "/etc/letsencrypt/live/app.test"
+	cl.SSH(t, "web1", "mkdir -p "+dir+" && printf '%s' '"+string(pem)+"' >"+dir+"/fullchain.pem && printf '%s' '"+string(key)+"' >"+dir+"/privkey.pem && chmod 600 "+dir+"/privkey.pem")
+	out = deployOK(t, o)
+	if strings.Contains(out, "certbot") {
+		t.Errorf("with the certificate in place deploy still asks for it:\n%s", out)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: cert.Pool, ServerName: "app.test"}}
+	req, _ := http.NewRequest("GET", "https://"+addr+"/", nil)
+	req.Host = "app.test"
+	resp, err := (&http.Client{Transport: tr, Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("GET https://%s/: %v", addr, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "Hello, World!") {
+		t.Errorf("HTTPS: %d %.200s", resp.StatusCode, body)
+	}
+	noRedirect := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	req, _ = http.NewRequest("GET", "http://"+addr+"/x", nil)
+	req.Host = "app.test"
+	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode != 301 || resp.Header.Get("Location") != "https://app.test/x" {
+		t.Errorf("HTTP after TLS: %v %v", err, resp)
+	}
 }
