@@ -90,6 +90,10 @@ like that site, and deploy installs both on a server.`,
 		newCmdServe,
 		newCmdRollback,
 		newCmdReleases,
+		newCmdEnv,
+		newCmdExec,
+		newCmdLogs,
+		newCmdStatus,
 	} {
 		root.AddCommand(newCmd(f))
 	}
