@@ -216,6 +216,9 @@ func TestDayTwo(t *testing.T) {
 				t.Errorf("%s: app.env is %s, want 600 root", h, st)
 			}
 		}
+		if t.Failed() {
+			diagnose(t, cl)
+		}
 		code, out, errOut := sh("env", "list")
 		if code != 0 || !strings.Contains(out, "DATABASE_URL=••••••••\nSECRET_KEY=••••••••\n") {
 			t.Errorf("env list: exit %d\n%s%s", code, out, errOut)
@@ -270,6 +273,13 @@ func TestDayTwo(t *testing.T) {
 			t.Fatal("exec did not end 30s after Ctrl-C")
 		}
 		outputs = append(outputs, stdout.String())
+	})
+
+	t.Run("exec on a terminal", func(t *testing.T) {
+		if execOnTerminal == nil {
+			t.Skip("no pseudo-terminals on this system")
+		}
+		outputs = append(outputs, execOnTerminal(t, path))
 	})
 
 	t.Run("logs", func(t *testing.T) {
@@ -354,9 +364,7 @@ func TestDayTwo(t *testing.T) {
 		cl.SSH(t, "web2", "chmod "+mode+" "+bin)
 		if code != 1 || !strings.Contains(errOut, "web2") || !strings.Contains(out, "the old secrets are back") {
 			t.Errorf("env set with web2 failing: exit %d\n%s%s", code, out, errOut)
-			for _, h := range []string{"web1", "web2"} {
-				t.Logf("%s:\n%s", h, cl.SSH(t, h, "journalctl --no-pager -n 40 -u 'myapp@*'; systemctl status --no-pager 'myapp@*' || true"))
-			}
+			diagnose(t, cl)
 		}
 		if a, b := secretsOf("web1"), secretsOf("web2"); a != before1 || b != before2 {
 			t.Errorf("the secrets files changed: web1 %s → %s, web2 %s → %s", before1, a, before2, b)
@@ -423,6 +431,30 @@ func TestDayTwo(t *testing.T) {
 		}
 	}
 }
+
+// diagnose logs what the hosts' systemd says, for a failure that is not
+// stackctl's own (seen once: a host whose systemd had stopped
+// systemd-user-sessions, so every login said "System is booting up").
+func diagnose(t *testing.T, cl *hosttest.Cluster) {
+	t.Helper()
+	for _, h := range cl.Hosts {
+		out, _ := cl.TrySSH(h.Name, "uptime; systemctl is-system-running; ls -l /run/nologin; systemctl list-jobs --no-pager; journalctl -b --no-pager -n 80")
+		t.Logf("%s:\n%s", h.Name, out)
+		if data, err := os.ReadFile(filepath.Join(cl.Dir, h.Name+".log")); err == nil {
+			t.Logf("%s console (tail):\n%s", h.Name, tailString(string(data), 3000))
+		}
+	}
+}
+
+func tailString(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// execOnTerminal runs exec on a pseudo-terminal (daytwo_pty_test.go, unix).
+var execOnTerminal func(t *testing.T, path string) string
 
 func keysOf(env []string) []string {
 	var keys []string
