@@ -40,7 +40,9 @@ func testExecOnTerminal(t *testing.T, path string) string {
 	}()
 	ios := &ui.IOStreams{In: tty, Out: tty, ErrOut: tty, InTTY: true, OutTTY: true, ErrTTY: true}
 	done := make(chan error, 1)
-	go func() { done <- runExec(context.Background(), &execOptions{IO: ios, Config: path, Argv: []string{"sh"}}) }()
+	go func() {
+		done <- runExec(context.Background(), &execOptions{IO: ios, Config: path, Argv: []string{"sh"}})
+	}()
 	waitFor(t, 30*time.Second, "the remote shell's prompt", func() bool { return strings.Contains(screen.String(), "$ ") })
 	ptm.WriteString("echo user=$(id -un) term=$(tty); sleep 60; echo after-sleep\r")
 	waitFor(t, 15*time.Second, "the shell to run the line", func() bool { return strings.Contains(screen.String(), "term=/dev/pts/") })
