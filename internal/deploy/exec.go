@@ -102,21 +102,34 @@ func Exec(ctx context.Context, o ExecOptions) error {
 	go func() {
 		done <- r.h.Run(runCtx, host.Cmd{Argv: argv, Root: true, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY})
 	}()
+	finished := false
 	select {
 	case err = <-done:
+		finished = true
 	case <-ctx.Done():
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C without a terminal: ssh may have had the SIGINT too and
+		// be gone already, so the command gets it from systemd, and
+		// stackctl waits (bounded) for it to end.
 		kctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
 		host.Output(kctx, r.h, true, "systemctl", "kill", "--signal=SIGINT", unit)
-		select {
-		case err = <-done:
-		case <-kctx.Done():
-			host.Output(context.Background(), r.h, true, "systemctl", "stop", unit)
-			stop()
-			err = <-done
+		if !finished {
+			select {
+			case err = <-done:
+			case <-kctx.Done():
+				sctx, scancel := context.WithTimeout(context.Background(), 35*time.Second)
+				host.Output(sctx, r.h, true, "systemctl", "stop", unit)
+				scancel()
+				stop()
+				err = <-done
+			}
 		}
-		cancel()
-		if err == nil {
-			return fmt.Errorf("%s: interrupted: %w", r.h.Name(), ctx.Err())
+		// ssh killed by the SIGINT itself has no exit status (-1).
+		var ee *host.ExitError
+		if !errors.As(err, &ee) || ee.Status < 0 {
+			return fmt.Errorf("%s: interrupted (SIGINT sent to the command): %w", r.h.Name(), ctx.Err())
 		}
 	}
 	var ee *host.ExitError
