@@ -18,6 +18,8 @@ type doctorOptions struct {
 	Config string
 	JSON   bool
 	Env    doctor.Env
+	// Hosts, when set, checks those servers instead of this machine.
+	Hosts hostFlags
 }
 
 func newCmdDoctor(f *Factory) *cobra.Command { return newCmdDoctorWith(f, runDoctor) }
@@ -37,8 +39,14 @@ deploy writes (nginx.app_dir, /etc/systemd/system, the nginx sites folder,
 
 Each check prints a ✓ or ✗ line (colored on a terminal) and a fix under each
 miss. doctor exits 1 when something required is missing; busy ports and
-folders you cannot write are warnings. --json prints the report for scripts.`,
+folders you cannot write are warnings. --json prints the report for scripts.
+
+--host DEST checks a server instead, over SSH (host key checked, as for
+deploy): systemd as PID 1, nginx, bash, sudo for a login that is not root,
+and python3-venv for a Flask app, with the apt-get line that fixes each miss.`,
 		Example: `  stackctl doctor
+  stackctl doctor --host web1
+  stackctl doctor --host deploy@203.0.113.10 --json
   stackctl doctor --config deploy/stack.toml
   stackctl doctor --json | jq '.checks[] | select(.status != "ok")'`,
 		Args: cobra.NoArgs,
@@ -49,6 +57,7 @@ folders you cannot write are warnings. --json prints the report for scripts.`,
 	}
 	addConfigFlag(cmd, &opts.Config)
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
+	addHostFlags(cmd, &opts.Hosts)
 	return cmd
 }
 
@@ -66,6 +75,9 @@ func runDoctor(ctx context.Context, opts *doctorOptions) error {
 				do.ConfigErr = err
 			}
 		}
+	}
+	if len(opts.Hosts.Hosts) > 0 {
+		return runDoctorHosts(ctx, opts, path)
 	}
 	if path != "" {
 		do.ConfigPath = path

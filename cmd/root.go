@@ -91,6 +91,10 @@ like that site, and deploy installs both on a server.`,
 		newCmdServe,
 		newCmdRollback,
 		newCmdReleases,
+		newCmdEnv,
+		newCmdExec,
+		newCmdLogs,
+		newCmdStatus,
 	} {
 		root.AddCommand(newCmd(f))
 	}

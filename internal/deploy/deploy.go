@@ -293,6 +293,7 @@ func (r *run) plan(ctx context.Context, tlsOn bool) ([]Change, *Unit, []string, 
 	}{c.Nginx.AppDir, installed}, "", "  ")
 	changes = append(changes, Change{Path: listPath, Data: append(list, '\n'), Mode: 0o644, Label: "list of installed files"})
 
+	changes = append(changes, Change{Path: r.j(unit.EnvFile), Data: unit.EnvData, Mode: 0o600, Label: "app environment (app.env, root only)"})
 	changes = append(changes, Change{Path: r.j(path.Join(unitDir, unit.Name)), Data: unit.Text, Mode: 0o644, Label: "systemd unit"})
 	for _, l := range []string{c.Nginx.AccessLog, c.Nginx.ErrorLog} {
 		if l != "off" {

@@ -159,9 +159,10 @@ func get(t *testing.T, url, host string) (int, string, http.Header) {
 // values deploy writes: ExecStart's words, Environment's assignments and
 // WorkingDirectory.
 type unitCommand struct {
-	argv []string
-	env  []string
-	dir  string
+	argv    []string
+	env     []string
+	envFile string
+	dir     string
 }
 
 func parseUnit(t *testing.T, text string) unitCommand {
@@ -187,6 +188,8 @@ func parseUnit(t *testing.T, text string) unitCommand {
 			}
 		case "Environment":
 			u.env = append(u.env, unescape.Replace(strings.TrimSuffix(strings.TrimPrefix(v, `"`), `"`)))
+		case "EnvironmentFile":
+			u.envFile = v
 		case "WorkingDirectory":
 			u.dir = v
 		}
@@ -207,6 +210,19 @@ func startUnit(t *testing.T, root, unitPath string) func() {
 		t.Fatal(err)
 	}
 	u := parseUnit(t, string(text))
+	if u.envFile != "" {
+		data, err := os.ReadFile(filepath.Join(root, u.envFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := ParseEnvFile(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range sortedKeys(env) {
+			u.env = append(u.env, k+"="+env[k])
+		}
+	}
 	// Programs deploy installs are inside the root; others (gunicorn) are
 	// the machine's own.
 	bin := filepath.Join(root, u.argv[0])

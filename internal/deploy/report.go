@@ -60,6 +60,9 @@ func (r *run) printDryRun(pending []Pending, unit *Unit, buildArgv []string, t H
 			if p.BeforeLink() != "" {
 				r.say("  link %s -> %s (was -> %s)", p.Path, p.Link, p.BeforeLink())
 			}
+		case p.Mode.Perm() == 0o600:
+			// app.env is root-only; its values stay out of diffs.
+			r.say("  (0600, values not shown)")
 		default:
 			oldName := p.Path
 			if !p.Existed() {

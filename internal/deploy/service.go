@@ -95,6 +95,9 @@ func (r *run) localCommand(u *Unit) string {
 	if r.Root != "" && strings.HasPrefix(argv[0], r.c.Nginx.AppDir+"/") {
 		argv[0] = r.j(argv[0])
 	}
-	line := "cd " + shellquote.Join(r.j(u.Dir)) + " && env " + shellquote.Join(u.Env...) + " " + shellquote.Join(argv...)
+	// app.env is read from its root-only file (its double-quoted values
+	// are valid shell), never printed.
+	n := min(2, len(u.Env)) // HOST and PORT: in the unit itself
+	line := "cd " + shellquote.Join(r.j(u.Dir)) + " && (set -a && . " + shellquote.Join(r.j(u.EnvFile)) + " && exec env " + shellquote.Join(u.Env[:n]...) + " " + shellquote.Join(argv...) + ")"
 	return line
 }

@@ -36,8 +36,14 @@ type Unit struct {
 	Text []byte
 	// Argv is the command ExecStart runs, $PORT and $HOST already expanded.
 	Argv []string
-	// Env is the environment the unit gives it, KEY=value in order.
+	// Env is the environment the unit gives it, KEY=value in order: HOST
+	// and PORT in the unit, the rest from EnvFile.
 	Env []string
+	// EnvFile is the environment file the unit loads (app.env, and for
+	// Python unbuffered output): 0600 root, since a unit is readable by
+	// every local user. EnvData is its content.
+	EnvFile string
+	EnvData []byte
 	// Dir is the working directory (nginx.app_dir).
 	Dir string
 }
@@ -60,6 +66,7 @@ func RenderUnit(c *stack.Config, o UnitOptions) (*Unit, error) {
 	}
 	var argv []string
 	env := []string{"HOST=" + AppHost, "PORT=" + port}
+	unitEnv := len(env) // HOST and PORT are in the unit; the rest in EnvFile
 	switch c.App.Template {
 	case "go":
 		words, err := shellquote.Split(c.App.Command)
@@ -96,20 +103,29 @@ func RenderUnit(c *stack.Config, o UnitOptions) (*Unit, error) {
 	for i, a := range argv {
 		execStart[i] = systemdArg(a)
 	}
-	quotedEnv := make([]string, len(env))
-	for i, e := range env {
+	quotedEnv := make([]string, unitEnv)
+	for i, e := range env[:unitEnv] {
 		quotedEnv[i] = systemdQuote(e)
 	}
+	envData, err := AppEnvFile(c)
+	if err != nil {
+		return nil, err
+	}
+	envFile := LocalEnvPath(c)
 	data := struct {
-		Name, Service, User, AppDir, ExecStart string
-		Env                                    []string
-	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), quotedEnv}
+		Name, Service, User, AppDir, ExecStart, EnvFile string
+		Env                                             []string
+	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), envFile, quotedEnv}
 	var b bytes.Buffer
 	if err := unitTmpl.Execute(&b, data); err != nil {
 		return nil, err
 	}
-	return &Unit{Name: c.Deploy.Service + ".service", Text: b.Bytes(), Argv: argv, Env: env, Dir: c.Nginx.AppDir}, nil
+	return &Unit{Name: c.Deploy.Service + ".service", Text: b.Bytes(), Argv: argv, Env: env, EnvFile: envFile, EnvData: envData, Dir: c.Nginx.AppDir}, nil
 }
+
+// LocalEnvPath is the environment file of the unit deploy installs on this
+// machine: /etc/stackctl/<name>/app.env, as on servers.
+func LocalEnvPath(c *stack.Config) string { return path.Join("/etc/stackctl", c.Name, "app.env") }
 
 // systemdQuote writes s as one double-quoted word of a unit file: C escapes
 // for quotes, backslashes and control characters, and %% for a literal %

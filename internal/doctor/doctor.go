@@ -56,7 +56,9 @@ type Report struct {
 	// OK is false when a required check failed.
 	OK bool `json:"ok"`
 	// Config is the stack.toml checked, if any.
-	Config string  `json:"config,omitempty"`
+	Config string `json:"config,omitempty"`
+	// Host is the server checked (doctor --host); "" is this machine.
+	Host   string  `json:"host,omitempty"`
 	Checks []Check `json:"checks"`
 }
 

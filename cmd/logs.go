@@ -1,0 +1,63 @@
+package cmd
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// logsOptions are the inputs of `stackctl logs`.
+type logsOptions struct {
+	IO     *ui.IOStreams
+	Config string
+	Hosts  hostFlags
+	Follow bool
+	Lines  int
+	Since  string
+}
+
+func newCmdLogs(f *Factory) *cobra.Command { return newCmdLogsWith(f, runLogs) }
+
+func newCmdLogsWith(f *Factory, runF func(context.Context, *logsOptions) error) *cobra.Command {
+	opts := &logsOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "logs [-f] [-n N] [--since T]",
+		Short: "Show the app's logs from every host, merged by time",
+		Long: `Show the journal of the app's units (both slots, <service>@a and @b) on every
+host, each line led by its host (colored on a terminal), merged by time.
+-n and --since work as journalctl's; --since also takes a bare duration
+(10m, 2h, 1d) meaning that long ago. -f keeps printing new lines until Ctrl-C.`,
+		Example: `  stackctl logs -n 50
+  stackctl logs -f --since 10m
+  stackctl logs --host web2 --since "2026-12-02 10:00"`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error { return runF(c.Context(), opts) },
+	}
+	addConfigFlag(cmd, &opts.Config)
+	addHostFlags(cmd, &opts.Hosts)
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "keep printing new lines until Ctrl-C")
+	cmd.Flags().IntVarP(&opts.Lines, "lines", "n", -1, "show the last N lines of each host")
+	cmd.Flags().StringVar(&opts.Since, "since", "", "show lines since T (journalctl's --since, or a duration: 10m)")
+	return cmd
+}
+
+func runLogs(ctx context.Context, o *logsOptions) error {
+	if o.Lines < -1 {
+		return ui.Usagef("give a number of lines, 0 or more", "-n %d is negative", o.Lines)
+	}
+	c, err := serverConfig(o.Config, &o.Hosts, "logs")
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	ho, done, err := hostsOptions(ctx, o.IO, c, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	return deploy.Logs(ctx, deploy.LogsOptions{HostsOptions: ho, Follow: o.Follow, Lines: o.Lines, Since: o.Since, Colored: o.IO.ColorOut()})
+}

@@ -1,0 +1,103 @@
+package cmd
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// statusOptions are the inputs of `stackctl status`.
+type statusOptions struct {
+	IO     *ui.IOStreams
+	Config string
+	Hosts  hostFlags
+	JSON   bool
+}
+
+func newCmdStatus(f *Factory) *cobra.Command { return newCmdStatusWith(f, runStatus) }
+
+func newCmdStatusWith(f *Factory, runF func(context.Context, *statusOptions) error) *cobra.Command {
+	opts := &statusOptions{IO: f.IO}
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show each host's release, slots, nginx and health; exit 1 when one is unhealthy",
+		Long: `Show, per host: the current release, the state of each slot (which one takes
+traffic), nginx's state, and the app's health through nginx (GET app.health
+on the host's nginx with the site's Host header). stackctl exits 1 when a
+host is unhealthy: no release, the serving slot down, nginx down, or the
+health check not answering 200. --json prints it for scripts.`,
+		Example: `  stackctl status
+  stackctl status --host web1 --json | jq '.[] | select(.healthy | not)'`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, args []string) error { return runF(c.Context(), opts) },
+	}
+	addConfigFlag(cmd, &opts.Config)
+	addHostFlags(cmd, &opts.Hosts)
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print JSON for scripts")
+	return cmd
+}
+
+func runStatus(ctx context.Context, o *statusOptions) error {
+	c, err := serverConfig(o.Config, &o.Hosts, "status")
+	if err != nil {
+		return err
+	}
+	ctx, stop := interruptible(ctx)
+	defer stop()
+	ho, done, err := hostsOptions(ctx, o.IO, c, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	list, err := deploy.Status(ctx, ho)
+	if err != nil {
+		return err
+	}
+	healthy := true
+	for _, s := range list {
+		healthy = healthy && s.Healthy
+	}
+	if o.JSON {
+		enc := json.NewEncoder(o.IO.Out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(list); err != nil {
+			return err
+		}
+	} else {
+		p := o.IO.OutColors()
+		for _, s := range list {
+			mark := p.Green("✓ healthy")
+			if !s.Healthy {
+				mark = p.Red("✗ unhealthy")
+			}
+			fmt.Fprintf(o.IO.Out, "%s  %s\n", p.Bold(s.Host), mark)
+			fmt.Fprintf(o.IO.Out, "  release  %s\n", dash(s.Release))
+			for _, slot := range deploy.Slots {
+				serving := ""
+				if slot == s.Slot {
+					serving = " (takes traffic)"
+				}
+				fmt.Fprintf(o.IO.Out, "  slot %s   %s%s\n", slot, s.Slots[slot], serving)
+			}
+			fmt.Fprintf(o.IO.Out, "  nginx    %s\n", s.Nginx)
+			code := "no answer"
+			if s.Health != 0 {
+				code = fmt.Sprint(s.Health)
+			}
+			fmt.Fprintf(o.IO.Out, "  health   GET %s (Host: %s) → %s\n", s.HealthURL, s.HealthHost, code)
+			if len(s.Problems) > 0 {
+				fmt.Fprintf(o.IO.Out, "  %s %s\n", p.Red("problem:"), strings.Join(s.Problems, "; "))
+			}
+		}
+	}
+	if !healthy {
+		return &ui.ExitError{Code: 1}
+	}
+	return nil
+}

@@ -1,0 +1,422 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// The app's secrets live in one file per host, HostLayout.SecretsFile
+// (/etc/stackctl/<name>.env, 0600 root:root), which the slot unit loads
+// last with EnvironmentFile=-. Values travel to the host inside a tar on
+// the SSH session's stdin (writeHostFiles) and back on its stdout
+// (readHostFiles): never on a command line, in a unit, a diff or output.
+
+// envKeyRE is what an environment variable name may be: what a POSIX
+// shell and systemd both accept.
+var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// reservedKeys are set by deploy itself for each slot: a secret of that
+// name would override the slot's port.
+var reservedKeys = map[string]string{
+	"PORT":          "the slot's port (from app.port)",
+	"HOST":          "the address the app listens on (" + AppHost + ")",
+	"STACKCTL_SLOT": "the slot's name",
+}
+
+// SecretsMask is what `env list` shows in place of every value: the same
+// for every value, so not even a value's length shows.
+const SecretsMask = "••••••••"
+
+// checkKey refuses a key that is not an environment variable name or that
+// deploy sets itself; arg is the argument as the user typed it.
+func checkKey(key, arg string) error {
+	if !envKeyRE.MatchString(key) {
+		return ui.Usagef("a key is letters, digits and _ and does not start with a digit (DATABASE_URL)",
+			"%q: %q is not an environment variable name; nothing was changed", arg, key)
+	}
+	if what, ok := reservedKeys[key]; ok {
+		return ui.Usagef("choose another name", "%q: stackctl sets %s itself: %s; nothing was changed", arg, key, what)
+	}
+	return nil
+}
+
+// ParseSetArgs reads the arguments of `stackctl env set`: KEY=VALUE each.
+// An argument without '=', a key that is not an environment variable name
+// or a value with a NUL byte is refused as a usage error naming the
+// argument (never its value). A key given twice keeps the last value.
+func ParseSetArgs(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, ui.Usagef("stackctl env set KEY=VALUE…", "env set needs at least one KEY=VALUE")
+	}
+	set := map[string]string{}
+	for _, a := range args {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			return nil, ui.Usagef("write it as "+safeArg(a)+"=VALUE (quote the value for your shell)", "%q has no '=': env set takes KEY=VALUE; nothing was changed", safeArg(a))
+		}
+		if err := checkKey(k, k+"=…"); err != nil {
+			return nil, err
+		}
+		if strings.IndexByte(v, 0) >= 0 {
+			return nil, ui.Usagef("remove the NUL byte: an environment variable cannot hold one", "%q: the value holds a NUL byte; nothing was changed", k+"=…")
+		}
+		set[k] = v
+	}
+	return set, nil
+}
+
+// safeArg is an argument without '=' as an error may show it: a user who
+// forgot '=' may have typed only a value, so only a name-like argument is
+// shown whole.
+func safeArg(a string) string {
+	if envKeyRE.MatchString(a) {
+		return a
+	}
+	return "the argument"
+}
+
+// ParseUnsetArgs reads the keys of `stackctl env unset`.
+func ParseUnsetArgs(args []string) ([]string, error) {
+	if len(args) == 0 {
+		return nil, ui.Usagef("stackctl env unset KEY…", "env unset needs at least one KEY")
+	}
+	var keys []string
+	for _, a := range args {
+		if strings.Contains(a, "=") {
+			return nil, ui.Usagef("name only the key: stackctl env unset KEY", "%q: env unset takes keys, not KEY=VALUE; nothing was changed", strings.SplitN(a, "=", 2)[0]+"=…")
+		}
+		if err := checkKey(a, a); err != nil {
+			return nil, err
+		}
+		keys = append(keys, a)
+	}
+	return keys, nil
+}
+
+// ParseEnvFile reads an environment file as systemd's EnvironmentFile=
+// does for the forms stackctl writes and people type: KEY=VALUE lines,
+// values plain, in single quotes, or in double quotes (where \\ \" \$ \`
+// are escapes and newlines are part of the value); blank lines and
+// comments are skipped.
+func ParseEnvFile(data []byte) (map[string]string, error) {
+	env := map[string]string{}
+	s := string(data)
+	i, line := 0, 1
+	skipBlanks := func() {
+		for i < len(s) && (s[i] == ' ' || s[i] == '\t' || s[i] == '\r') {
+			i++
+		}
+	}
+	toNextLine := func() {
+		if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+			i += nl + 1
+			line++
+		} else {
+			i = len(s)
+		}
+	}
+	for {
+		skipBlanks()
+		if i >= len(s) {
+			return env, nil
+		}
+		if s[i] == '\n' || s[i] == '#' || s[i] == ';' {
+			toNextLine()
+			continue
+		}
+		eq := strings.IndexByte(s[i:], '=')
+		nl := strings.IndexByte(s[i:], '\n')
+		if eq < 0 || (nl >= 0 && nl < eq) {
+			return nil, fmt.Errorf("line %d is not KEY=VALUE", line)
+		}
+		k := strings.TrimSpace(strings.TrimPrefix(s[i:i+eq], "export "))
+		if !envKeyRE.MatchString(k) {
+			return nil, fmt.Errorf("line %d: %q is not an environment variable name", line, k)
+		}
+		i += eq + 1
+		skipBlanks()
+		var v strings.Builder
+		switch {
+		case i < len(s) && s[i] == '"':
+			i++
+			for {
+				if i >= len(s) {
+					return nil, fmt.Errorf("line %d: a double quote is not closed", line)
+				}
+				c := s[i]
+				if c == '"' {
+					i++
+					break
+				}
+				if c == '\\' && i+1 < len(s) {
+					switch n := s[i+1]; n {
+					case '"', '\\', '$', '`':
+						v.WriteByte(n)
+					case '\n':
+						line++ // a continued line
+					default:
+						v.WriteByte('\\')
+						v.WriteByte(n)
+					}
+					i += 2
+					continue
+				}
+				if c == '\n' {
+					line++
+				}
+				v.WriteByte(c)
+				i++
+			}
+		case i < len(s) && s[i] == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return nil, fmt.Errorf("line %d: a single quote is not closed", line)
+			}
+			val := s[i+1 : i+1+end]
+			line += strings.Count(val, "\n")
+			v.WriteString(val)
+			i += end + 2
+		default:
+			end := len(s)
+			if nl := strings.IndexByte(s[i:], '\n'); nl >= 0 {
+				end = i + nl
+			}
+			v.WriteString(strings.TrimRight(s[i:end], " \t\r"))
+			i = end
+		}
+		env[k] = v.String()
+		// Whatever follows a closing quote on its line is ignored.
+		toNextLine()
+	}
+}
+
+// RenderEnvFile writes env as the secrets file of app name: sorted keys,
+// every value double-quoted (EnvFileQuote).
+func RenderEnvFile(name string, env map[string]string) []byte {
+	var b bytes.Buffer
+	b.WriteString("# secrets of " + name + ", written by stackctl env (0600 root): change them with 'stackctl env set|unset'\n")
+	for _, k := range sortedKeys(env) {
+		b.WriteString(k + "=" + EnvFileQuote(env[k]) + "\n")
+	}
+	return b.Bytes()
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// SecretsChange is what `stackctl env set` and `env unset` ask for.
+type SecretsChange struct {
+	// Set are the keys to give a value.
+	Set map[string]string
+	// Unset are the keys to remove.
+	Unset []string
+}
+
+// secretsRun is one host's part of a secrets change.
+type secretsRun struct {
+	*hostRun
+	before HostFile // the secrets file as it was
+	after  HostFile // as this change writes it
+	wrote  bool     // the host holds after
+	// restarted: the app runs with the new secrets (through the switch).
+	restarted bool
+}
+
+// readSecrets reads the host's secrets file (as root, over stdout).
+func (r *hostRun) readSecrets(ctx context.Context) (HostFile, map[string]string, error) {
+	files, err := readHostFiles(ctx, r.h, r.l.SecretsFile)
+	if err != nil {
+		return HostFile{}, nil, err
+	}
+	f := files[r.l.SecretsFile]
+	env := map[string]string{}
+	if f.Exists {
+		if f.Link != "" {
+			return f, nil, ui.Errorf("make it a regular file (0600 root)", "%s: %s is a symbolic link", r.h.Name(), r.l.SecretsFile)
+		}
+		if env, err = ParseEnvFile(f.Data); err != nil {
+			return f, nil, ui.Errorf("fix it as root on the host ("+r.l.SecretsFile+")", "%s: %s cannot be read: %v", r.h.Name(), r.l.SecretsFile, err)
+		}
+	}
+	return f, env, nil
+}
+
+// ChangeSecrets sets and unsets the app's secrets on every host, then
+// restarts the app on each host that runs it through the two-slot switch
+// (the idle slot starts the current release with the new secrets, nginx
+// switches to it, the old slot stops: no failed request). When a host
+// fails, every host that took the change gets its old secrets back (and
+// its app restarted with them), so every host keeps one set of secrets.
+func ChangeSecrets(ctx context.Context, o HostsOptions, ch SecretsChange) error {
+	f, err := newFleet(o)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	runs := make([]*secretsRun, len(o.Hosts))
+	for i, h := range o.Hosts {
+		r := &secretsRun{hostRun: &hostRun{fleet: f, h: h}}
+		if err := r.probe(ctx); err != nil {
+			return err
+		}
+		runs[i] = r
+	}
+	for _, r := range runs {
+		defer r.unlock()
+		if err := r.lock(ctx, "env"); err != nil {
+			return err
+		}
+	}
+	changed := false
+	for _, r := range runs {
+		before, env, err := r.readSecrets(ctx)
+		if err != nil {
+			return err
+		}
+		for k, v := range ch.Set {
+			env[k] = v
+		}
+		for _, k := range ch.Unset {
+			delete(env, k)
+		}
+		r.before = before
+		r.after = HostFile{Path: r.l.SecretsFile, Exists: true, Data: RenderEnvFile(f.c.Name, env), Mode: 0o600}
+		if !before.Exists && len(env) == 0 {
+			r.after = before
+		}
+		if !r.before.same(r.after) {
+			changed = true
+		}
+	}
+	what := describeChange(ch)
+	if !changed {
+		for _, r := range runs {
+			r.say(r.h, "%s %s already as asked: nothing written, nothing restarted", f.p.Green("No changes:"), r.l.SecretsFile)
+		}
+		return nil
+	}
+	fail := func(cause error) error {
+		if rerr := f.restoreSecrets(runs); rerr != nil {
+			return errors.Join(cause, rerr)
+		}
+		return cause
+	}
+	for _, r := range runs {
+		if r.before.same(r.after) {
+			r.say(r.h, "%s already as asked", r.l.SecretsFile)
+			continue
+		}
+		if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{r.after}); err != nil {
+			return fail(fmt.Errorf("%s: write %s: %w", r.h.Name(), r.l.SecretsFile, err))
+		}
+		r.wrote = true
+		r.say(r.h, "%s %s: %s", f.p.Cyan("✎"), r.l.SecretsFile, what)
+	}
+	for _, r := range runs {
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("%s: %w", r.h.Name(), err))
+		}
+		if !r.wrote {
+			continue
+		}
+		if r.state.Current == "" || r.facts.Active[r.state.Slot] != "active" {
+			r.say(r.h, "the app does not run here yet: the next deploy starts it with these secrets")
+			continue
+		}
+		if err := r.switchTo(ctx, r.state.Current); err != nil {
+			return fail(err)
+		}
+		r.restarted = true
+	}
+	fmt.Fprintf(f.Out, "\n%s %s's secrets on %s (%s) in %s.\n", f.p.Bold("Changed"), f.c.Name, secretHostNames(runs), what, since(start))
+	return nil
+}
+
+// restoreSecrets puts the old secrets file back on every host that took
+// the new one, and restarts the app on those already restarted, on a
+// context of its own: Ctrl-C still restores.
+func (f *fleet) restoreSecrets(runs []*secretsRun) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var errs []error
+	for _, r := range runs {
+		if !r.wrote {
+			continue
+		}
+		if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{r.before}); err != nil {
+			errs = append(errs, fmt.Errorf("%s: restore %s: %w", r.h.Name(), r.l.SecretsFile, err))
+			continue
+		}
+		r.wrote = false
+		if r.restarted {
+			if err := r.switchTo(ctx, r.state.Current); err != nil {
+				errs = append(errs, fmt.Errorf("%s: restart with the old secrets: %w", r.h.Name(), err))
+				continue
+			}
+			r.restarted = false
+		}
+		r.say(r.h, "%s the old secrets are back", f.p.Yellow("↩ undone:"))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("restoring the old secrets failed: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+func describeChange(ch SecretsChange) string {
+	var parts []string
+	if len(ch.Set) > 0 {
+		parts = append(parts, "set "+strings.Join(sortedKeys(ch.Set), ", "))
+	}
+	if len(ch.Unset) > 0 {
+		parts = append(parts, "unset "+strings.Join(ch.Unset, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func secretHostNames(runs []*secretsRun) string {
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.h.Name()
+	}
+	return strings.Join(names, ", ")
+}
+
+// HostSecrets is the keys of one host's secrets (never their values).
+type HostSecrets struct {
+	Host string   `json:"host"`
+	Keys []string `json:"keys"`
+}
+
+// ListSecrets reads the keys of every host's secrets. Values are read
+// (the file is parsed on this machine) but never returned.
+func ListSecrets(ctx context.Context, o HostsOptions) ([]HostSecrets, error) {
+	f, err := newFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	var out []HostSecrets
+	for _, h := range o.Hosts {
+		r := &hostRun{fleet: f, h: h}
+		_, env, err := r.readSecrets(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, HostSecrets{Host: h.Name(), Keys: sortedKeys(env)})
+	}
+	return out, nil
+}

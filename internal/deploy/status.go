@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stackctl/stackctl/internal/host"
+)
+
+// HostStatus is what `stackctl status` reports of one host.
+type HostStatus struct {
+	Host string `json:"host"`
+	// Release is the current release ("" before the first deploy).
+	Release string `json:"release"`
+	// Slot is the slot taking traffic ("a", "b", "" before a deploy).
+	Slot string `json:"slot"`
+	// Slots is each slot's systemd state (systemctl is-active).
+	Slots map[string]string `json:"slots"`
+	// Nginx is nginx's systemd state.
+	Nginx string `json:"nginx"`
+	// Health is the status code of GET app.health through the host's
+	// nginx with the site's Host header (0: no answer).
+	Health int `json:"health"`
+	// HealthURL is what was asked, and of which Host.
+	HealthURL  string `json:"health_url"`
+	HealthHost string `json:"health_host"`
+	// Healthy is true when nginx runs, the serving slot runs and the
+	// health check answered 200.
+	Healthy bool `json:"healthy"`
+	// Problems say what is wrong, in words.
+	Problems []string `json:"problems,omitempty"`
+}
+
+// statusScript prints nginx's state and the status code of GET $1 (a URL
+// on this host) with Host: $2, through curl when the host has it, else
+// bash's /dev/tcp for plain HTTP ($3 port, $4 path).
+const statusScript = `set -u
+echo "nginx=$(systemctl is-active nginx 2>/dev/null || true)"
+code=000
+if command -v curl >/dev/null 2>&1; then
+	code=$(curl -sk -o /dev/null -m 5 -w '%{http_code}' -H "Host: $2" -H 'User-Agent: stackctl-status' "$1" 2>/dev/null || true)
+elif command -v bash >/dev/null 2>&1; then
+	code=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+printf "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: stackctl-status\r\n\r\n" "$2" "$3" >&3
+IFS=" " read -r proto code rest <&3
+echo "$code"' _ "$3" "$4" "$2" 2>/dev/null || true)
+fi
+echo "health=$code"
+`
+
+// Status reads each host's current release, slots, nginx and health
+// through nginx. Only an unreachable host is an error; an unhealthy one
+// is a HostStatus with Healthy false.
+func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
+	f, err := newFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	tlsOn := f.c.Nginx.TLS.Enabled
+	var out []HostStatus
+	for _, h := range o.Hosts {
+		r := &hostRun{fleet: f, h: h}
+		if err := r.probe(ctx); err != nil {
+			return nil, err
+		}
+		st := HostStatus{Host: h.Name(), Release: r.state.Current, Slot: r.state.Slot, Slots: map[string]string{}}
+		for _, s := range Slots {
+			st.Slots[s] = orUnknown(r.facts.Active[s])
+		}
+		target, err := healthTarget(f.c, tlsOn && r.facts.Cert, 0)
+		if err != nil {
+			return nil, err
+		}
+		st.HealthURL, st.HealthHost = target.URL, target.Host
+		u, _ := url.Parse(target.URL)
+		var buf bytes.Buffer
+		if err := host.Script(ctx, h, true, statusScript, nil, &buf, target.URL, target.Host, u.Port(), u.RequestURI()); err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(buf.String(), "\n") {
+			k, v, _ := strings.Cut(line, "=")
+			switch k {
+			case "nginx":
+				st.Nginx = orUnknown(v)
+			case "health":
+				st.Health, _ = strconv.Atoi(strings.TrimSpace(v))
+			}
+		}
+		switch {
+		case st.Release == "":
+			st.Problems = append(st.Problems, "no release deployed")
+		case st.Slots[st.Slot] != "active":
+			st.Problems = append(st.Problems, "slot "+st.Slot+" (serving) is "+st.Slots[st.Slot])
+		}
+		if st.Nginx != "active" {
+			st.Problems = append(st.Problems, "nginx is "+st.Nginx)
+		}
+		if st.Health != 200 {
+			what := "no answer"
+			if st.Health != 0 {
+				what = strconv.Itoa(st.Health)
+			}
+			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+what)
+		}
+		st.Healthy = len(st.Problems) == 0
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// ServerPrereqs are the facts `stackctl doctor --host` checks on a server.
+type ServerPrereqs struct {
+	// Login is the SSH login user.
+	Login        string
+	Systemd      bool
+	Nginx        bool
+	NginxVersion string
+	Bash         bool
+	Python3Venv  bool
+	Sudo         bool
+	Arch         string
+}
+
+// ProbeServer reads a server's prerequisites (as root: the dial already
+// checked that sudo -n works for a login that is not root).
+func ProbeServer(ctx context.Context, h host.Host) (ServerPrereqs, error) {
+	var p ServerPrereqs
+	var out bytes.Buffer
+	if err := host.Script(ctx, h, true, probeScript+"\n", nil, &out, "/nonexistent", "stackctl-doctor", ""); err != nil {
+		return p, err
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "arch":
+			p.Arch = v
+		case "systemd":
+			p.Systemd = true
+		case "nginx":
+			p.Nginx, p.NginxVersion = true, v
+		case "venv":
+			p.Python3Venv = true
+		case "bash":
+			p.Bash = true
+		}
+	}
+	who, _ := host.Output(ctx, h, false, "sh", "-c", "id -un; command -v sudo >/dev/null 2>&1 && echo sudo=1; exit 0")
+	for _, line := range strings.Split(who, "\n") {
+		switch line = strings.TrimSpace(line); {
+		case line == "sudo=1":
+			p.Sudo = true
+		case line != "" && p.Login == "":
+			p.Login = line
+		}
+	}
+	return p, nil
+}

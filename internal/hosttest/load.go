@@ -1,0 +1,87 @@
+package hosttest
+
+import (
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// Load is a browser-like load on a host's nginx for zero-downtime checks:
+// keep-alive connections, and a GET retried once when a reused idle
+// connection turns out to be closed (Go's http.Transport does that), so a
+// graceful nginx reload is not counted as a failure but a lost request is.
+type Load struct {
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+	stop       chan struct{}
+	once       sync.Once
+	wg         sync.WaitGroup
+}
+
+// StartLoad starts clients asking http://addr+path with Host: hostHeader
+// in a loop until Check (or the test's end).
+func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
+	l := &Load{stop: make(chan struct{})}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 30 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	for range clients {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+				req.Host = hostHeader
+				resp, err := client.Do(req)
+				if err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != 200 {
+					l.failed.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 10 {
+						if err != nil {
+							l.errs = append(l.errs, err.Error())
+						} else {
+							l.errs = append(l.errs, resp.Status)
+						}
+					}
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+				time.Sleep(2 * time.Millisecond)
+			}
+		}()
+	}
+	t.Cleanup(l.end)
+	return l
+}
+
+func (l *Load) end() {
+	l.once.Do(func() { close(l.stop) })
+	l.wg.Wait()
+}
+
+// Check stops the load and fails the test when a request failed or none
+// was answered.
+func (l *Load) Check(t testing.TB, what string) {
+	t.Helper()
+	l.end()
+	t.Logf("%s under load: %d requests answered 200, %d failed", what, l.ok.Load(), l.failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("%s: %d requests failed: %v", what, l.failed.Load(), l.errs)
+	}
+	if l.ok.Load() == 0 {
+		t.Errorf("%s: no request was answered", what)
+	}
+}
