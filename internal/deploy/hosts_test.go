@@ -11,8 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -88,83 +86,7 @@ func getSite(t *testing.T, addr, path string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-// load is a browser-like load on a host's nginx: keep-alive connections,
-// and a GET retried once when a reused idle connection turns out to be
-// closed (Go's http.Transport does that). It counts every request that
-// did not end in a 200.
-type load struct {
-	ok, failed atomic.Int64
-	mu         sync.Mutex
-	errs       []string
-	stop       chan struct{}
-	wg         sync.WaitGroup
-}
-
-func startLoad(t *testing.T, addr string, clients int) *load {
-	l := &load{stop: make(chan struct{})}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 30 * time.Second}
-	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
-	for range clients {
-		l.wg.Add(1)
-		go func() {
-			defer l.wg.Done()
-			for n := 0; n < 100000; n++ {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				req, _ := http.NewRequest("GET", "http://"+addr+"/healthz", nil)
-				req.Host = "app.test"
-				resp, err := client.Do(req)
-				if err == nil {
-					io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-				}
-				if err != nil || resp.StatusCode != 200 {
-					l.failed.Add(1)
-					l.mu.Lock()
-					if len(l.errs) < 10 {
-						if err != nil {
-							l.errs = append(l.errs, err.Error())
-						} else {
-							l.errs = append(l.errs, resp.Status)
-						}
-					}
-					l.mu.Unlock()
-					continue
-				}
-				l.ok.Add(1)
-				time.Sleep(2 * time.Millisecond)
-			}
-		}()
-	}
-	t.Cleanup(l.end)
-	return l
-}
-
-func (l *load) end() {
-	select {
-	case <-l.stop:
-	default:
-		close(l.stop)
-	}
-	l.wg.Wait()
-}
-
-func (l *load) check(t *testing.T, what string) {
-	t.Helper()
-	l.end()
-	t.Logf("%s under load: %d requests answered 200, %d failed", what, l.ok.Load(), l.failed.Load())
-	if l.failed.Load() != 0 {
-		t.Errorf("%s: %d requests failed: %v", what, l.failed.Load(), l.errs)
-	}
-	if l.ok.Load() == 0 {
-		t.Errorf("%s: no request was answered", what)
-	}
-}
-
-// snapshot is every file deploy manages on a host, as a listing with
+// hostSnapshot is every file deploy manages on a host, as a listing with
 // checksums, to compare before and after a failed deploy.
 func hostSnapshot(t *testing.T, cl *hosttest.Cluster, name string) string {
 	t.Helper()
@@ -246,11 +168,11 @@ func TestHostDeployGo(t *testing.T) {
 
 	// A one-line change, under load: slot b takes over, 0 failed requests.
 	setHello(t, c, "Hello, release two!")
-	l := startLoad(t, web1.Addr, 4)
+	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
 	start = time.Now()
 	out = deployOK(t, o)
 	t.Logf("redeploy of a one-line change: %.2fs", time.Since(start).Seconds())
-	l.check(t, "redeploy")
+	l.Check(t, "redeploy")
 	if !strings.Contains(out, "nginx → slot b") || !strings.Contains(out, "1 of") {
 		t.Errorf("redeploy should send only the binary and switch to slot b:\n%s", out)
 	}
@@ -266,7 +188,7 @@ func TestHostDeployGo(t *testing.T) {
 	}
 
 	// Rollback under load: the first release again, in seconds.
-	l = startLoad(t, web1.Addr, 4)
+	l = hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
 	start = time.Now()
 	var rb bytes.Buffer
 	o.Out = &rb
@@ -274,7 +196,7 @@ func TestHostDeployGo(t *testing.T) {
 		t.Fatalf("rollback: %v\n%s", err, rb.String())
 	}
 	t.Logf("rollback: %.2fs\n%s", time.Since(start).Seconds(), rb.String())
-	l.check(t, "rollback")
+	l.Check(t, "rollback")
 	if _, body := getSite(t, web1.Addr, "/"); !strings.Contains(body, "Hello, World!") {
 		t.Errorf("after the rollback GET / = %q", body)
 	}
@@ -346,9 +268,9 @@ func TestHostDeployFailuresLoseNothing(t *testing.T) {
 	// A release that never becomes healthy, under load: 0 failed requests.
 	c.App.Health = "/no-such-page"
 	setHello(t, c, "Hello, broken!")
-	l := startLoad(t, web1.Addr, 2)
+	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 2)
 	fail("unhealthy release", o, context.Background(), "not healthy on slot b")
-	l.check(t, "unhealthy release")
+	l.Check(t, "unhealthy release")
 	c.App.Health = "/healthz"
 
 	// A release that does not start at all.
@@ -452,9 +374,9 @@ func TestHostDeployFlaskAsSudoUser(t *testing.T) {
 		t.Errorf("slot a runs %q, want gunicorn from the release's virtualenv", cmd)
 	}
 	setHello(t, c, "Hello, Flask two!")
-	l := startLoad(t, web1.Addr, 4)
+	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
 	out = deployOK(t, o)
-	l.check(t, "Flask redeploy")
+	l.Check(t, "Flask redeploy")
 	if !strings.Contains(out, "virtualenv reused") {
 		t.Errorf("an unchanged requirements.txt should reuse the virtualenv:\n%s", out)
 	}

@@ -193,22 +193,22 @@ func TestRollingDeployBehindLB(t *testing.T) {
 
 	// Rolling deploy under load through the lb.
 	setEcho(t, c, "v2", "")
-	l := startLoad(t, lb, 4)
+	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
 	start := time.Now()
 	deployOK(t, o)
 	t.Logf("rolling deploy to 2 hosts: %.1fs", time.Since(start).Seconds())
-	l.check(t, "rolling deploy")
+	l.Check(t, "rolling deploy")
 	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
 		t.Fatalf("after the rolling deploy: %v", got)
 	}
 
 	// Unhealthy on web2: web1 had switched and goes back; 0 failed requests.
 	setEcho(t, c, "v3", "web2")
-	l = startLoad(t, lb, 4)
+	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
 	var buf bytes.Buffer
 	o.Out = &buf
 	err := DeployHosts(context.Background(), o)
-	l.check(t, "refused rolling deploy")
+	l.Check(t, "refused rolling deploy")
 	if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(buf.String(), "back on the release it ran before") {
 		t.Fatalf("a release unhealthy on web2: %v\n%s", err, buf.String())
 	}
@@ -219,11 +219,11 @@ func TestRollingDeployBehindLB(t *testing.T) {
 
 	// Rollback across hosts, under load.
 	o.Out = &buf
-	l = startLoad(t, lb, 4)
+	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
 	if err := RollbackHosts(context.Background(), o, ""); err != nil {
 		t.Fatalf("rollback: %v\n%s", err, buf.String())
 	}
-	l.check(t, "rollback across hosts")
+	l.Check(t, "rollback across hosts")
 	if got := versions(t, lb, 20); got["web1"] != "v1" || got["web2"] != "v1" {
 		t.Fatalf("after the rollback: %v", got)
 	}
