@@ -129,18 +129,15 @@ func runEnv(ctx context.Context, o *envOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	ho, done, err := hostsOptions(ctx, o.IO, c, false)
-	if err != nil {
+	var list []deploy.HostSecrets
+	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) (err error) {
+		if o.Action != "list" {
+			return deploy.ChangeSecrets(ctx, ho, deploy.SecretsChange{Set: o.Set, Unset: o.Unset})
+		}
+		list, err = deploy.ListSecrets(ctx, ho)
 		return err
-	}
-	defer done()
-	if o.Action != "list" {
-		return deploy.ChangeSecrets(ctx, ho, deploy.SecretsChange{Set: o.Set, Unset: o.Unset})
-	}
-	list, err := deploy.ListSecrets(ctx, ho)
-	if err != nil {
+	})
+	if err != nil || o.Action != "list" {
 		return err
 	}
 	if o.JSON {

@@ -76,16 +76,11 @@ func runExec(ctx context.Context, o *execOptions) error {
 		return err
 	}
 	c.Deploy.Hosts = c.Deploy.Hosts[:1]
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	ho, done, err := hostsOptions(ctx, o.IO, c, false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	ho.Colors = o.IO.ErrColors()
-	err = deploy.Exec(ctx, deploy.ExecOptions{HostsOptions: ho, Argv: o.Argv, TTY: o.IO.InTTY && o.IO.OutTTY, AsRoot: o.Root,
-		Stdin: o.IO.In, Stdout: o.IO.Out, Stderr: o.IO.ErrOut, Warn: o.IO.ErrOut})
+	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) error {
+		ho.Colors = o.IO.ErrColors()
+		return deploy.Exec(ctx, deploy.ExecOptions{HostsOptions: ho, Argv: o.Argv, TTY: o.IO.InTTY && o.IO.OutTTY, AsRoot: o.Root,
+			Stdin: o.IO.In, Stdout: o.IO.Out, Stderr: o.IO.ErrOut, Warn: o.IO.ErrOut})
+	})
 	var se *deploy.ExitStatusError
 	if errors.As(err, &se) {
 		// The command said why it failed; stackctl only passes its status on.

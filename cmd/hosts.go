@@ -129,7 +129,9 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 	return o, done, nil
 }
 
-func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {
+// onHosts connects to c's hosts (Ctrl-C and SIGTERM cancel ctx), runs fn
+// with the engine's options, and closes the connections.
+func onHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, fn func(context.Context, deploy.HostsOptions) error) error {
 	ctx, stop := interruptible(ctx)
 	defer stop()
 	o, done, err := hostsOptions(ctx, io, c, dryRun)
@@ -137,16 +139,15 @@ func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryR
 		return err
 	}
 	defer done()
-	return deploy.DeployHosts(ctx, o)
+	return fn(ctx, o)
+}
+
+func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {
+	return onHosts(ctx, io, c, dryRun, deploy.DeployHosts)
 }
 
 func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string) error {
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	o, done, err := hostsOptions(ctx, io, c, dryRun)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return deploy.RollbackHosts(ctx, o, release)
+	return onHosts(ctx, io, c, dryRun, func(ctx context.Context, o deploy.HostsOptions) error {
+		return deploy.RollbackHosts(ctx, o, release)
+	})
 }

@@ -52,12 +52,7 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	ho, done, err := hostsOptions(ctx, o.IO, c, false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	return deploy.Logs(ctx, deploy.LogsOptions{HostsOptions: ho, Follow: o.Follow, Lines: o.Lines, Since: o.Since, Colored: o.IO.ColorOut()})
+	return onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) error {
+		return deploy.Logs(ctx, deploy.LogsOptions{HostsOptions: ho, Follow: o.Follow, Lines: o.Lines, Since: o.Since, Colored: o.IO.ColorOut()})
+	})
 }

@@ -44,24 +44,15 @@ RELEASE' takes any release still on disk.`,
 }
 
 func runReleases(ctx context.Context, o *releasesOptions) error {
-	c, err := loadConfig(o.Config)
+	c, err := serverConfig(o.Config, &o.Hosts, "releases")
 	if err != nil {
 		return err
 	}
-	if err := o.Hosts.apply(c); err != nil {
+	var list []deploy.HostReleases
+	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) (err error) {
+		list, err = deploy.ListReleases(ctx, ho)
 		return err
-	}
-	if len(c.Deploy.Hosts) == 0 {
-		return ui.WithFix(noHostsError("releases"), "name the hosts")
-	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	ho, done, err := hostsOptions(ctx, o.IO, c, false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	list, err := deploy.ListReleases(ctx, ho)
+	})
 	if err != nil {
 		return err
 	}

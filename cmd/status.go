@@ -48,14 +48,11 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	ho, done, err := hostsOptions(ctx, o.IO, c, false)
-	if err != nil {
+	var list []deploy.HostStatus
+	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) (err error) {
+		list, err = deploy.Status(ctx, ho)
 		return err
-	}
-	defer done()
-	list, err := deploy.Status(ctx, ho)
+	})
 	if err != nil {
 		return err
 	}
