@@ -328,7 +328,7 @@ exec "$0" "$@"`,
 	h.cmd.Stdout, h.cmd.Stderr = f, f
 	// Its own session, so a terminal's signals do not reach it; killed
 	// with the test binary if that dies without running cleanups.
-	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	h.cmd.SysProcAttr = sessionAttr()
 	if err := h.cmd.Start(); err != nil {
 		f.Close()
 		h.cmd = nil
@@ -521,7 +521,7 @@ func (h *Host) Stop() {
 			select {
 			case <-h.done:
 			case <-time.After(stopGrace):
-				_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+				killGroup(h.cmd.Process.Pid)
 				_ = h.cmd.Process.Kill()
 				select {
 				case <-h.done:
@@ -642,5 +642,5 @@ func removeCgroup(dir string) {
 			removeCgroup(filepath.Join(dir, e.Name()))
 		}
 	}
-	_ = syscall.Rmdir(dir)
+	_ = os.Remove(dir)
 }

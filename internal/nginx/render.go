@@ -178,6 +178,7 @@ type tls struct {
 	Cert, Key    string
 	SessionCache string
 	HSTS         bool
+	HSTSPreload  bool
 }
 
 type acme struct {
@@ -306,6 +307,7 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 			Key:          c.KeyPath(),
 			SessionCache: s.Upstream.Name,
 			HSTS:         n.TLS.HSTS,
+			HSTSPreload:  n.TLS.HSTSPreload,
 		}
 		s.Main = listenBlock{Listens: listens(l.Host, httpsPort, true, ver), HTTP2On: ver.http2Directive(), TLS: t}
 		s.ACME = &acme{

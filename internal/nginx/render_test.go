@@ -462,3 +462,26 @@ func TestTrustedProxiesAndUpstreamInclude(t *testing.T) {
 		t.Errorf("a hostile UpstreamInclude was accepted")
 	}
 }
+
+// HSTS asks browsers for HTTPS for a year; preload (a request to be put on
+// the browsers' built-in list, hard to undo) only when asked for.
+func TestHSTSPreloadOnlyWhenAsked(t *testing.T) {
+	for _, preload := range []bool{false, true} {
+		c := cfg("hsts", func(c *stack.Config) {
+			c.Nginx.TLS.Enabled = true
+			c.Nginx.TLS.HSTSPreload = preload
+		})
+		site := string(render(t, c))
+		want := `add_header Strict-Transport-Security "max-age=31536000; includeSubDomains" always;`
+		if preload {
+			want = `add_header Strict-Transport-Security "max-age=31536000; includeSubDomains; preload" always;`
+		}
+		if !strings.Contains(site, want) {
+			t.Errorf("hsts_preload=%v: want %s in\n%s", preload, want, site)
+		}
+	}
+	c := cfg("hsts", func(c *stack.Config) { c.Nginx.TLS.HSTS = false; c.Nginx.TLS.HSTSPreload = true })
+	if _, err := Render(c, Options{NginxVersion: "1.22.1"}); err == nil || !strings.Contains(err.Error(), "nginx.tls.hsts_preload") {
+		t.Errorf("preload without hsts: %v", err)
+	}
+}

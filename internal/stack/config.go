@@ -131,6 +131,9 @@ type TLS struct {
 	Key string `toml:"key"`
 	// HSTS adds Strict-Transport-Security.
 	HSTS bool `toml:"hsts"`
+	// HSTSPreload adds `preload` to Strict-Transport-Security: a request to
+	// be put on browsers' preload list, which is hard to undo.
+	HSTSPreload bool `toml:"hsts_preload"`
 	// ACMEWebroot is served at /.well-known/acme-challenge/ for certbot.
 	ACMEWebroot string `toml:"acme_webroot"`
 }

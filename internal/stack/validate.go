@@ -314,6 +314,9 @@ func (c *Config) Validate() error {
 		v.check("nginx.tls.key", ValidateAbsPath(n.TLS.Key))
 	}
 	v.check("nginx.tls.acme_webroot", ValidateAbsPath(n.TLS.ACMEWebroot))
+	if n.TLS.HSTSPreload && !n.TLS.HSTS {
+		v.add("nginx.tls.hsts_preload", "needs nginx.tls.hsts = true (preload is a flag of the HSTS header)")
+	}
 
 	d := c.Deploy
 	if len(d.User) > 32 || !userRE.MatchString(d.User) {
