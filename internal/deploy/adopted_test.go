@@ -139,8 +139,10 @@ func TestDeployAdoptedFlaskSrc(t *testing.T) {
 	mustWrite(t, filepath.Join(dir, "src/shop/static/shop.css"), "body { color: green }\n", 0o644)
 	site, c, root := adoptAndDeploy(t, dir, "shop.test")
 	unit, _ := os.ReadFile(filepath.Join(root, "etc/systemd/system", c.Deploy.Service+".service"))
-	if c.App.WSGI != "shop:create_app()" || !bytes.Contains(unit, []byte("shop:create_app()")) || !bytes.Contains(unit, []byte("PYTHONPATH=src")) {
-		t.Errorf("the unit does not run gunicorn on shop:create_app() with PYTHONPATH=src:\n%s", unit)
+	// app.env (PYTHONPATH=src here) lives in a root-only file the unit loads.
+	env, _ := os.ReadFile(filepath.Join(root, "etc/stackctl", c.Name, "app.env"))
+	if c.App.WSGI != "shop:create_app()" || !bytes.Contains(unit, []byte("shop:create_app()")) || !bytes.Contains(env, []byte("PYTHONPATH=")) || !bytes.Contains(env, []byte("src")) {
+		t.Errorf("the unit does not run gunicorn on shop:create_app() with PYTHONPATH=src:\n%s\napp.env:\n%s", unit, env)
 	}
 	if status, body, _ := get(t, site+"/", "shop.test"); status != 200 || body != "shop home\n" {
 		t.Errorf("GET / through nginx: %d %q", status, body)

@@ -9,6 +9,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/stack"
@@ -175,7 +176,7 @@ func (lb *lbRun) apply(ctx context.Context) error {
 		uerr := undoFiles(lb.h, stateDir, lb.touched)
 		return ui.WithFix(fmt.Errorf("lb %s: nginx rejects the site: %s (restored: %v)", lb.h.Name(), strings.TrimSpace(out), uerr == nil), "fix stack.toml")
 	}
-	if out, err := host.Output(ctx, lb.h, true, "systemctl", "reload", "nginx"); err != nil {
+	if out, err := host.Output(ctx, lb.h, true, "sh", "-c", reloadScript, "stackctl", strconv.Itoa(int(lb.DrainTimeout/time.Second))); err != nil {
 		return fmt.Errorf("lb %s: reload nginx: %s", lb.h.Name(), strings.TrimSpace(out))
 	}
 	lb.say(lb.h, "%s nginx → %s", lb.p.Cyan("⇄"), lb.upstreamList())

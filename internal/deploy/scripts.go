@@ -161,3 +161,22 @@ id -u "$1" >/dev/null 2>&1 && exit 0
 useradd --system --user-group --no-create-home --home-dir "$2" --shell /usr/sbin/nologin "$1"
 echo created
 `
+
+// reloadScript reloads nginx gracefully and waits, at most $1 seconds,
+// until its old workers have exited: from then on every request is served
+// with the new configuration (systemctl reload only sends the signal).
+const reloadScript = `set -eu
+drain=$1
+master=$(cat /run/nginx.pid 2>/dev/null || true)
+old=""
+[ -n "$master" ] && old=$(pgrep -P "$master" | tr '\n' ' ' || true)
+systemctl reload nginx
+end=$(( $(date +%s) + drain ))
+for pid in $old; do
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$(date +%s)" -ge "$end" ]; then echo "drain=timeout"; exit 0; fi
+		sleep 0.05
+	done
+done
+echo "drain=done"
+`
