@@ -74,8 +74,15 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 				mark = p.Red("✗ unhealthy")
 			}
 			fmt.Fprintf(o.IO.Out, "%s  %s\n", p.Bold(s.Host), mark)
-			fmt.Fprintf(o.IO.Out, "  release  %s\n", dash(s.Release))
+			if s.Role == "lb" {
+				fmt.Fprintf(o.IO.Out, "  role     load balancer (nginx only)\n")
+			} else {
+				fmt.Fprintf(o.IO.Out, "  release  %s\n", dash(s.Release))
+			}
 			for _, slot := range deploy.Slots {
+				if s.Role == "lb" {
+					break
+				}
 				serving := ""
 				if slot == s.Slot {
 					serving = " (takes traffic)"

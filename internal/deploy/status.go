@@ -13,6 +13,9 @@ import (
 // HostStatus is what `stackctl status` reports of one host.
 type HostStatus struct {
 	Host string `json:"host"`
+	// Role is "lb" for the load-balancer host (it has no releases or
+	// slots), empty for an app host.
+	Role string `json:"role,omitempty"`
 	// Release is the current release ("" before the first deploy).
 	Release string `json:"release"`
 	// Slot is the slot taking traffic ("a", "b", "" before a deploy).
@@ -70,24 +73,8 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		for _, s := range Slots {
 			st.Slots[s] = orUnknown(r.facts.Active[s])
 		}
-		target, err := healthTarget(f.c, tlsOn && r.facts.Cert, 0)
-		if err != nil {
+		if err := nginxHealth(ctx, f, h, tlsOn && r.facts.Cert, &st); err != nil {
 			return nil, err
-		}
-		st.HealthURL, st.HealthHost = target.URL, target.Host
-		u, _ := url.Parse(target.URL)
-		var buf bytes.Buffer
-		if err := host.Script(ctx, h, true, statusScript, nil, &buf, target.URL, target.Host, u.Port(), u.RequestURI()); err != nil {
-			return nil, err
-		}
-		for _, line := range strings.Split(buf.String(), "\n") {
-			k, v, _ := strings.Cut(line, "=")
-			switch k {
-			case "nginx":
-				st.Nginx = orUnknown(v)
-			case "health":
-				st.Health, _ = strconv.Atoi(strings.TrimSpace(v))
-			}
 		}
 		switch {
 		case st.Release == "":
@@ -99,16 +86,76 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 			st.Problems = append(st.Problems, "nginx is "+st.Nginx)
 		}
 		if st.Health != 200 {
-			what := "no answer"
-			if st.Health != 0 {
-				what = strconv.Itoa(st.Health)
-			}
-			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+what)
+			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+answer(st.Health))
 		}
 		st.Healthy = len(st.Problems) == 0
 		out = append(out, st)
 	}
+	if o.LB != nil {
+		lb, err := lbStatus(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, lb)
+	}
 	return out, nil
+}
+
+// lbStatus is the load-balancer host's part of status: nginx, and the
+// health path through its nginx (so through some app host).
+func lbStatus(ctx context.Context, f *fleet) (HostStatus, error) {
+	st := HostStatus{Host: f.LB.Name(), Role: "lb", Slots: map[string]string{}}
+	cert := ""
+	if f.c.Nginx.TLS.Enabled {
+		cert = f.c.CertPath()
+	}
+	var probe bytes.Buffer
+	if err := host.Script(ctx, f.LB, true, probeScript, nil, &probe, "/nonexistent", f.l.Service, cert); err != nil {
+		return st, err
+	}
+	if err := nginxHealth(ctx, f, f.LB, f.c.Nginx.TLS.Enabled && strings.Contains(probe.String(), "cert=1"), &st); err != nil {
+		return st, err
+	}
+	if st.Nginx != "active" {
+		st.Problems = append(st.Problems, "nginx is "+st.Nginx)
+	}
+	if st.Health != 200 {
+		st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through the lb's nginx: "+answer(st.Health))
+	}
+	st.Healthy = len(st.Problems) == 0
+	return st, nil
+}
+
+func answer(code int) string {
+	if code == 0 {
+		return "no answer"
+	}
+	return strconv.Itoa(code)
+}
+
+// nginxHealth asks h's nginx for app.health with the site's Host header
+// and fills st's nginx state and health.
+func nginxHealth(ctx context.Context, f *fleet, h host.Host, tlsOn bool, st *HostStatus) error {
+	target, err := healthTarget(f.c, tlsOn, 0)
+	if err != nil {
+		return err
+	}
+	st.HealthURL, st.HealthHost = target.URL, target.Host
+	u, _ := url.Parse(target.URL)
+	var buf bytes.Buffer
+	if err := host.Script(ctx, h, true, statusScript, nil, &buf, target.URL, target.Host, u.Port(), u.RequestURI()); err != nil {
+		return err
+	}
+	for _, line := range strings.Split(buf.String(), "\n") {
+		k, v, _ := strings.Cut(line, "=")
+		switch k {
+		case "nginx":
+			st.Nginx = orUnknown(v)
+		case "health":
+			st.Health, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	return nil
 }
 
 // ServerPrereqs are the facts `stackctl doctor --host` checks on a server.
