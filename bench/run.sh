@@ -99,7 +99,12 @@ NAMES=(app nginx stackctl stackctl-gomaxprocs1 caddy fasthttp-minimal nethttp-tu
 declare -A PORT=([app]=$APP [nginx]=$P_NGINX [stackctl]=$P_PROXY [stackctl-gomaxprocs1]=$P_PROXY1 [caddy]=$P_CADDY [fasthttp-minimal]=$P_FAST [nethttp-tuned]=$P_NETHTTP
 	[nginx-static-small]=$P_NGINX [stackctl-static-small]=$P_PROXY [nginx-static-1m]=$P_NGINX [stackctl-static-1m]=$P_PROXY)
 # ONLY="nginx-static-small stackctl-static-small" bench/run.sh runs a subset.
-if [ -n "${ONLY:-}" ]; then read -ra NAMES <<<"$ONLY"; fi
+if [ -n "${ONLY:-}" ]; then
+	read -ra NAMES <<<"$ONLY"
+	for n in "${NAMES[@]}"; do
+		[ -n "${PORT[$n]:-}" ] || { echo "bench: ONLY names an unknown row '$n' (rows: ${!PORT[*]})" >&2; exit 2; }
+	done
+fi
 # The path each row asks for, and the row its ratios are computed against.
 declare -A URLPATH=([nginx-static-small]=/static/small.css [stackctl-static-small]=/static/small.css [nginx-static-1m]=/static/large.bin [stackctl-static-1m]=/static/large.bin)
 declare -A REF=([nginx-static-small]=nginx-static-small [stackctl-static-small]=nginx-static-small [nginx-static-1m]=nginx-static-1m [stackctl-static-1m]=nginx-static-1m)
