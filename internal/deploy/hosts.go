@@ -88,6 +88,7 @@ type hostFacts struct {
 	Arch, NginxVersion       string
 	NProc                    int
 	Systemd, Venv, Bash      bool
+	Nginx                    bool
 	DebianSites, ConfD, Cert bool
 	Active                   map[string]string // slot → systemctl is-active
 	OnDisk                   map[string]bool   // release ids present
@@ -208,17 +209,14 @@ func (f *fleet) step(h host.Host, format string, args ...any) {
 
 func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
 
-// probe reads the host's facts and state, and says what it lacks.
-func (r *hostRun) probe(ctx context.Context) error {
-	cert := ""
-	if r.c.Nginx.TLS.Enabled {
-		cert = r.c.CertPath()
-	}
-	var out bytes.Buffer
-	if err := host.Script(ctx, r.h, true, probeScript, nil, &out, r.l.AppDir, r.l.Service, cert); err != nil {
-		return err
-	}
+// probeHost runs probeScript on h (as root) for the project in appDir with
+// the given service, and the TLS certificate cert ("" for none).
+func probeHost(ctx context.Context, h host.Host, appDir, service, cert string) (hostFacts, error) {
 	f := hostFacts{Active: map[string]string{}, OnDisk: map[string]bool{}}
+	var out bytes.Buffer
+	if err := host.Script(ctx, h, true, probeScript, nil, &out, appDir, service, cert); err != nil {
+		return f, err
+	}
 	for _, line := range strings.Split(out.String(), "\n") {
 		k, v, _ := strings.Cut(line, "=")
 		switch {
@@ -229,6 +227,7 @@ func (r *hostRun) probe(ctx context.Context) error {
 		case k == "systemd":
 			f.Systemd = true
 		case k == "nginx":
+			f.Nginx = true
 			f.NginxVersion = v
 			if v == "" {
 				f.NginxVersion = nginx.DefaultVersion
@@ -249,11 +248,24 @@ func (r *hostRun) probe(ctx context.Context) error {
 			f.OnDisk[v] = true
 		}
 	}
+	return f, nil
+}
+
+// probe reads the host's facts and state, and says what it lacks.
+func (r *hostRun) probe(ctx context.Context) error {
+	cert := ""
+	if r.c.Nginx.TLS.Enabled {
+		cert = r.c.CertPath()
+	}
+	f, err := probeHost(ctx, r.h, r.l.AppDir, r.l.Service, cert)
+	if err != nil {
+		return err
+	}
 	var missing, pkgs []string
 	if !f.Systemd {
 		missing, pkgs = append(missing, "systemd (it is not PID 1)"), append(pkgs, "systemd-sysv")
 	}
-	if !strings.Contains(out.String(), "nginx=") {
+	if !f.Nginx {
 		missing, pkgs = append(missing, "nginx"), append(pkgs, "nginx")
 	}
 	if !f.Bash {

@@ -59,30 +59,19 @@ func (f *fleet) probeLB(ctx context.Context, runs []*hostRun) (*lbRun, error) {
 	if f.c.Nginx.TLS.Enabled {
 		cert = f.c.CertPath()
 	}
-	var out bytes.Buffer
-	if err := host.Script(ctx, lb.h, true, probeScript, nil, &out, "/nonexistent", f.l.Service, cert); err != nil {
+	facts, err := probeHost(ctx, lb.h, "/nonexistent", f.l.Service, cert)
+	if err != nil {
 		return nil, err
 	}
-	s := out.String()
-	if !strings.Contains(s, "nginx=") || !strings.Contains(s, "systemd=1") {
+	if !facts.Nginx || !facts.Systemd {
 		return nil, ui.WithFix(fmt.Errorf("lb %s lacks nginx or systemd; nothing was changed", lb.h.Name()), "on the server: apt-get install nginx systemd-sysv")
 	}
-	for _, line := range strings.Split(s, "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "nginx":
-			lb.facts.NginxVersion = v
-		case "debian_sites":
-			lb.facts.DebianSites = true
-		case "cert":
-			lb.facts.Cert = true
-		}
-	}
+	lb.facts = facts
 	var addrs []string
 	for _, r := range runs {
 		addrs = append(addrs, f.addrOf(r.h))
 	}
-	out.Reset()
+	var out bytes.Buffer
 	if err := host.Script(ctx, lb.h, false, routeScript, nil, &out, addrs...); err != nil {
 		return nil, err
 	}

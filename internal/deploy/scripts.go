@@ -118,7 +118,7 @@ done
 // (both are put back when it refuses) and reloads gracefully; then it
 // waits, at most $4 seconds, for nginx's old workers to finish the
 // requests they hold, so the old slot can stop without failing one.
-const switchScript = `set -eu
+const switchScript = reloadAndDrain + `set -eu
 umask 022
 up=$1; cur=$2; target=$3; drain=$4
 cat >"$up.new"
@@ -136,23 +136,13 @@ if ! out=$(nginx -t 2>&1); then
 	printf '%s\n' "$out"
 	exit 1
 fi
-master=$(cat /run/nginx.pid 2>/dev/null || true)
-old=""
-[ -n "$master" ] && old=$(pgrep -P "$master" | tr '\n' ' ' || true)
-if ! out=$(systemctl reload nginx 2>&1); then
+if ! out=$(reload_and_drain "$drain" 2>&1); then
 	restore
 	printf '%s\n' "$out"
 	exit 1
 fi
 rm -f "$up.old"
-end=$(( $(date +%s) + drain ))
-for pid in $old; do
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$end" ]; then echo "drain=timeout"; exit 0; fi
-		sleep 0.05
-	done
-done
-echo "drain=done"
+echo "$out"
 `
 
 // ensureUserScript creates the app's system user $1 (home $2) when missing.
@@ -162,21 +152,29 @@ useradd --system --user-group --no-create-home --home-dir "$2" --shell /usr/sbin
 echo created
 `
 
-// reloadScript reloads nginx gracefully and waits, at most $1 seconds,
-// until its old workers have exited: from then on every request is served
-// with the new configuration (systemctl reload only sends the signal).
-const reloadScript = `set -eu
-drain=$1
-master=$(cat /run/nginx.pid 2>/dev/null || true)
-old=""
-[ -n "$master" ] && old=$(pgrep -P "$master" | tr '\n' ' ' || true)
-systemctl reload nginx
-end=$(( $(date +%s) + drain ))
-for pid in $old; do
-	while kill -0 "$pid" 2>/dev/null; do
-		if [ "$(date +%s)" -ge "$end" ]; then echo "drain=timeout"; exit 0; fi
-		sleep 0.05
+// reloadAndDrain defines the shell function reload_and_drain SECONDS: a
+// graceful nginx reload, then a wait (at most SECONDS) until nginx's old
+// workers have exited — from then on every request is served with the new
+// configuration (systemctl reload only sends the signal). It prints
+// drain=done or drain=timeout, and fails when the reload does.
+const reloadAndDrain = `reload_and_drain() {
+	master=$(cat /run/nginx.pid 2>/dev/null || true)
+	old=""
+	[ -n "$master" ] && old=$(pgrep -P "$master" | tr '\n' ' ' || true)
+	systemctl reload nginx || return 1
+	end=$(( $(date +%s) + $1 ))
+	for pid in $old; do
+		while kill -0 "$pid" 2>/dev/null; do
+			if [ "$(date +%s)" -ge "$end" ]; then echo "drain=timeout"; return 0; fi
+			sleep 0.05
+		done
 	done
-done
-echo "drain=done"
+	echo "drain=done"
+}
+`
+
+// reloadScript reloads nginx and waits for its old workers ($1 seconds at
+// most): the lb's site change.
+const reloadScript = reloadAndDrain + `set -eu
+reload_and_drain "$1"
 `

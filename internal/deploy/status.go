@@ -109,11 +109,11 @@ func lbStatus(ctx context.Context, f *fleet) (HostStatus, error) {
 	if f.c.Nginx.TLS.Enabled {
 		cert = f.c.CertPath()
 	}
-	var probe bytes.Buffer
-	if err := host.Script(ctx, f.LB, true, probeScript, nil, &probe, "/nonexistent", f.l.Service, cert); err != nil {
+	facts, err := probeHost(ctx, f.LB, "/nonexistent", f.l.Service, cert)
+	if err != nil {
 		return st, err
 	}
-	if err := nginxHealth(ctx, f, f.LB, f.c.Nginx.TLS.Enabled && strings.Contains(probe.String(), "cert=1"), &st); err != nil {
+	if err := nginxHealth(ctx, f, f.LB, f.c.Nginx.TLS.Enabled && facts.Cert, &st); err != nil {
 		return st, err
 	}
 	if st.Nginx != "active" {
@@ -174,26 +174,11 @@ type ServerPrereqs struct {
 // ProbeServer reads a server's prerequisites (as root: the dial already
 // checked that sudo -n works for a login that is not root).
 func ProbeServer(ctx context.Context, h host.Host) (ServerPrereqs, error) {
-	var p ServerPrereqs
-	var out bytes.Buffer
-	if err := host.Script(ctx, h, true, probeScript+"\n", nil, &out, "/nonexistent", "stackctl-doctor", ""); err != nil {
-		return p, err
+	f, err := probeHost(ctx, h, "/nonexistent", "stackctl-doctor", "")
+	if err != nil {
+		return ServerPrereqs{}, err
 	}
-	for _, line := range strings.Split(out.String(), "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		switch k {
-		case "arch":
-			p.Arch = v
-		case "systemd":
-			p.Systemd = true
-		case "nginx":
-			p.Nginx, p.NginxVersion = true, v
-		case "venv":
-			p.Python3Venv = true
-		case "bash":
-			p.Bash = true
-		}
-	}
+	p := ServerPrereqs{Arch: f.Arch, Systemd: f.Systemd, Nginx: f.Nginx, NginxVersion: f.NginxVersion, Python3Venv: f.Venv, Bash: f.Bash}
 	who, _ := host.Output(ctx, h, false, "sh", "-c", "id -un; command -v sudo >/dev/null 2>&1 && echo sudo=1; exit 0")
 	for _, line := range strings.Split(who, "\n") {
 		switch line = strings.TrimSpace(line); {
