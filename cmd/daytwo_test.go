@@ -15,11 +15,8 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/hosttest"
-	"github.com/stackctl/stackctl/internal/nginxtest"
-	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
-	"github.com/stackctl/stackctl/scaffold"
 )
 
 func randomToken(t *testing.T) string {
@@ -91,29 +88,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // with nothing changed.
 func TestDayTwo(t *testing.T) {
 	cl := hosttest.Start(t, "web1", "web2")
-	dir := nginxtest.TempDir(t)
-	o := scaffold.Defaults("myapp")
-	o.Dir = dir
-	o.Domain = "app.test"
-	if _, err := scaffold.Create(o); err != nil {
-		t.Fatal(err)
-	}
-	proj := filepath.Join(dir, "myapp")
-	cfgData, err := os.ReadFile(cl.SSHConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(proj, "ssh_config"), cfgData, 0o600)
-	path := filepath.Join(proj, stack.FileName)
-	c, err := stack.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Deploy.Hosts = []string{"web1", "web2"}
-	c.Deploy.SSHConfig = "ssh_config"
-	if err := c.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	_, path := serverProject(t, cl, "web1", "web2")
 	var outputs []string // everything stackctl printed, checked for secrets at the end
 	sh := func(args ...string) (int, string, string) {
 		t.Helper()

@@ -20,29 +20,7 @@ import (
 // --host values refused as usage errors naming the key.
 func TestServerCommands(t *testing.T) {
 	cl := hosttest.Start(t, "web1")
-	dir := nginxtest.TempDir(t)
-	o := scaffold.Defaults("myapp")
-	o.Dir = dir
-	o.Domain = "app.test"
-	if _, err := scaffold.Create(o); err != nil {
-		t.Fatal(err)
-	}
-	proj := filepath.Join(dir, "myapp")
-	cfgData, err := os.ReadFile(cl.SSHConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(proj, "ssh_config"), cfgData, 0o600)
-	path := filepath.Join(proj, stack.FileName)
-	c, err := stack.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.Deploy.Hosts = []string{"web1"}
-	c.Deploy.SSHConfig = "ssh_config"
-	if err := c.Save(path); err != nil {
-		t.Fatal(err)
-	}
+	c, path := serverProject(t, cl, "web1")
 
 	sh := func(args ...string) (int, string, string) {
 		t.Helper()
@@ -106,4 +84,37 @@ func TestServerCommands(t *testing.T) {
 	if code, _, errOut := sh("deploy", "--host", "web1", "--root", t.TempDir()); code != 2 || !strings.Contains(errOut, "--root") {
 		t.Errorf("deploy --host --root: exit %d, %s", code, errOut)
 	}
+}
+
+// serverProject scaffolds the Go app "myapp" for app.test whose stack.toml
+// deploys to hosts through a copy of the cluster's ssh config kept in the
+// project (deploy.ssh_config = "ssh_config", relative), as a user would.
+func serverProject(t *testing.T, cl *hosttest.Cluster, hosts ...string) (*stack.Config, string) {
+	t.Helper()
+	dir := nginxtest.TempDir(t)
+	o := scaffold.Defaults("myapp")
+	o.Dir = dir
+	o.Domain = "app.test"
+	if _, err := scaffold.Create(o); err != nil {
+		t.Fatal(err)
+	}
+	proj := filepath.Join(dir, "myapp")
+	cfgData, err := os.ReadFile(cl.SSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(proj, "ssh_config"), cfgData, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(proj, stack.FileName)
+	c, err := stack.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Deploy.Hosts = hosts
+	c.Deploy.SSHConfig = "ssh_config"
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return c, path
 }
