@@ -18,7 +18,7 @@ import (
 //go:embed slot.service.tmpl
 var slotUnitTemplate string
 
-var slotUnitTmpl = template.Must(template.New("slot").Parse(slotUnitTemplate))
+var slotUnitTmpl = withHardening(template.New("slot").Parse(slotUnitTemplate))
 
 // Slots are the two instances of a host's template unit. A deploy starts
 // the idle one on the new release and stops the other after the switch.
@@ -136,8 +136,8 @@ func RenderSlotUnit(c *stack.Config, workers int) ([]byte, error) {
 		words[i] = strings.ReplaceAll(systemdArg(a), portSentinel, "${PORT}")
 	}
 	data := struct {
-		Name, Service, User, AppDir, EtcDir, SecretsFile, ExecStart string
-	}{c.Name, c.Deploy.Service, c.Deploy.User, l.AppDir, l.EtcDir, l.SecretsFile, strings.Join(words, " ")}
+		Name, Service, User, AppDir, EtcDir, SecretsFile, ExecStart, ReadsWhat string
+	}{c.Name, c.Deploy.Service, c.Deploy.User, l.AppDir, l.EtcDir, l.SecretsFile, strings.Join(words, " "), "release"}
 	var b bytes.Buffer
 	if err := slotUnitTmpl.Execute(&b, data); err != nil {
 		return nil, err

@@ -18,7 +18,17 @@ import (
 //go:embed unit.service.tmpl
 var unitTemplate string
 
-var unitTmpl = template.Must(template.New("unit").Parse(unitTemplate))
+//go:embed hardening.tmpl
+var hardeningTemplate string
+
+var unitTmpl = withHardening(template.New("unit").Parse(unitTemplate))
+
+// withHardening adds the shared hardening block to a unit template.
+func withHardening(t *template.Template, err error) *template.Template {
+	template.Must(t, err)
+	template.Must(t.New("hardening.tmpl").Parse(hardeningTemplate))
+	return t
+}
 
 // UnitOptions are the facts of the target machine a unit depends on.
 type UnitOptions struct {
@@ -113,9 +123,9 @@ func RenderUnit(c *stack.Config, o UnitOptions) (*Unit, error) {
 	}
 	envFile := LocalEnvPath(c)
 	data := struct {
-		Name, Service, User, AppDir, ExecStart, EnvFile string
-		Env                                             []string
-	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), envFile, quotedEnv}
+		Name, Service, User, AppDir, ExecStart, EnvFile, ReadsWhat string
+		Env                                                        []string
+	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), envFile, "folder", quotedEnv}
 	var b bytes.Buffer
 	if err := unitTmpl.Execute(&b, data); err != nil {
 		return nil, err
