@@ -102,6 +102,13 @@ func (f *fleet) probeLB(ctx context.Context, runs []*hostRun) (*lbRun, error) {
 func (lb *lbRun) plan(ctx context.Context, runs []*hostRun) error {
 	sc := *lb.c
 	sc.Proxy.Static = nil
+	// No keepalive to the app hosts: each app host's nginx closes its idle
+	// connections when a switch reloads it, and the lb counts a reused
+	// connection that turns out closed as a failure of that host
+	// (max_fails). Two such hosts in one fail_timeout left it with "no live
+	// upstreams" and 502s mid-rollout (measured). A fresh connection always
+	// reaches the app host's listening socket, which a reload keeps open.
+	sc.Upstream.Keepalive = 0
 	l, err := stack.ParseListen(sc.Nginx.Listen)
 	if err != nil {
 		return err
