@@ -54,6 +54,28 @@ type appConn struct {
 	// early is true when the app answered before it read the whole
 	// request body: the connection is closed after the response.
 	early bool
+
+	// For idleClosed: its RawConn.Control callback, bound once, and its
+	// result.
+	peekFn func(fd uintptr)
+	closed bool
+}
+
+// idleClosed reports whether an idle pooled connection can no longer carry
+// a request: the app closed it (restarted on its port) or wrote to it
+// unasked. One non-blocking peek, no allocation.
+func (app *appConn) idleClosed() bool {
+	if app.pr.rc == nil {
+		return false
+	}
+	if app.peekFn == nil {
+		app.peekFn = func(fd uintptr) { app.closed = peekClosed(fd) }
+	}
+	app.closed = true // unless the peek runs and finds it open
+	if app.pr.rc.Control(app.peekFn) != nil {
+		return true
+	}
+	return app.closed
 }
 
 // errNoUpstream is returned when no upstream is set within the hold time,
@@ -355,7 +377,7 @@ func (server *peer) get(connectTimeout time.Duration) (*appConn, error) {
 		// Like nginx's keepalive module, which closes a cached connection
 		// as soon as it turns readable: one the app closed (restarted on
 		// its port) or wrote to unasked is never used for a request.
-		if app.pr.rc != nil && idleClosed(app.pr.rc) {
+		if app.idleClosed() {
 			app.nc.Close()
 			continue
 		}

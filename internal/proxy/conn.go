@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -31,6 +32,7 @@ type conn struct {
 	bw       *bufio.Writer
 	remoteIP string
 	clientIP net.IP
+	port     *string // portSuffix, once known
 	dl       deadlines
 	state    atomic.Int32
 
@@ -43,8 +45,14 @@ type conn struct {
 	// the proxy did not read: closing then lingers (lingeringClose).
 	linger bool
 
-	head    []byte
-	req     request
+	head []byte
+	req  request
+	// A static answer's open file, its body reader and its ETag and
+	// Last-Modified values, reused from request to request.
+	file       staticFile
+	fileBody   io.LimitedReader
+	validators []byte
+
 	resp    response
 	scratch []byte
 	body    requestBody

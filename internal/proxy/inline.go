@@ -143,7 +143,7 @@ func headComplete(b []byte, _ error) bool {
 		}
 		break
 	}
-	if i := bytes.IndexByte(b, '\n'); i >= 0 && len(bytes.Fields(b[:i])) < 3 {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 && !hasThreeFields(b[:i]) {
 		return true
 	}
 	for {

@@ -11,6 +11,6 @@ const rawIO = false
 func rawRead(fd int, p []byte) (int, syscall.Errno)  { return 0, syscall.EINVAL }
 func rawWrite(fd int, p []byte) (int, syscall.Errno) { return 0, syscall.EINVAL }
 
-// idleClosed cannot peek here; a closed idle connection is then found
+// peekClosed cannot peek here; a closed idle connection is then found
 // when a request is sent on it (and retried only when idempotent).
-func idleClosed(rc syscall.RawConn) bool { return false }
+func peekClosed(fd uintptr) bool { return false }

@@ -32,25 +32,21 @@ func rawWrite(fd int, p []byte) (int, syscall.Errno) {
 	return int(n), e
 }
 
-// idleClosed reports whether an idle upstream connection can no longer
-// carry a request: the app closed it (end of file, a reset) or sent bytes
-// nobody asked for. It peeks without blocking and consumes nothing.
-func idleClosed(rc syscall.RawConn) bool {
-	closed := true
-	rc.Control(func(fd uintptr) {
-		var b [1]byte
-		for {
-			n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err == syscall.EAGAIN:
-				closed = false // nothing to read: still open and quiet
-			case err == nil && n > 0:
-				// Unexpected bytes after the last response.
-			}
-			return
+// peekClosed is the RawConn.Control callback of appConn.idleClosed: it
+// peeks at the idle socket without blocking and consumes nothing. Nothing
+// to read (EAGAIN) means open and quiet; an end of file, a reset or bytes
+// nobody asked for mean the connection can no longer carry a request.
+func peekClosed(fd uintptr) (closed bool) {
+	var b [1]byte
+	for {
+		_, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
 		}
-	})
-	return closed
+		return true
+	}
 }

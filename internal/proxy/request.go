@@ -24,6 +24,7 @@ type request struct {
 	headers      []header
 
 	host           []byte // $host: lower-case, no port; nil when none was sent
+	hostBuf        []byte // holds host's bytes, reused from request to request
 	contentLength  int64  // -1 when absent
 	chunked        bool
 	keepAlive      bool
@@ -127,7 +128,7 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 	}
 	// A request line without a version is HTTP/0.9, which has no header
 	// lines to wait for: refuse it now (nginx would answer it at once too).
-	if len(bytes.Fields(line)) < 3 {
+	if !hasThreeFields(line) {
 		return buf, bad("client sent a request line without an HTTP version (HTTP/0.9 is not supported): " + quoteBytes(line))
 	}
 	type span struct{ n, v [2]int }
@@ -170,6 +171,23 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		return buf, err
 	}
 	return buf, processHeaders(r, serverName)
+}
+
+// hasThreeFields reports whether a request line has at least three
+// space-separated fields (method, URI, version): one without a version is
+// HTTP/0.9.
+func hasThreeFields(line []byte) bool {
+	fields, inField := 0, false
+	for _, c := range line {
+		space := c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'
+		if !space && !inField {
+			if fields++; fields == 3 {
+				return true
+			}
+		}
+		inField = !space
+	}
+	return false
 }
 
 func trimEOL(l []byte) []byte {
@@ -282,11 +300,11 @@ func parseRequestLine(r *request) error {
 		if !ok {
 			return bad("client sent invalid request URI " + quoteBytes(r.uri))
 		}
-		h, ok := validateHost(host)
+		h, ok := validateHost(r.hostBuf[:0], host)
 		if !ok {
 			return bad("client sent invalid host in request line")
 		}
-		r.host = h
+		r.hostBuf, r.host = h, h
 		r.uri = path
 	}
 	p, ok := normalizePath(r.uri)
@@ -372,8 +390,9 @@ func absoluteHostOK(h []byte) bool {
 // validateHost checks and normalises a host like ngx_http_validate_host:
 // lower-case, the port and a trailing dot removed; "..", '/', '\\', spaces
 // and control characters are invalid, as is an empty host. A leading dot
-// is allowed (".example.com"), as in nginx.
-func validateHost(h []byte) ([]byte, bool) {
+// is allowed (".example.com"), as in nginx. The normalised host is
+// appended to dst (the request's own buffer: no allocation per request).
+func validateHost(dst, h []byte) ([]byte, bool) {
 	dotPos, hostLen := len(h), len(h)
 	bracket := false
 	for i := 0; i < len(h); i++ {
@@ -412,15 +431,13 @@ func validateHost(h []byte) ([]byte, bool) {
 	if hostLen <= 0 {
 		return nil, false
 	}
-	out := make([]byte, hostLen)
-	for i := range out {
-		c := h[i]
+	for _, c := range h[:hostLen] {
 		if c >= 'A' && c <= 'Z' {
 			c += 'a' - 'A'
 		}
-		out[i] = c
+		dst = append(dst, c)
 	}
-	return out, true
+	return dst, true
 }
 
 // processHeaders reads the headers nginx itself acts on and refuses what
@@ -448,13 +465,18 @@ func processHeaders(r *request, serverName string) error {
 					return bad("client sent duplicate header line: Host")
 				}
 				sawHost = true
-				host, ok := validateHost(h.value)
+				if hostFromLine {
+					// Checked, but the request line's host is $host.
+					if _, ok := validateHost(nil, h.value); !ok {
+						return bad("client sent invalid host header " + quoteBytes(h.value))
+					}
+					break
+				}
+				host, ok := validateHost(r.hostBuf[:0], h.value)
 				if !ok {
 					return bad("client sent invalid host header " + quoteBytes(h.value))
 				}
-				if !hostFromLine {
-					r.host = host
-				}
+				r.hostBuf, r.host = host, host
 			}
 		case 5:
 			if eqFold(n, "range") && r.rangeHdr == nil {

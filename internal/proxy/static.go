@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	_ "embed"
 	"errors"
 	"io"
@@ -63,7 +64,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 		return stay
 	}
 	defer f.Close()
-	a := chooseStaticAnswer(r, f)
+	a := chooseStaticAnswer(r, f, &c.validators)
 	if a.status == 416 {
 		page := errorPage(416, "the range "+string(r.rangeHdr)+" is outside the file ("+strconv.FormatInt(f.size, 10)+" bytes)", c.p.opts.ErrorHints, c.private())
 		return c.writePage(r, pageResponse{status: 416, body: page, after: func(b []byte) []byte {
@@ -107,7 +108,8 @@ func (c *conn) openStaticFile(r *request, s *settings, sd *staticDir, keep bool)
 	if name == "" || strings.HasSuffix(name, "/") {
 		name += "index.html" // nginx's index directive default
 	}
-	f, err = root.open(strings.TrimSuffix(name, "/"))
+	f = &c.file
+	err = root.open(strings.TrimSuffix(name, "/"), f)
 	if err != nil {
 		if strings.HasSuffix(rel, "/") || rel == "" {
 			dir := strings.TrimSuffix(rel, "/")
@@ -146,21 +148,30 @@ type staticAnswer struct {
 	status        int
 	statusLine    string
 	start, length int64
-	etag, lastMod string
+	etag, lastMod []byte // in the connection's validators buffer
 }
 
 // chooseStaticAnswer applies nginx's not_modified filter (If-None-Match,
 // then an exact If-Modified-Since) and range filter (one range, If-Range).
-func chooseStaticAnswer(r *request, f *staticFile) staticAnswer {
+// The ETag and Last-Modified values are formatted into *buf, which the
+// connection reuses from request to request.
+func chooseStaticAnswer(r *request, f *staticFile, buf *[]byte) staticAnswer {
 	mtime := f.mtime.Truncate(time.Second)
+	b := append((*buf)[:0], '"')
+	b = strconv.AppendInt(b, mtime.Unix(), 16)
+	b = append(b, '-')
+	b = strconv.AppendInt(b, f.size, 16)
+	b = append(b, '"')
+	etagEnd := len(b)
+	b = mtime.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	*buf = b
 	a := staticAnswer{
 		status: 200, statusLine: "200 OK", length: f.size,
-		etag:    "\"" + strconv.FormatInt(mtime.Unix(), 16) + "-" + strconv.FormatInt(f.size, 16) + "\"",
-		lastMod: mtime.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT"),
+		etag: b[:etagEnd:etagEnd], lastMod: b[etagEnd:],
 	}
 	notModified := false
 	if r.ifNoneMatch != nil {
-		notModified = etagMatch(string(r.ifNoneMatch), a.etag)
+		notModified = etagMatch(string(r.ifNoneMatch), string(a.etag))
 	} else if r.ifModSince != nil {
 		if t, err := time.Parse("Mon, 02 Jan 2006 15:04:05 GMT", string(r.ifModSince)); err == nil {
 			notModified = t.Equal(mtime)
@@ -202,7 +213,7 @@ func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *stati
 	b = append(b, "\r\n"...)
 	b = appendConnection(b, keep)
 	if gz {
-		b = appendGzipHeaders(b, []byte(a.etag))
+		b = appendGzipHeaders(b, a.etag)
 	} else {
 		b = append(b, "ETag: "...)
 		b = append(b, a.etag...)
@@ -248,7 +259,9 @@ func (c *conn) writeFileBody(f *staticFile, length int64, gz, chunked bool) bool
 	}
 	tc, isTCP := c.nc.(*net.TCPConn)
 	if length < sendfileMin || !isTCP {
-		n, err := c.bw.ReadFrom(io.LimitReader(f, length))
+		c.fileBody = io.LimitedReader{R: f, N: length}
+		n, err := c.bw.ReadFrom(&c.fileBody)
+		c.fileBody.R = nil
 		c.bodyBytes += n
 		return err == nil && n == length
 	}
@@ -328,24 +341,24 @@ type staticRoot struct {
 	fast *folderFD // nil: open through root
 }
 
-// open opens name for reading, with its metadata.
-func (sr *staticRoot) open(name string) (*staticFile, error) {
+// open opens name for reading into sf, with its metadata.
+func (sr *staticRoot) open(name string, sf *staticFile) error {
 	if sr.fast != nil {
-		f, err := sr.fast.open(name)
-		if err != errFastOpen {
-			return f, err
+		if err := sr.fast.open(name, sf); err != errFastOpen {
+			return err
 		}
 	}
 	f, err := sr.root.Open(name)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, err
+		return err
 	}
-	return &staticFile{f: f, size: fi.Size(), mtime: fi.ModTime(), dir: fi.IsDir(), regular: fi.Mode().IsRegular()}, nil
+	*sf = staticFile{f: f, size: fi.Size(), mtime: fi.ModTime(), dir: fi.IsDir(), regular: fi.Mode().IsRegular()}
+	return nil
 }
 
 // rootCache keeps a static folder open (an os.Root) for a second at a time:
@@ -397,12 +410,8 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func ifRangeOK(ifRange []byte, etag, lastMod string) bool {
-	if ifRange == nil {
-		return true
-	}
-	v := string(ifRange)
-	return v == etag || v == lastMod
+func ifRangeOK(ifRange, etag, lastMod []byte) bool {
+	return ifRange == nil || bytes.Equal(ifRange, etag) || bytes.Equal(ifRange, lastMod)
 }
 
 // parseRange parses a single "bytes=" range. ok is false for a header nginx
@@ -461,10 +470,13 @@ func queryOf(uri []byte) string {
 // portSuffix is ":port" of the address the client connected to, unless 80
 // (nginx's port_in_redirect on).
 func (c *conn) portSuffix() string {
-	s := c.nc.LocalAddr().String()
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 || s[i+1:] == "80" {
-		return ""
+	if c.port == nil {
+		s := c.nc.LocalAddr().String()
+		port := ""
+		if i := strings.LastIndexByte(s, ':'); i >= 0 && s[i+1:] != "80" {
+			port = s[i:]
+		}
+		c.port = &port
 	}
-	return s[i:]
+	return *c.port
 }

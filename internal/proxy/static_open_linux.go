@@ -4,6 +4,7 @@ package proxy
 
 import (
 	"runtime"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -39,21 +40,24 @@ const (
 	resolveBeneath     = 0x08
 )
 
-// open opens name (relative, normalised) for reading and reads its
+// open opens name (relative, normalised) for reading into sf and reads its
 // metadata, with system calls the scheduler is not told about (see pread);
 // errFastOpen means the kernel cannot (no openat2: before 5.6,
 // or filtered) and os.Root must be used.
-func (d *folderFD) open(name string) (*staticFile, error) {
-	p, err := syscall.BytePtrFromString(name)
-	if err != nil {
-		return nil, syscall.ENOENT
+func (d *folderFD) open(name string, sf *staticFile) error {
+	if strings.IndexByte(name, 0) >= 0 {
+		return syscall.ENOENT
 	}
+	// The NUL-terminated name, on the stack when it is short.
+	var short [256]byte
+	cname := append(short[:0], name...)
+	cname = append(cname, 0)
 	// O_NONBLOCK: opening a FIFO left in the folder must not block.
 	how := openHow{flags: syscall.O_RDONLY | syscall.O_CLOEXEC | syscall.O_NOCTTY | syscall.O_NONBLOCK, resolve: resolveBeneath | resolveNoMagiclink}
 	var fd uintptr
 	var errno syscall.Errno
 	for {
-		fd, _, errno = syscall.RawSyscall6(sysOpenat2, uintptr(d.fd), uintptr(unsafe.Pointer(p)), uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
+		fd, _, errno = syscall.RawSyscall6(sysOpenat2, uintptr(d.fd), uintptr(unsafe.Pointer(&cname[0])), uintptr(unsafe.Pointer(&how)), unsafe.Sizeof(how), 0, 0)
 		if errno != syscall.EINTR {
 			break
 		}
@@ -62,22 +66,24 @@ func (d *folderFD) open(name string) (*staticFile, error) {
 	switch errno {
 	case 0:
 	case syscall.ENOSYS, syscall.EPERM, syscall.EINVAL, syscall.E2BIG:
-		return nil, errFastOpen
+		return errFastOpen
 	default:
-		return nil, errno
+		return errno
 	}
 	var st syscall.Stat_t
 	if _, _, errno := syscall.RawSyscall(syscall.SYS_FSTAT, fd, uintptr(unsafe.Pointer(&st)), 0); errno != 0 {
 		closeFD(int(fd))
-		return nil, errno
+		return errno
 	}
-	return &staticFile{
+	*sf = staticFile{
 		fd:      int(fd),
 		size:    st.Size,
 		mtime:   time.Unix(st.Mtim.Sec, st.Mtim.Nsec),
 		dir:     st.Mode&syscall.S_IFMT == syscall.S_IFDIR,
 		regular: st.Mode&syscall.S_IFMT == syscall.S_IFREG,
-	}, nil
+	}
+	runtime.KeepAlive(cname)
+	return nil
 }
 
 // pread reads from the descriptor at off. Like rawRead (rawio_unix.go) it
