@@ -275,57 +275,6 @@ func (c *conn) flushIfIdle() error {
 	return c.bw.Flush()
 }
 
-// Date header, formatted once per second.
-var dateCache atomic.Pointer[dateValue]
-
-type dateValue struct {
-	sec int64
-	b   []byte
-}
-
-func httpDate(now time.Time) []byte {
-	sec := now.Unix()
-	if d := dateCache.Load(); d != nil && d.sec == sec {
-		return d.b
-	}
-	d := &dateValue{sec: sec, b: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
-	dateCache.Store(d)
-	return d.b
-}
-
-// appendStatusHead appends the status line and the headers every response
-// starts with: nginx's order, with Server: stackctl (server_tokens off would
-// still say "nginx"; stackctl says what it is).
-func appendStatusHead(b []byte, statusLine []byte) []byte {
-	b = append(b, "HTTP/1.1 "...)
-	b = append(b, statusLine...)
-	b = append(b, "\r\nServer: stackctl\r\nDate: "...)
-	b = append(b, httpDate(time.Now())...)
-	return append(b, "\r\n"...)
-}
-
-func appendConnection(b []byte, keep bool) []byte {
-	if keep {
-		return append(b, "Connection: keep-alive\r\n"...)
-	}
-	return append(b, "Connection: close\r\n"...)
-}
-
-// Security headers: nginxconfig.io's defaults, added with "always".
-const securityHeaders = "X-XSS-Protection: 1; mode=block\r\n" +
-	"X-Content-Type-Options: nosniff\r\n" +
-	"Referrer-Policy: no-referrer-when-downgrade\r\n" +
-	"Content-Security-Policy: default-src 'self' http: https: ws: wss: data: blob: 'unsafe-inline'; frame-ancestors 'self';\r\n" +
-	"Permissions-Policy: interest-cohort=()\r\n" +
-	"X-Frame-Options: SAMEORIGIN\r\n"
-
-func appendSecurity(b []byte, s *settings) []byte {
-	if s.securityHeaders {
-		b = append(b, securityHeaders...)
-	}
-	return b
-}
-
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, os.ErrDeadlineExceeded)

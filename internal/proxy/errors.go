@@ -102,7 +102,7 @@ func errorPage(status int, detail string, hints func() []string, private bool) [
 type pageResponse struct {
 	status   int
 	body     []byte
-	location string // a redirect's Location (before Connection, as nginx)
+	location string // a redirect's Location
 	// after appends the headers that follow Connection, in nginx's order.
 	after func(b []byte) []byte
 	// flushAlways flushes even when a pipelined request waits (an error
@@ -114,18 +114,16 @@ type pageResponse struct {
 // stays open. Every page the proxy makes is written here.
 func (c *conn) writePage(r *request, p pageResponse, keep bool) bool {
 	c.status = p.status
-	b := appendStatusHead(c.scratch[:0], []byte(strconv.Itoa(p.status)+" "+statusText[p.status]))
 	// nginx's pages are "text/html" without a charset; ours say
 	// <meta charset="utf-8">.
-	b = append(b, "Content-Type: text/html\r\nContent-Length: "...)
-	b = strconv.AppendInt(b, int64(len(p.body)), 10)
-	b = append(b, "\r\n"...)
-	if p.location != "" {
-		b = append(b, "Location: "...)
-		b = append(b, p.location...)
-		b = append(b, "\r\n"...)
+	head := responseHead{
+		statusLine:    []byte(strconv.Itoa(p.status) + " " + statusText[p.status]),
+		contentType:   []byte("text/html"),
+		contentLength: int64(len(p.body)),
+		location:      p.location,
+		connection:    connectionValue(keep),
 	}
-	b = appendConnection(b, keep)
+	b := head.appendTo(c.scratch[:0])
 	if p.after != nil {
 		b = p.after(b)
 	}

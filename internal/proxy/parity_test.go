@@ -375,3 +375,69 @@ func TestParityUpstreamDown(t *testing.T) {
 		}
 	}
 }
+
+// TestParityHeadOrder compares the order of the fields nginx's header
+// filter writes itself (Content-Type, Content-Length, Last-Modified,
+// Location, Transfer-Encoding, Connection) for each kind of response the
+// proxy writes: static files (plain, gzip, 304, a folder's 301), its own
+// pages and relayed answers (fixed length, chunked with a Location).
+func TestParityHeadOrder(t *testing.T) {
+	for _, tc := range []struct{ name, upstream, raw string }{
+		{"static", "", "GET /static/app.css HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"static gzip", "", "GET /static/app.css HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\n\r\n"},
+		{"static 304", "", "GET /static/app.css HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n"},
+		{"folder redirect", "", "GET /static/sub HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"error page", "", "GET /static/nope HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"relayed", "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nLast-Modified: Mon, 01 Jan 2024 00:00:00 GMT\r\n\r\nok", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+		{"relayed chunked", "HTTP/1.1 201 Created\r\nLocation: /x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			up := "127.0.0.1:1"
+			if tc.upstream != "" {
+				up = fixedUpstream(t, tc.upstream)
+			}
+			c, staticDir := staticProject(t)
+			c.Proxy.Gzip = true
+			ngx := startNginx(t, up, staticDir, gzipDirectives)
+			_, px := startProxy(t, c, Options{Upstreams: []string{up}})
+			want, got := fixedFieldOrder(t, ngx, tc.raw), fixedFieldOrder(t, px, tc.raw)
+			if !reflect.DeepEqual(want, got) {
+				t.Errorf("order of the header filter's fields:\nnginx %q\nproxy %q", want, got)
+			}
+		})
+	}
+}
+
+// fixedFieldOrder sends raw to addr and returns the names of the header
+// filter's own fields in the response head, in order.
+func fixedFieldOrder(t *testing.T, addr, raw string) []string {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := c.Write([]byte(raw)); err != nil {
+		t.Fatal(err)
+	}
+	var head []byte
+	buf := make([]byte, 4096)
+	for !strings.Contains(string(head), "\r\n\r\n") {
+		n, err := c.Read(buf)
+		head = append(head, buf[:n]...)
+		if err != nil {
+			t.Fatalf("reading the response head to %q: %v (%q)", raw, err, head)
+		}
+	}
+	fixed := map[string]bool{"content-type": true, "content-length": true, "last-modified": true,
+		"location": true, "transfer-encoding": true, "connection": true}
+	var names []string
+	for _, line := range strings.Split(string(head[:strings.Index(string(head), "\r\n\r\n")]), "\r\n")[1:] {
+		name, _, _ := strings.Cut(line, ":")
+		if fixed[strings.ToLower(name)] {
+			names = append(names, name)
+		}
+	}
+	return names
+}

@@ -195,29 +195,24 @@ func chooseStaticAnswer(r *request, f *staticFile, buf *[]byte) staticAnswer {
 
 // appendStaticHead appends the head of a static answer in nginx's order.
 func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *staticAnswer, size int64, ct string, vary, gz, keep bool) []byte {
-	b = appendStatusHead(b, []byte(a.statusLine))
+	head := responseHead{
+		statusLine:    []byte(a.statusLine),
+		contentLength: -1,
+		lastModified:  a.lastMod,
+		chunked:       gz && r.minor >= 1,
+		connection:    connectionValue(keep),
+	}
 	if a.status != 304 {
-		b = append(b, "Content-Type: "...)
-		b = append(b, ct...)
-		b = append(b, "\r\n"...)
+		head.contentType = []byte(ct)
 		if !gz {
-			b = append(b, "Content-Length: "...)
-			b = strconv.AppendInt(b, a.length, 10)
-			b = append(b, "\r\n"...)
-		} else if r.minor >= 1 {
-			b = append(b, "Transfer-Encoding: chunked\r\n"...)
+			head.contentLength = a.length
 		}
 	}
-	b = append(b, "Last-Modified: "...)
-	b = append(b, a.lastMod...)
-	b = append(b, "\r\n"...)
-	b = appendConnection(b, keep)
+	b = head.appendTo(b)
 	if gz {
 		b = appendGzipHeaders(b, a.etag)
 	} else {
-		b = append(b, "ETag: "...)
-		b = append(b, a.etag...)
-		b = append(b, "\r\n"...)
+		b = appendField(b, "ETag: ", a.etag)
 	}
 	if vary {
 		b = append(b, "Vary: Accept-Encoding\r\n"...)

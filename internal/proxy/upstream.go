@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"syscall"
 	"time"
 )
@@ -325,25 +324,20 @@ func relayFraming(r *request, s *settings, resp *response) framing {
 // appendRelayHead appends the head of a relayed response: nginx's own
 // headers first, then the app's in their order, less those nginx hides.
 func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool) []byte {
-	b = appendStatusHead(b, resp.statusLine)
-	if resp.contentType != nil {
-		b = append(b, "Content-Type: "...)
-		b = append(b, resp.contentType...)
-		b = append(b, "\r\n"...)
+	head := responseHead{
+		statusLine:    resp.statusLine,
+		contentType:   resp.contentType,
+		contentLength: -1,
+		chunked:       f.chunked,
+		connection:    connectionValue(keep),
 	}
 	if resp.contentLength >= 0 && !f.gz && resp.status != 101 && !(resp.status == 204 || resp.status == 304 && resp.contentLength == 0) {
-		b = append(b, "Content-Length: "...)
-		b = strconv.AppendInt(b, resp.contentLength, 10)
-		b = append(b, "\r\n"...)
-	}
-	if f.chunked {
-		b = append(b, "Transfer-Encoding: chunked\r\n"...)
+		head.contentLength = resp.contentLength
 	}
 	if f.upgrade {
-		b = append(b, "Connection: upgrade\r\n"...)
-	} else {
-		b = appendConnection(b, keep)
+		head.connection = "upgrade"
 	}
+	b = head.appendTo(b)
 	for _, h := range resp.headers {
 		if hiddenResponseHeader(h.name) {
 			continue
@@ -352,9 +346,7 @@ func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool
 			continue
 		}
 		b = append(b, h.name...)
-		b = append(b, ": "...)
-		b = append(b, h.value...)
-		b = append(b, "\r\n"...)
+		b = appendField(b, ": ", h.value)
 	}
 	if f.gz {
 		b = appendGzipHeaders(b, resp.etag)
