@@ -443,110 +443,155 @@ func validateHost(dst, h []byte) ([]byte, bool) {
 // processHeaders reads the headers nginx itself acts on and refuses what
 // nginx 1.22 refuses.
 func processHeaders(r *request, serverName string) error {
+	r.resetHeaderFields()
+	scan := headerScan{hostFromLine: r.host != nil}
+	for _, h := range r.headers {
+		if err := scan.note(r, h); err != nil {
+			return err
+		}
+	}
+	return scan.finish(r, serverName)
+}
+
+// resetHeaderFields clears what the previous request's headers set.
+func (r *request) resetHeaderFields() {
 	r.contentLength = -1
 	r.chunked, r.expect100, r.via = false, false, false
 	r.upgrade, r.connection, r.acceptEncoding, r.userAgent, r.referer = nil, nil, nil, nil, nil
 	r.authorization, r.ifNoneMatch, r.ifModSince, r.rangeHdr, r.ifRange = nil, nil, nil, nil, nil
 	r.xff = r.xff[:0]
-	hostFromLine := r.host != nil
-	var sawHost, sawCL, sawTE bool
-	connType := connDefault
-	var te []byte
-	for _, h := range r.headers {
-		n := h.name
-		switch len(n) {
-		case 3:
-			if eqFold(n, "via") {
-				r.via = true
-			}
-		case 4:
-			if eqFold(n, "host") {
-				if sawHost {
-					return bad("client sent duplicate header line: Host")
-				}
-				sawHost = true
-				if hostFromLine {
-					// Checked, but the request line's host is $host.
-					if _, ok := validateHost(nil, h.value); !ok {
-						return bad("client sent invalid host header " + quoteBytes(h.value))
-					}
-					break
-				}
-				host, ok := validateHost(r.hostBuf[:0], h.value)
-				if !ok {
-					return bad("client sent invalid host header " + quoteBytes(h.value))
-				}
-				r.hostBuf, r.host = host, host
-			}
-		case 5:
-			if eqFold(n, "range") && r.rangeHdr == nil {
-				r.rangeHdr = h.value
-			}
-		case 6:
-			if eqFold(n, "expect") && eqFold(h.value, "100-continue") {
-				r.expect100 = true
-			}
-		case 7:
-			if eqFold(n, "upgrade") && r.upgrade == nil {
-				r.upgrade = h.value
-			} else if eqFold(n, "referer") && r.referer == nil {
-				r.referer = h.value
-			}
-		case 8:
-			if eqFold(n, "if-range") && r.ifRange == nil {
-				r.ifRange = h.value
-			}
-		case 10:
-			if eqFold(n, "connection") {
-				// Every Connection header counts; the last that says
-				// close or keep-alive decides (ngx_http_process_connection).
-				if r.connection == nil {
-					r.connection = h.value
-				}
-				if containsFold(h.value, "close") {
-					connType = connClose
-				} else if containsFold(h.value, "keep-alive") {
-					connType = connKeepAlive
-				}
-			} else if eqFold(n, "user-agent") && r.userAgent == nil {
-				r.userAgent = h.value
-			}
-		case 13:
-			if eqFold(n, "authorization") && r.authorization == nil {
-				r.authorization = h.value
-			} else if eqFold(n, "if-none-match") && r.ifNoneMatch == nil {
-				r.ifNoneMatch = h.value
-			}
-		case 14:
-			if eqFold(n, "content-length") {
-				if sawCL {
-					return bad("client sent duplicate header line: Content-Length")
-				}
-				sawCL = true
-				cl, rest, ok := parseDigits64(h.value)
-				if !ok || len(rest) != 0 {
-					return bad("client sent invalid Content-Length " + quoteBytes(h.value))
-				}
-				r.contentLength = cl
-			}
-		case 15:
-			if eqFold(n, "accept-encoding") && r.acceptEncoding == nil {
-				r.acceptEncoding = h.value
-			} else if eqFold(n, "x-forwarded-for") {
-				r.xff = append(r.xff, h.value)
-			}
-		case 17:
-			if eqFold(n, "transfer-encoding") {
-				if sawTE {
-					return bad("client sent duplicate header line: Transfer-Encoding")
-				}
-				sawTE = true
-				te = h.value
-			} else if eqFold(n, "if-modified-since") && r.ifModSince == nil {
-				r.ifModSince = h.value
-			}
+}
+
+// headerScan is what processHeaders learns from the header lines before
+// it can judge them together (finish).
+type headerScan struct {
+	hostFromLine          bool // the request line was absolute-form
+	sawHost, sawCL, sawTE bool
+	te                    []byte
+	connType              int // connDefault, connClose or connKeepAlive
+}
+
+// note reads one header line.
+func (scan *headerScan) note(r *request, h header) error {
+	if f := r.firstValueField(h.name); f != nil {
+		if *f == nil {
+			*f = h.value
+		}
+		return nil
+	}
+	n := h.name
+	switch {
+	case eqFold(n, "host"):
+		return scan.host(r, h.value)
+	case eqFold(n, "content-length"):
+		return scan.contentLength(r, h.value)
+	case eqFold(n, "transfer-encoding"):
+		if scan.sawTE {
+			return bad("client sent duplicate header line: Transfer-Encoding")
+		}
+		scan.sawTE, scan.te = true, h.value
+	case eqFold(n, "connection"):
+		scan.connection(r, h.value)
+	case eqFold(n, "x-forwarded-for"):
+		r.xff = append(r.xff, h.value)
+	case eqFold(n, "via"):
+		r.via = true
+	case eqFold(n, "expect"):
+		r.expect100 = r.expect100 || eqFold(h.value, "100-continue")
+	}
+	return nil
+}
+
+// firstValueField returns where r keeps the header named n when only its
+// first occurrence counts, or nil.
+func (r *request) firstValueField(n []byte) *[]byte {
+	switch len(n) {
+	case 5:
+		if eqFold(n, "range") {
+			return &r.rangeHdr
+		}
+	case 7:
+		if eqFold(n, "upgrade") {
+			return &r.upgrade
+		} else if eqFold(n, "referer") {
+			return &r.referer
+		}
+	case 8:
+		if eqFold(n, "if-range") {
+			return &r.ifRange
+		}
+	case 10:
+		if eqFold(n, "user-agent") {
+			return &r.userAgent
+		}
+	case 13:
+		if eqFold(n, "authorization") {
+			return &r.authorization
+		} else if eqFold(n, "if-none-match") {
+			return &r.ifNoneMatch
+		}
+	case 15:
+		if eqFold(n, "accept-encoding") {
+			return &r.acceptEncoding
+		}
+	case 17:
+		if eqFold(n, "if-modified-since") {
+			return &r.ifModSince
 		}
 	}
+	return nil
+}
+
+// host reads a Host header: one at most, valid as nginx validates it, and
+// $host unless the request line named a host.
+func (scan *headerScan) host(r *request, v []byte) error {
+	if scan.sawHost {
+		return bad("client sent duplicate header line: Host")
+	}
+	scan.sawHost = true
+	dst := r.hostBuf[:0]
+	if scan.hostFromLine {
+		dst = nil // checked, but the request line's host is $host
+	}
+	host, ok := validateHost(dst, v)
+	if !ok {
+		return bad("client sent invalid host header " + quoteBytes(v))
+	}
+	if !scan.hostFromLine {
+		r.hostBuf, r.host = host, host
+	}
+	return nil
+}
+
+func (scan *headerScan) contentLength(r *request, v []byte) error {
+	if scan.sawCL {
+		return bad("client sent duplicate header line: Content-Length")
+	}
+	scan.sawCL = true
+	cl, rest, ok := parseDigits64(v)
+	if !ok || len(rest) != 0 {
+		return bad("client sent invalid Content-Length " + quoteBytes(v))
+	}
+	r.contentLength = cl
+	return nil
+}
+
+// connection reads a Connection header. Every one counts; the last that
+// says close or keep-alive decides (ngx_http_process_connection).
+func (scan *headerScan) connection(r *request, v []byte) {
+	if r.connection == nil {
+		r.connection = v
+	}
+	if containsFold(v, "close") {
+		scan.connType = connClose
+	} else if containsFold(v, "keep-alive") {
+		scan.connType = connKeepAlive
+	}
+}
+
+// finish judges the headers together: Host required in HTTP/1.1, the
+// body's framing, and whether the connection stays open.
+func (scan *headerScan) finish(r *request, serverName string) error {
 	if r.host == nil {
 		if r.major == 1 && r.minor >= 1 {
 			return bad(`client sent HTTP/1.1 request without "Host" header`)
@@ -555,19 +600,19 @@ func processHeaders(r *request, serverName string) error {
 			r.host = []byte(serverName)
 		}
 	}
-	if sawTE {
+	if scan.sawTE {
 		if r.minor == 0 {
 			return bad("client sent HTTP/1.0 request with Transfer-Encoding header")
 		}
-		if !eqFold(te, "chunked") {
-			return &statusError{501, "client sent unknown Transfer-Encoding " + quoteBytes(te)}
+		if !eqFold(scan.te, "chunked") {
+			return &statusError{501, "client sent unknown Transfer-Encoding " + quoteBytes(scan.te)}
 		}
-		if sawCL {
+		if scan.sawCL {
 			return bad(`client sent "Content-Length" and "Transfer-Encoding" headers at the same time`)
 		}
 		r.chunked = true
 	}
-	switch connType {
+	switch scan.connType {
 	case connClose:
 		r.keepAlive = false
 	case connKeepAlive:
