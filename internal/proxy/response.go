@@ -43,118 +43,127 @@ func readResponseHead(br *bufio.Reader, resp *response) error {
 }
 
 func readOneResponseHead(br *bufio.Reader, resp *response) error {
-	resp.buf = resp.buf[:0]
-	total := 0
-	line, err := br.ReadSlice('\n')
+	resp.reset()
+	total := 0 // bytes of the head so far, against proxy_buffer_size
+	line, err := readUpstreamLine(br, &total)
 	if err != nil {
-		if err == bufio.ErrBufferFull {
-			return errUpstreamTooBig
-		}
 		return err
 	}
-	total += len(line)
-	line = trimEOL(line)
-	// "HTTP/1.x NNN[ reason]"
-	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
+	status, http10, ok := parseStatusLine(line)
+	if !ok {
 		return errUpstreamHeader
 	}
-	http10 := line[7] == '0'
-	st := 0
-	for _, c := range line[9:12] {
-		if c < '0' || c > '9' {
-			return errUpstreamHeader
-		}
-		st = st*10 + int(c-'0')
-	}
-	if st < 100 || len(line) > 12 && line[12] != ' ' {
-		return errUpstreamHeader
-	}
-	resp.status = st
-	resp.buf = append(resp.buf, line[9:]...)
-	type span struct{ n, v [2]int }
-	var spanBuf [24]span
-	spans := spanBuf[:0]
-	resp.contentLength = -1
-	resp.chunked, resp.close = false, http10
-	var connection [2]int
-	var sawConn bool
+	resp.status, resp.close = status, http10
+	resp.buf = append(resp.buf, line[9:]...) // "200 OK"
+	resp.statusLine = resp.buf[:len(resp.buf):len(resp.buf)]
+	var connection []byte
 	for {
-		l, err := br.ReadSlice('\n')
+		l, err := readUpstreamLine(br, &total)
 		if err != nil {
-			if err == bufio.ErrBufferFull {
-				return errUpstreamTooBig
-			}
 			return err
 		}
-		total += len(l)
-		if total > upstreamHeaderBuffer {
-			return errUpstreamTooBig
-		}
-		l = trimEOL(l)
 		if len(l) == 0 {
 			break
 		}
-		ne, vs, ve, status := splitHeader(l)
-		if status == invalidHeader {
-			return errUpstreamHeader
+		h, err := resp.add(l)
+		if err != nil {
+			return err
 		}
-		// ignoredHeader (an underscore or another unusual character in
-		// the name) only applies to requests: nginx parses an upstream's
-		// header lines with underscores allowed and passes the others too.
-		off := len(resp.buf)
-		resp.buf = append(resp.buf, l...)
-		sp := span{[2]int{off, off + ne}, [2]int{off + vs, off + ve}}
-		spans = append(spans, sp)
-		name, value := l[:ne], l[vs:ve]
-		switch len(name) {
-		case 10:
-			if eqFold(name, "connection") {
-				connection, sawConn = sp.v, true
-			}
-		case 14:
-			if eqFold(name, "content-length") {
-				n, rest, ok := parseDigits64(value)
-				if !ok || len(rest) != 0 || resp.contentLength >= 0 && n != resp.contentLength {
-					return errUpstreamHeader
-				}
-				resp.contentLength = n
-			}
-		case 17:
-			if eqFold(name, "transfer-encoding") {
-				if !containsFold(value, "chunked") {
-					return errUpstreamHeader
-				}
-				resp.chunked = true
-			}
+		if eqFold(h.name, "connection") {
+			connection = h.value
 		}
 	}
-	resp.statusLine = resp.buf[:len(line)-9]
-	resp.headers = resp.headers[:0]
-	resp.contentType, resp.contentEnc, resp.etag = nil, nil, nil
-	for _, s := range spans {
-		h := header{resp.buf[s.n[0]:s.n[1]:s.n[1]], resp.buf[s.v[0]:s.v[1]:s.v[1]]}
-		resp.headers = append(resp.headers, h)
-		switch {
-		case eqFold(h.name, "content-type"):
-			resp.contentType = h.value
-		case eqFold(h.name, "content-encoding"):
-			resp.contentEnc = h.value
-		case eqFold(h.name, "etag"):
-			resp.etag = h.value
-		}
-	}
-	if sawConn {
-		v := resp.buf[connection[0]:connection[1]]
-		if containsFold(v, "close") {
-			resp.close = true
-		} else if http10 && containsFold(v, "keep-alive") {
-			resp.close = false
-		}
+	if containsFold(connection, "close") {
+		resp.close = true
+	} else if http10 && containsFold(connection, "keep-alive") {
+		resp.close = false
 	}
 	if resp.chunked {
 		resp.contentLength = -1
 	}
 	return nil
+}
+
+// reset empties resp for the next head. Its buffer holds any head that
+// fits proxy_buffer_size without growing, so slices into it stay valid.
+func (resp *response) reset() {
+	if cap(resp.buf) < upstreamHeaderBuffer {
+		resp.buf = make([]byte, 0, upstreamHeaderBuffer)
+	}
+	resp.buf, resp.headers = resp.buf[:0], resp.headers[:0]
+	resp.contentLength, resp.chunked = -1, false
+	resp.contentType, resp.contentEnc, resp.etag = nil, nil, nil
+}
+
+// readUpstreamLine reads one line of an upstream response head, without
+// its line end; *total counts the head's bytes, which must fit
+// proxy_buffer_size.
+func readUpstreamLine(br *bufio.Reader, total *int) ([]byte, error) {
+	l, err := br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		return nil, errUpstreamTooBig
+	}
+	if err != nil {
+		return nil, err
+	}
+	if *total += len(l); *total > upstreamHeaderBuffer {
+		return nil, errUpstreamTooBig
+	}
+	return trimEOL(l), nil
+}
+
+// parseStatusLine parses "HTTP/1.x NNN[ reason]".
+func parseStatusLine(line []byte) (status int, http10, ok bool) {
+	if len(line) < 12 || string(line[:7]) != "HTTP/1." || line[8] != ' ' {
+		return 0, false, false
+	}
+	for _, c := range line[9:12] {
+		if c < '0' || c > '9' {
+			return 0, false, false
+		}
+		status = status*10 + int(c-'0')
+	}
+	if status < 100 || len(line) > 12 && line[12] != ' ' {
+		return 0, false, false
+	}
+	return status, line[7] == '0', true
+}
+
+// add copies header line l into resp and reads what the proxy acts on:
+// the body's framing and the values gzip and the head writer use. An
+// underscore or another unusual character in the name is fine here:
+// nginx parses an upstream's header lines with underscores allowed and
+// passes the others too.
+func (resp *response) add(l []byte) (header, error) {
+	nameEnd, valStart, valEnd, status := splitHeader(l)
+	if status == invalidHeader {
+		return header{}, errUpstreamHeader
+	}
+	off := len(resp.buf)
+	resp.buf = append(resp.buf, l...)
+	b := resp.buf
+	h := header{b[off : off+nameEnd : off+nameEnd], b[off+valStart : off+valEnd : off+valEnd]}
+	resp.headers = append(resp.headers, h)
+	switch n := h.name; {
+	case eqFold(n, "content-length"):
+		cl, rest, ok := parseDigits64(h.value)
+		if !ok || len(rest) != 0 || resp.contentLength >= 0 && cl != resp.contentLength {
+			return header{}, errUpstreamHeader
+		}
+		resp.contentLength = cl
+	case eqFold(n, "transfer-encoding"):
+		if !containsFold(h.value, "chunked") {
+			return header{}, errUpstreamHeader
+		}
+		resp.chunked = true
+	case eqFold(n, "content-type"):
+		resp.contentType = h.value
+	case eqFold(n, "content-encoding"):
+		resp.contentEnc = h.value
+	case eqFold(n, "etag"):
+		resp.etag = h.value
+	}
+	return h, nil
 }
 
 // hiddenResponseHeader reports whether nginx keeps an upstream response
