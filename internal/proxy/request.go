@@ -96,21 +96,47 @@ var errIdle = errors.New("connection closed between requests")
 // hold its bytes. It returns errIdle when the client closed the connection
 // or went away before sending anything.
 func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]byte, error) {
-	var pick headerPacker
-	pick.reset()
-	buf = buf[:0]
+	var pack headerPacker
+	pack.reset()
 	r.line, r.method, r.uri, r.host, r.path = nil, nil, nil, nil, ""
 	r.headers = r.headers[:0]
 	r.major, r.minor = 1, 0
-	// Request line; empty lines before it are skipped like nginx does.
-	var line []byte
+	buf, err := readRequestLine(br, &pack, buf[:0])
+	if err != nil {
+		return buf, err
+	}
+	lineLen := len(buf)
+	// A request line without a version is HTTP/0.9, which has no header
+	// lines to wait for: refuse it now (nginx would answer it at once too).
+	if !hasThreeFields(buf) {
+		return buf, bad("client sent a request line without an HTTP version (HTTP/0.9 is not supported): " + quoteBytes(buf))
+	}
+	var spanBuf [32]headerSpan
+	spans, buf, err := readHeaderLines(br, &pack, buf, spanBuf[:0])
+	if err != nil {
+		return buf, err
+	}
+	// The buffer no longer moves: turn offsets into slices.
+	r.line = buf[:lineLen:lineLen]
+	for _, sp := range spans {
+		r.headers = append(r.headers, header{buf[sp.name[0]:sp.name[1]:sp.name[1]], buf[sp.value[0]:sp.value[1]:sp.value[1]]})
+	}
+	if err := parseRequestLine(r); err != nil {
+		return buf, err
+	}
+	return buf, processHeaders(r, serverName)
+}
+
+// readRequestLine appends the request line to buf, without its line end;
+// empty lines before it are skipped like nginx does.
+func readRequestLine(br *bufio.Reader, pack *headerPacker, buf []byte) ([]byte, error) {
 	for {
 		l, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
+			return buf, errRequestLineTooLong
 		}
 		if err != nil {
-			if len(l) == 0 && len(buf) == 0 {
+			if len(l) == 0 {
 				return buf, errIdle
 			}
 			return buf, err
@@ -118,59 +144,49 @@ func readHead(br *bufio.Reader, r *request, buf []byte, serverName string) ([]by
 		if len(trimEOL(l)) == 0 {
 			continue
 		}
-		if !pick.add(len(l)) {
-			return buf, &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
+		if !pack.add(len(l)) {
+			return buf, errRequestLineTooLong
 		}
-		start := len(buf)
-		buf = append(buf, trimEOL(l)...)
-		line = buf[start:len(buf):len(buf)]
-		break
+		return append(buf, trimEOL(l)...), nil
 	}
-	// A request line without a version is HTTP/0.9, which has no header
-	// lines to wait for: refuse it now (nginx would answer it at once too).
-	if !hasThreeFields(line) {
-		return buf, bad("client sent a request line without an HTTP version (HTTP/0.9 is not supported): " + quoteBytes(line))
-	}
-	type span struct{ n, v [2]int }
-	var spans []span
-	var spanBuf [32]span
-	spans = spanBuf[:0]
+}
+
+var errRequestLineTooLong = &statusError{414, "the request line is longer than 8k (large_client_header_buffers)"}
+
+// headerSpan is where a header line's name and value are in the head
+// buffer, which may still move while lines are appended.
+type headerSpan struct{ name, value [2]int }
+
+// readHeaderLines appends the header lines up to the empty line that ends
+// the head to buf and returns where each is; lines nginx ignores
+// (underscores, other unusual name characters) are left out.
+func readHeaderLines(br *bufio.Reader, pack *headerPacker, buf []byte, spans []headerSpan) ([]headerSpan, []byte, error) {
 	for {
 		l, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
-			return buf, bad("a request header line is longer than 8k (Request Header Or Cookie Too Large)")
+			return nil, buf, bad("a request header line is longer than 8k (Request Header Or Cookie Too Large)")
 		}
 		if err != nil {
-			return buf, err
+			return nil, buf, err
 		}
-		if !pick.add(len(l)) {
-			return buf, bad("the request headers are larger than 4 × 8k (Request Header Or Cookie Too Large)")
+		if !pack.add(len(l)) {
+			return nil, buf, bad("the request headers are larger than 4 × 8k (Request Header Or Cookie Too Large)")
 		}
 		l = trimEOL(l)
 		if len(l) == 0 {
-			break
+			return spans, buf, nil
 		}
-		ne, vs, ve, status := splitHeader(l)
+		nameEnd, valStart, valEnd, status := splitHeader(l)
 		if status == invalidHeader {
-			return buf, bad("client sent invalid header line: " + quoteBytes(l))
+			return nil, buf, bad("client sent invalid header line: " + quoteBytes(l))
 		}
 		if status == ignoredHeader {
 			continue // nginx: ignore_invalid_headers on, underscores_in_headers off
 		}
 		off := len(buf)
 		buf = append(buf, l...)
-		spans = append(spans, span{[2]int{off, off + ne}, [2]int{off + vs, off + ve}})
+		spans = append(spans, headerSpan{[2]int{off, off + nameEnd}, [2]int{off + valStart, off + valEnd}})
 	}
-	// The buffer no longer moves: turn offsets into slices.
-	r.line = buf[:len(line):len(line)]
-	r.headers = r.headers[:0]
-	for _, s := range spans {
-		r.headers = append(r.headers, header{buf[s.n[0]:s.n[1]:s.n[1]], buf[s.v[0]:s.v[1]:s.v[1]]})
-	}
-	if err := parseRequestLine(r); err != nil {
-		return buf, err
-	}
-	return buf, processHeaders(r, serverName)
 }
 
 // hasThreeFields reports whether a request line has at least three

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"net"
@@ -27,52 +28,63 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		return c.writeError(r, s, 502, err.Error(), keep)
 	}
 	pick := picker{peers: peers, cfg: cfg, pool: c.p.pool}
-	idempotent := !(eqFold(r.method, "post") || eqFold(r.method, "lock") || eqFold(r.method, "patch"))
-	resp := &c.resp
-	var app *appConn
-	var lastErr error
-	timedOut := false
-	for {
-		server := pick.next(c.clientIP)
-		if server == nil {
-			break
-		}
-		c.upstream = server.addr
-		var sent bool
-		app, sent, err = c.exchange(server, s, resp, bodyLen, idempotent)
-		if err == nil {
-			break
-		}
-		app = nil
-		lastErr = err
-		timedOut = isTimeout(err)
-		if !errors.Is(err, errUpstreamHeader) && !errors.Is(err, errUpstreamTooBig) {
-			server.fail()
-		}
-		// proxy_next_upstream error timeout: try the next server, except
-		// for an invalid response and for non-idempotent requests already
-		// sent.
-		if errors.Is(err, errUpstreamHeader) || errors.Is(err, errUpstreamTooBig) || sent && !idempotent {
-			break
-		}
-	}
+	app, err := c.tryServers(&pick, s, bodyLen, idempotent(r.method))
 	if app == nil {
-		if lastErr == nil {
-			lastErr = errNoLiveUpstream
-		}
-		if timedOut {
-			var ce *connectError
-			if errors.As(lastErr, &ce) {
-				return c.writeError(r, s, 504, "the app did not accept the connection within connect_timeout ("+s.connectTimeout.String()+"): "+lastErr.Error(), keep)
-			}
-			return c.writeError(r, s, 504, "the app did not answer within read_timeout ("+s.readTimeout.String()+"): "+lastErr.Error(), keep)
-		}
-		return c.writeError(r, s, 502, upstreamErrorText(lastErr), keep)
+		status, detail := upstreamFailure(err, s)
+		return c.writeError(r, s, status, detail, keep)
 	}
 	app.peer.ok()
 	c.activePeer = app.peer
 	defer c.releasePeer()
-	return c.relayResponse(r, s, app, resp, keep)
+	return c.relayResponse(r, s, app, &c.resp, keep)
+}
+
+// idempotent reports whether nginx may send a request with this method to
+// another server after it reached one (proxy_next_upstream).
+func idempotent(method []byte) bool {
+	return !(eqFold(method, "post") || eqFold(method, "lock") || eqFold(method, "patch"))
+}
+
+// tryServers sends the request to the servers pick chooses until one
+// answers with a valid response head (in c.resp), like nginx's
+// proxy_next_upstream error timeout: a server that fails is marked and the
+// next one tried, except after an invalid response, or once a
+// non-idempotent request may have reached an app. It returns the
+// answering connection, or nil and the last error.
+func (c *conn) tryServers(pick *picker, s *settings, bodyLen int64, idempotent bool) (*appConn, error) {
+	lastErr := errNoLiveUpstream
+	for {
+		server := pick.next(c.clientIP)
+		if server == nil {
+			return nil, lastErr
+		}
+		c.upstream = server.addr
+		app, sent, err := c.exchange(server, s, &c.resp, bodyLen, idempotent)
+		if err == nil {
+			return app, nil
+		}
+		lastErr = err
+		invalid := errors.Is(err, errUpstreamHeader) || errors.Is(err, errUpstreamTooBig)
+		if !invalid {
+			server.fail()
+		}
+		if invalid || sent && !idempotent {
+			return nil, lastErr
+		}
+	}
+}
+
+// upstreamFailure is the status and detail of the page answering a request
+// no server answered: 504 for a timeout, 502 otherwise.
+func upstreamFailure(err error, s *settings) (int, string) {
+	if !isTimeout(err) {
+		return 502, upstreamErrorText(err)
+	}
+	var ce *connectError
+	if errors.As(err, &ce) {
+		return 504, "the app did not accept the connection within connect_timeout (" + s.connectTimeout.String() + "): " + err.Error()
+	}
+	return 504, "the app did not answer within read_timeout (" + s.readTimeout.String() + "): " + err.Error()
 }
 
 // releasePeer ends the request's count in its peer's active requests
@@ -280,7 +292,7 @@ func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *respon
 		return c.flushIfIdle() == nil && keep
 	}
 	w := c.bodyWriter(f.chunked, f.gz)
-	complete, clientOK := c.copyBody(app, resp, s, w)
+	complete, clientOK := c.copyBody(app, resp, w)
 	if clientOK && w.finish() != nil {
 		clientOK = false
 	}
@@ -376,48 +388,42 @@ func (c *conn) releaseUpstream(app *appConn, resp *response, s *settings, reusab
 // when the upstream has nothing more buffered, flushed to the client, so a
 // streamed response reaches the client chunk by chunk. complete reports
 // whether the whole body was read; clientOK whether the client took it.
-func (c *conn) copyBody(app *appConn, resp *response, s *settings, w bodyWriter) (complete, clientOK bool) {
-	br := app.br
-	remaining := resp.contentLength // -1: until close
-	var cr *chunkedReader
-	if resp.chunked {
-		cr = &chunkedReader{br: br}
-		remaining = 0
+func (c *conn) copyBody(app *appConn, resp *response, w bodyWriter) (complete, clientOK bool) {
+	if !resp.chunked {
+		return c.copySpan(app.br, resp.contentLength, w)
 	}
+	cr := chunkedReader{br: app.br}
 	for {
-		if cr != nil && remaining == 0 {
-			if cr.done {
-				return true, true
-			}
-			if br.Buffered() == 0 {
-				if c.flushBody(w) != nil {
-					return false, false
-				}
-			}
-			size, err := cr.nextChunk()
-			if err != nil {
-				return false, true
-			}
-			if size == 0 {
-				return true, true
-			}
-			remaining = size
-			continue
+		if app.br.Buffered() == 0 && c.flushBody(w) != nil {
+			return false, false
 		}
-		if remaining == 0 {
+		size, err := cr.nextChunk()
+		if err != nil {
+			return false, true
+		}
+		if size == 0 {
 			return true, true
 		}
-		if br.Buffered() == 0 {
-			if err := c.flushBody(w); err != nil {
-				return false, false
-			}
+		if complete, clientOK := c.copySpan(app.br, size, w); !complete || !clientOK {
+			return complete, clientOK
 		}
-		want := br.Buffered()
-		if want == 0 {
-			want = 1
+		if cr.endChunk() != nil {
+			return false, true
 		}
-		if remaining > 0 && int64(want) > remaining {
-			want = int(remaining)
+	}
+}
+
+// copySpan copies n bytes of a body from br to w, or, when n is negative,
+// all until the app closes the connection. What arrived is flushed to the
+// client before each wait for more, as nginx's proxy_buffering off does.
+func (c *conn) copySpan(br *bufio.Reader, n int64, w bodyWriter) (complete, clientOK bool) {
+	for n != 0 {
+		if br.Buffered() == 0 && c.flushBody(w) != nil {
+			return false, false
+		}
+		want := max(br.Buffered(), 1)
+		if n > 0 && int64(want) > n {
+			want = int(n)
 		}
 		p, err := br.Peek(want)
 		if len(p) > 0 {
@@ -425,22 +431,18 @@ func (c *conn) copyBody(app *appConn, resp *response, s *settings, w bodyWriter)
 				return false, false
 			}
 			br.Discard(len(p))
-			if remaining > 0 {
-				remaining -= int64(len(p))
+			if n > 0 {
+				n -= int64(len(p))
 			}
 		}
 		if err != nil {
-			if remaining < 0 && cr == nil && errors.Is(err, io.EOF) {
-				return true, true // close-delimited body ended
+			if n < 0 && errors.Is(err, io.EOF) {
+				return true, true // a close-delimited body ended
 			}
 			return false, true
 		}
-		if cr != nil && remaining == 0 {
-			if cr.endChunk() != nil {
-				return false, true
-			}
-		}
 	}
+	return true, true
 }
 
 func (c *conn) flushBody(w bodyWriter) error {
