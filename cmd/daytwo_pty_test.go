@@ -15,7 +15,52 @@ import (
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
-func init() { execOnTerminal = testExecOnTerminal }
+func init() {
+	execOnTerminal = testExecOnTerminal
+	envSetOnTerminal = testEnvSetOnTerminal
+}
+
+// testEnvSetOnTerminal: `stackctl env set KEY` on a real terminal asks for
+// the value with survey's hidden prompt (the terminal shows a * per
+// character, never the value) and sets what was typed on every host.
+func testEnvSetOnTerminal(t *testing.T, path, key, value string) string {
+	ptm, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptm.Close()
+	defer tty.Close()
+	if err := pty.Setsize(ptm, &pty.Winsize{Rows: 24, Cols: 80}); err != nil {
+		t.Fatal(err)
+	}
+	con := newConsole(t, ptm)
+	ios := &ui.IOStreams{In: tty, Out: tty, ErrOut: tty, InTTY: true, OutTTY: true, ErrTTY: true}
+	f := &Factory{IO: ios, Prompter: func() (ui.Prompter, error) { return ui.NewSurveyPrompter(ios) }}
+	code := make(chan int, 1)
+	go func() { code <- run(f, NewRootCmd(f), []string{"env", "set", "--config", path, key}) }()
+	con.expect("Value of " + key + ":")
+	con.line(value)
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("env set %s on a terminal: exit %d; terminal:\n%s", key, c, con.text())
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("env set %s on a terminal did not end; terminal:\n%s", key, con.text())
+	}
+	con.expect(strings.Repeat("*", len(value)))
+	con.expect("Changed myapp's secrets")
+	tty.Close()
+	select {
+	case <-con.done:
+	case <-time.After(5 * time.Second):
+	}
+	out := con.text()
+	if strings.Contains(out, value) {
+		t.Errorf("the terminal shows the typed value:\n%s", out)
+	}
+	return out
+}
 
 // testExecOnTerminal: `stackctl exec -- sh` on a real terminal gets one on
 // the host, as the app's user; Ctrl-C typed there interrupts the command

@@ -7,13 +7,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
@@ -90,9 +93,15 @@ func TestDayTwo(t *testing.T) {
 	cl := hosttest.Start(t, "web1", "web2")
 	_, path := serverProject(t, cl, "web1", "web2")
 	var outputs []string // everything stackctl printed, checked for secrets at the end
-	sh := func(args ...string) (int, string, string) {
+	var tokens []string  // in every secret set, checked for everywhere
+	keys := []string{}   // the secrets' keys on every host, sorted
+	// shIn runs stackctl with stdin (nil: empty, not a terminal).
+	shIn := func(stdin io.Reader, args ...string) (int, string, string) {
 		t.Helper()
 		ios, _, out, errOut := ui.Test()
+		if stdin != nil {
+			ios.In = stdin
+		}
 		// --config goes right after the command's words: after -- it
 		// would be exec's command.
 		n := 1
@@ -104,6 +113,18 @@ func TestDayTwo(t *testing.T) {
 		outputs = append(outputs, out.String(), errOut.String())
 		return code, out.String(), errOut.String()
 	}
+	sh := func(args ...string) (int, string, string) {
+		t.Helper()
+		return shIn(nil, args...)
+	}
+	// listed is what env list prints for these keys.
+	listed := func(ks []string) string {
+		var b strings.Builder
+		for _, k := range ks {
+			b.WriteString(k + "=••••••••\n")
+		}
+		return b.String()
+	}
 	if code, out, errOut := sh("deploy"); code != 0 {
 		t.Fatalf("deploy: exit %d\n%s%s", code, out, errOut)
 	}
@@ -114,23 +135,29 @@ func TestDayTwo(t *testing.T) {
 
 	t.Run("bad input changes nothing", func(t *testing.T) {
 		for _, c := range []struct {
-			args []string
-			want string
+			args  []string
+			want  string
+			stdin string
 		}{
-			{[]string{"env", "set"}, "at least one KEY=VALUE"},
-			{[]string{"env", "set", "OK=1", "SECRET_KEY"}, `"SECRET_KEY" has no '='`},
-			{[]string{"env", "set", "9LIVES=hunter2"}, `"9LIVES" is not an environment variable name`},
-			{[]string{"env", "set", "BAD-KEY=hunter2"}, `"BAD-KEY" is not an environment variable name`},
-			{[]string{"env", "set", "NUL=hunt\x00er2"}, "NUL byte"},
-			{[]string{"env", "set", "PORT=1"}, "stackctl sets PORT itself"},
-			{[]string{"env", "unset", "SECRET_KEY=hunter2"}, "takes keys, not KEY=VALUE"},
-			{[]string{"exec", "id"}, "stackctl exec [--host DEST] [--root] -- CMD"},
-			{[]string{"exec", "ls", "-la"}, "stackctl exec [--host DEST] [--root] -- CMD"},
-			{[]string{"exec", "--"}, "stackctl exec [--host DEST] [--root] -- CMD"},
-			{[]string{"exec", "--host", "web1", "--host", "web2", "--", "id"}, "exec runs on one host"},
-			{[]string{"logs", "-n", "-5"}, "negative"},
+			{[]string{"env", "set"}, "at least one KEY", ""},
+			{[]string{"env", "set", "OK=1", "SECRET_KEY"}, "SECRET_KEY: stdin is empty", ""},
+			{[]string{"env", "set", "SECRET_KEY"}, "SECRET_KEY: stdin is empty", "\n"},
+			{[]string{"env", "set", "SECRET_KEY", "API_TOKEN"}, "env set SECRET_KEY API_TOKEN: stdin holds one value", "hunter2\n"},
+			{[]string{"env", "set", "SECRET_KEY"}, "the value holds a NUL byte", "hunt\x00er2\n"},
+			{[]string{"env", "set", "9LIVES"}, "an argument without '=' is not an environment variable name", "hunter2\n"},
+			{[]string{"env", "set", "PORT"}, "stackctl sets PORT itself", "hunter2\n"},
+			{[]string{"env", "set", "9LIVES=hunter2"}, `"9LIVES" is not an environment variable name`, ""},
+			{[]string{"env", "set", "BAD-KEY=hunter2"}, `"BAD-KEY" is not an environment variable name`, ""},
+			{[]string{"env", "set", "NUL=hunt\x00er2"}, "NUL byte", ""},
+			{[]string{"env", "set", "PORT=1"}, "stackctl sets PORT itself", ""},
+			{[]string{"env", "unset", "SECRET_KEY=hunter2"}, "takes keys, not KEY=VALUE", ""},
+			{[]string{"exec", "id"}, "stackctl exec [--host DEST] [--root] -- CMD", ""},
+			{[]string{"exec", "ls", "-la"}, "stackctl exec [--host DEST] [--root] -- CMD", ""},
+			{[]string{"exec", "--"}, "stackctl exec [--host DEST] [--root] -- CMD", ""},
+			{[]string{"exec", "--host", "web1", "--host", "web2", "--", "id"}, "exec runs on one host", ""},
+			{[]string{"logs", "-n", "-5"}, "negative", ""},
 		} {
-			code, out, errOut := sh(c.args...)
+			code, out, errOut := shIn(strings.NewReader(c.stdin), c.args...)
 			if code != 2 || !strings.Contains(errOut, c.want) {
 				t.Errorf("stackctl %q: exit %d, stderr %q, want exit 2 and %q", c.args, code, errOut, c.want)
 			}
@@ -160,6 +187,7 @@ func TestDayTwo(t *testing.T) {
 		if !strings.Contains(out, "set DATABASE_URL, SECRET_KEY") || !strings.Contains(out, "nginx → slot") {
 			t.Errorf("env set should name the keys and switch slots:\n%s", out)
 		}
+		keys = append(keys, "DATABASE_URL", "SECRET_KEY")
 		for _, h := range []string{"web1", "web2"} {
 			env := appEnviron(t, cl, h)
 			if !hasEnv(env, "SECRET_KEY="+secret) || !hasEnv(env, "DATABASE_URL="+dbURL) {
@@ -168,17 +196,68 @@ func TestDayTwo(t *testing.T) {
 		}
 	})
 
+	tokens = append(tokens, tok1, tok2)
+
+	// A value piped in (openssl rand … | stackctl env set KEY, or KEY <
+	// file): all of stdin, one trailing newline removed, newlines kept.
+	tok3 := randomToken(t)
+	pem := "-----BEGIN PRIVATE KEY-----\nMIIEvQ" + tok3 + "\nkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----"
+	t.Run("set from a pipe", func(t *testing.T) {
+		pr, pw, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			pw.WriteString(pem + "\n")
+			pw.Close()
+		}()
+		code, out, errOut := shIn(pr, "env", "set", "TLS_KEY")
+		pr.Close()
+		if code != 0 || !strings.Contains(out, "set TLS_KEY") {
+			t.Fatalf("env set TLS_KEY < pipe: exit %d\n%s%s", code, out, errOut)
+		}
+		keys = append(keys, "TLS_KEY")
+		for _, h := range []string{"web1", "web2"} {
+			if env := appEnviron(t, cl, h); !hasEnv(env, "TLS_KEY="+pem) || !hasEnv(env, "SECRET_KEY="+secret) {
+				t.Errorf("%s: the running app lacks the piped value or the earlier secrets (keys: %v)", h, keysOf(env))
+			}
+			file, err := deploy.ParseEnvFile([]byte(cl.SSH(t, h, "cat /etc/stackctl/myapp.env")))
+			if err != nil || file["TLS_KEY"] != pem {
+				t.Errorf("%s: the secrets file does not hold the piped value as sent (%v)", h, err)
+			}
+		}
+	})
+	tokens = append(tokens, tok3)
+
+	// On a terminal: a hidden prompt.
+	t.Run("set on a terminal", func(t *testing.T) {
+		if envSetOnTerminal == nil {
+			t.Skip("no pseudo-terminals on this system")
+		}
+		tok4 := randomToken(t)
+		value := "tok-" + tok4
+		tokens = append(tokens, tok4)
+		outputs = append(outputs, envSetOnTerminal(t, path, "API_TOKEN", value))
+		keys = append(keys, "API_TOKEN")
+		for _, h := range []string{"web1", "web2"} {
+			if env := appEnviron(t, cl, h); !hasEnv(env, "API_TOKEN="+value) || !hasEnv(env, "TLS_KEY="+pem) {
+				t.Errorf("%s: the running app lacks the typed value (keys: %v)", h, keysOf(env))
+			}
+		}
+	})
+	slices.Sort(keys)
+
 	t.Run("secrets only in root-only files", func(t *testing.T) {
 		for _, h := range []string{"web1", "web2"} {
 			// Not in any process's command line, unit or log.
 			visible := cl.SSH(t, h, `ps -eo args; cat /etc/systemd/system/myapp@.service /etc/stackctl/myapp/*.env; ls -la /run/systemd/transient 2>/dev/null; cat /run/systemd/transient/* 2>/dev/null; journalctl --no-pager -o cat; cat /var/log/nginx/*.log 2>/dev/null; true`)
-			for _, tok := range []string{tok1, tok2} {
+			for _, tok := range tokens {
 				if strings.Contains(visible, tok) {
 					t.Errorf("%s: a secret shows in ps, a unit, app.env or a log", h)
 				}
 			}
 			// On disk: only in the secrets file, 0600 root:root.
-			for _, tok := range []string{tok1, tok2} {
+			for _, tok := range tokens {
 				files := strings.Fields(cl.SSH(t, h, "grep -rlsF -D skip -e "+tok+" /etc /var /srv /run /home /tmp /opt /usr/local; true"))
 				if len(files) != 1 || files[0] != "/etc/stackctl/myapp.env" {
 					t.Errorf("%s: a secret is in %v, want only /etc/stackctl/myapp.env", h, files)
@@ -195,7 +274,7 @@ func TestDayTwo(t *testing.T) {
 			diagnose(t, cl)
 		}
 		code, out, errOut := sh("env", "list")
-		if code != 0 || !strings.Contains(out, "DATABASE_URL=••••••••\nSECRET_KEY=••••••••\n") {
+		if code != 0 || out != listed(keys) {
 			t.Errorf("env list: exit %d\n%s%s", code, out, errOut)
 		}
 		code, out, _ = sh("env", "list", "--json")
@@ -203,7 +282,7 @@ func TestDayTwo(t *testing.T) {
 			Host string
 			Keys []string
 		}
-		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || len(list[1].Keys) != 2 {
+		if code != 0 || json.Unmarshal([]byte(out), &list) != nil || len(list) != 2 || !slices.Equal(list[1].Keys, keys) {
 			t.Errorf("env list --json: exit %d %s", code, out)
 		}
 		if code, out, errOut := sh("deploy", "--dry-run"); code != 0 {
@@ -365,7 +444,8 @@ func TestDayTwo(t *testing.T) {
 		if code, out, errOut := sh("env", "unset", "DATABASE_URL"); code != 0 {
 			t.Fatalf("env unset: exit %d\n%s%s", code, out, errOut)
 		}
-		if _, out, _ := sh("env", "list"); out != "SECRET_KEY=••••••••\n" {
+		keys = slices.DeleteFunc(keys, func(k string) bool { return k == "DATABASE_URL" })
+		if _, out, _ := sh("env", "list"); out != listed(keys) {
 			t.Errorf("env list after unset = %q", out)
 		}
 		for _, h := range []string{"web1", "web2"} {
@@ -408,8 +488,10 @@ func TestDayTwo(t *testing.T) {
 	})
 
 	for _, o := range outputs {
-		if strings.Contains(o, tok1) || strings.Contains(o, tok2) {
-			t.Errorf("stackctl printed a secret:\n%s", o)
+		for _, tok := range tokens {
+			if strings.Contains(o, tok) {
+				t.Errorf("stackctl printed a secret:\n%s", o)
+			}
 		}
 	}
 }
@@ -437,6 +519,11 @@ func tailString(s string, n int) string {
 
 // execOnTerminal runs exec on a pseudo-terminal (daytwo_pty_test.go, unix).
 var execOnTerminal func(t *testing.T, path string) string
+
+// envSetOnTerminal runs `env set KEY` on a pseudo-terminal and types
+// value at its prompt; it returns what the terminal showed
+// (daytwo_pty_test.go, unix).
+var envSetOnTerminal func(t *testing.T, path, key, value string) string
 
 func keysOf(env []string) []string {
 	var keys []string

@@ -237,6 +237,11 @@ func (p *promptRecorder) Confirm(msg, help string, def bool) (bool, error) {
 	return def, nil
 }
 
+func (p *promptRecorder) Password(msg, help string) (string, error) {
+	p.asked = append(p.asked, msg)
+	return "", nil
+}
+
 // TestNewAsksOnlyWhatFlagsLeaveOpen: on a terminal, flags given are not
 // asked again; a bad flag fails before any question.
 func TestNewAsksOnlyWhatFlagsLeaveOpen(t *testing.T) {
@@ -285,3 +290,4 @@ func (interrupter) Input(string, string, string, func(string) error) (string, er
 	return "", ui.ErrInterrupted
 }
 func (interrupter) Confirm(string, string, bool) (bool, error) { return false, ui.ErrInterrupted }
+func (interrupter) Password(string, string) (string, error)    { return "", ui.ErrInterrupted }

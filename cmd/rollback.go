@@ -28,7 +28,9 @@ func newCmdRollbackWith(f *Factory, runF func(context.Context, *rollbackOptions)
 host ran before its current release, or RELEASE (an id 'stackctl releases'
 lists). Nothing is built or sent: the idle slot starts the release, it must
 answer app.health, nginx switches to it with a graceful reload, and the
-other slot stops — no request fails. Same as 'stackctl deploy --rollback'
+other slot stops — no request fails. Hosts go one by one; when one cannot
+switch, the hosts already rolled back go back to the release they ran, so
+every host keeps running one release. Same as 'stackctl deploy --rollback'
 with hosts.`,
 		Example: `  stackctl rollback --host web1
   stackctl rollback 20261202T101500Z

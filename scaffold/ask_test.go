@@ -70,6 +70,8 @@ func (s *stubPrompter) Confirm(msg, help string, def bool) (bool, error) {
 	return false, err
 }
 
+func (s *stubPrompter) Password(msg, help string) (string, error) { return s.next(msg) }
+
 func TestAskEverything(t *testing.T) {
 	p := &stubPrompter{answers: []string{"", "example.com/me/app", "99999", "5001", "bad domain", "app.example.org", "5001", "9001", "n"}}
 	o := Defaults("app")

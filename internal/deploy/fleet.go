@@ -106,6 +106,7 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 	info.ID = id
 	for _, r := range runs {
 		r.id = id
+		r.ranBefore = r.state.Current
 		r.oldSlot = r.state.Slot
 		r.newSlot = "a"
 		if r.oldSlot != "" {
@@ -143,7 +144,7 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		if len(failed) > 0 {
 			err := errors.Join(failed...)
 			if len(done) > 0 {
-				err = errors.Join(err, f.revert(done))
+				err = errors.Join(err, f.revert(done, true))
 				fmt.Fprintf(f.Out, "\n%s every host is back on the release it ran before.\n", f.p.Yellow("Rolled back:"))
 			}
 			return err
@@ -234,16 +235,19 @@ func (r *hostRun) goLive(ctx context.Context, info *ReleaseInfo) error {
 	return r.finish(context.WithoutCancel(ctx), r.id, info)
 }
 
-// revert switches hosts that took the new release back to the release
-// they ran before.
-func (f *fleet) revert(done []*hostRun) error {
+// revert switches hosts that this command switched back to the release
+// each ran before it (ranBefore), through the same two-slot switch, on a
+// context of its own: Ctrl-C still reverts. With forget, the release they
+// leave (a deploy's refused release) is removed from their history and
+// disk; a rollback's target stays, as it was before.
+func (f *fleet) revert(done []*hostRun, forget bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var errs []error
 	for _, r := range done {
-		refused := r.state.Current
-		prev := r.previous()
-		if prev == "" {
+		left := r.state.Current
+		prev := r.ranBefore
+		if prev == "" || prev == left {
 			// The host had no release before: nothing to go back to.
 			continue
 		}
@@ -252,8 +256,10 @@ func (f *fleet) revert(done []*hostRun) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := r.forget(ctx, refused); err != nil {
-			errs = append(errs, err)
+		if forget {
+			if err := r.forget(ctx, left); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
@@ -330,18 +336,43 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 			return err
 		}
 	}
+	// Host by host; when one fails, the hosts already rolled back switch
+	// back to the release they ran, so every host keeps running one
+	// release (DEPLOY.md "Several hosts").
+	var done []*hostRun
 	for _, r := range runs {
 		to := r.id
 		if to == r.state.Current {
 			r.say(r.h, "already runs release %s", to)
 			continue
 		}
+		r.ranBefore = r.state.Current
 		if err := r.switchTo(ctx, to); err != nil {
-			return err
+			return f.undoRollback(done, err)
 		}
+		done = append(done, r)
 	}
 	fmt.Fprintf(f.Out, "\n%s %s on %s in %s.\n", f.p.Bold("Rolled back"), f.c.Name, hostNames(runs), since(start))
 	return nil
+}
+
+// undoRollback switches the hosts a rollback already switched (done) back
+// to the release each ran before, after cause stopped the rollback on the
+// next host, and says so in the error it returns.
+func (f *fleet) undoRollback(done []*hostRun, cause error) error {
+	if len(done) == 0 {
+		return cause
+	}
+	was := make([]string, len(done))
+	for i, r := range done {
+		was[i] = r.h.Name() + " back on " + r.ranBefore
+	}
+	if err := f.revert(done, false); err != nil {
+		return errors.Join(cause, ui.WithFix(fmt.Errorf("switching %s back to the release they ran before the rollback failed, so the hosts may run different releases: %w", hostNames(done), err),
+			"see 'stackctl releases', then 'stackctl rollback RELEASE' to put every host on one release"))
+	}
+	fmt.Fprintf(f.Out, "\n%s every host is back on the release it ran before the rollback.\n", f.p.Yellow("Rollback undone:"))
+	return errors.Join(cause, fmt.Errorf("rollback undone: every host runs the release it ran before the rollback (%s)", strings.Join(was, ", ")))
 }
 
 // HostReleases is one host's releases, oldest first.

@@ -120,10 +120,13 @@ type hostRun struct {
 
 	id               string
 	oldSlot, newSlot string
-	prepared         bool // the release folder exists
-	slotBefore       HostFile
-	switched         bool
-	locked           bool
+	// ranBefore is the release the host was current on before this
+	// command switched it: what revert goes back to.
+	ranBefore  string
+	prepared   bool // the release folder exists
+	slotBefore HostFile
+	switched   bool
+	locked     bool
 }
 
 // fleet is one command over every host.
@@ -708,7 +711,9 @@ func (r *hostRun) prunable() []string {
 	}
 	sort.Strings(ids)
 	ids = dedupe(ids)
-	keep := map[string]bool{r.state.Current: true, r.previous(): true}
+	// The release the host ran before this command stays too: a rollback
+	// to an older release can still be undone, and rolled forward again.
+	keep := map[string]bool{r.state.Current: true, r.previous(): true, r.ranBefore: true}
 	var out []string
 	excess := len(ids) - r.c.Deploy.KeepReleases
 	for _, id := range ids {

@@ -276,3 +276,124 @@ func lbAnswer(addr string) (int, string) {
 	json.NewDecoder(resp.Body).Decode(&e)
 	return resp.StatusCode, e.Host
 }
+
+// A rollback over two hosts behind the lb that fails on the second host
+// (its copy of the target release is damaged: the binary cannot run)
+// switches the first host back to the release it ran: under load through
+// the lb no request fails, the error says what happened, both hosts run
+// the release they ran before, with state.json, the current link, the
+// serving slot and 'releases' agreeing, and the target release is still
+// on disk on both, so the rollback works once web2 is repaired.
+func TestRollbackUndoneWhenALaterHostFails(t *testing.T) {
+	cl := hosttest.Start(t, "web1", "web2", "lb1")
+	lb := cl.Host("lb1").Addr
+	c := echoProject(t)
+	hs := dial(t, cl, "", "web1", "web2", "lb1")
+	o := hostOpts(c, hs[:2], nil)
+	o.LB = hs[2]
+	o.HealthTimeout = 10 * time.Second
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range []string{"lb1", "web1", "web2"} {
+				out, _ := cl.TrySSH(h, "cat /var/lib/stackctl/echo/state.json; readlink /srv/echo/current /srv/echo/slots/a /srv/echo/slots/b; cat /etc/stackctl/echo/upstream.conf; systemctl is-active echo@a echo@b")
+				t.Logf("%s:\n%s", h, out)
+			}
+		}
+	})
+	deployOK(t, o)
+	setEcho(t, c, "v2", "")
+	deployOK(t, o)
+	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
+		t.Fatalf("after the second deploy: %v", got)
+	}
+	list, err := ListReleases(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || len(list[0].Releases) != 2 || len(list[1].Releases) != 2 {
+		t.Fatalf("releases before the rollback: %+v", list)
+	}
+	v1, v2 := list[0].Releases[0].ID, list[0].Releases[1].ID
+	if !list[0].Releases[1].Current || list[1].Releases[0].ID != v1 || list[1].Releases[1].ID != v2 {
+		t.Fatalf("releases before the rollback: %+v", list)
+	}
+	slots := map[string]string{"web1": list[0].Slot, "web2": list[1].Slot}
+
+	// web2's copy of v1 cannot run: its slot never starts there.
+	bin := "/srv/echo/releases/" + v1 + "/bin/echo"
+	mode := strings.TrimSpace(cl.SSH(t, "web2", "stat -c %a "+bin))
+	cl.SSH(t, "web2", "chmod 000 "+bin)
+
+	var buf bytes.Buffer
+	o.Out = &buf
+	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
+	start := time.Now()
+	err = RollbackHosts(context.Background(), o, "")
+	l.Check(t, "rollback undone on web1")
+	t.Logf("failed rollback took %.1fs: %v\n%s", time.Since(start).Seconds(), err, buf.String())
+	if err == nil {
+		t.Fatalf("the rollback succeeded with web2's release damaged:\n%s", buf.String())
+	}
+	for _, want := range []string{"web2: release " + v1, "rollback undone", "web1 back on " + v2} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if !strings.Contains(buf.String(), "↩ back to release "+v2) {
+		t.Errorf("the output does not say web1 went back:\n%s", buf.String())
+	}
+
+	// Every host runs v2 again, and every record agrees.
+	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
+		t.Errorf("after the failed rollback: %v, want web1 and web2 on v2", got)
+	}
+	list, err = ListReleases(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"web1", "web2"} {
+		hr := list[i]
+		var current []string
+		onDisk := map[string]bool{}
+		for _, ri := range hr.Releases {
+			if ri.Current {
+				current = append(current, ri.ID)
+			}
+			onDisk[ri.ID] = ri.OnDisk
+		}
+		if len(current) != 1 || current[0] != v2 || !onDisk[v1] || !onDisk[v2] || len(hr.Releases) != 2 {
+			t.Errorf("%s: releases say current %v, on disk %v; want current %s and both releases on disk", name, current, onDisk, v2)
+		}
+		link := strings.TrimSpace(cl.SSH(t, name, "readlink /srv/echo/current"))
+		slotLink := strings.TrimSpace(cl.SSH(t, name, "readlink /srv/echo/slots/"+hr.Slot))
+		active := strings.Fields(cl.SSH(t, name, "systemctl is-active echo@a echo@b || true"))
+		up := cl.SSH(t, name, "cat /etc/stackctl/echo/upstream.conf")
+		port := SlotPort(c, hr.Slot)
+		if link != "releases/"+v2 || slotLink != "../releases/"+v2 || !strings.Contains(up, fmt.Sprintf(":%d", port)) {
+			t.Errorf("%s: current -> %s, slot %s -> %s, upstream %q; want both on %s and the upstream on :%d", name, link, hr.Slot, slotLink, up, v2, port)
+		}
+		want := []string{"active", "inactive"}
+		if hr.Slot == "b" {
+			want = []string{"inactive", "active"}
+		}
+		if len(active) != 2 || active[0] != want[0] || active[1] != want[1] {
+			t.Errorf("%s: slots a, b are %v; state says slot %s serves", name, active, hr.Slot)
+		}
+	}
+	if list[1].Slot != slots["web2"] {
+		t.Errorf("web2 serves from slot %s, before the rollback %s: it should not have switched", list[1].Slot, slots["web2"])
+	}
+	if out := cl.SSH(t, "web1", "ls /var/lib/stackctl/echo/lock 2>&1 || true"); !strings.Contains(out, "No such file") {
+		t.Errorf("web1's lock is left: %s", out)
+	}
+
+	// Repaired, the same rollback goes through on both hosts.
+	cl.SSH(t, "web2", "chmod "+mode+" "+bin)
+	o.Out = &buf
+	if err := RollbackHosts(context.Background(), o, ""); err != nil {
+		t.Fatalf("rollback after the repair: %v\n%s", err, buf.String())
+	}
+	if got := versions(t, lb, 20); got["web1"] != "v1" || got["web2"] != "v1" {
+		t.Errorf("after the repaired rollback: %v, want v1 on both", got)
+	}
+}

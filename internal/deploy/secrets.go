@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -48,39 +49,56 @@ func checkKey(key, arg string) error {
 	return nil
 }
 
-// ParseSetArgs reads the arguments of `stackctl env set`: KEY=VALUE each.
-// An argument without '=', a key that is not an environment variable name
-// or a value with a NUL byte is refused as a usage error naming the
-// argument (never its value). A key given twice keeps the last value.
-func ParseSetArgs(args []string) (map[string]string, error) {
+// ParseSetArgs reads the arguments of `stackctl env set`: KEY=VALUE, or a
+// KEY alone, whose value the command then reads from a hidden prompt or
+// stdin, so that it is never on a command line. It returns the values
+// given and the keys left to read, in the order given. An argument that is
+// not an environment variable name (before its '=', if any), a key deploy
+// sets itself, or a value with a NUL byte is refused as a usage error
+// naming the argument (never its value). A key given twice keeps its last
+// form.
+func ParseSetArgs(args []string) (set map[string]string, read []string, err error) {
 	if len(args) == 0 {
-		return nil, ui.Usagef("stackctl env set KEY=VALUE…", "env set needs at least one KEY=VALUE")
+		return nil, nil, ui.Usagef("stackctl env set KEY (asks for the value, or reads it from stdin), or KEY=VALUE", "env set needs at least one KEY")
 	}
-	set := map[string]string{}
+	set = map[string]string{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, ui.Usagef("write it as "+safeArg(a)+"=VALUE (quote the value for your shell)", "%q has no '=': env set takes KEY=VALUE; nothing was changed", safeArg(a))
+			if !envKeyRE.MatchString(a) {
+				// Maybe a value typed without its key: never shown.
+				return nil, nil, ui.Usagef("name a key: env set KEY reads its value from a prompt or stdin; env set KEY=VALUE takes it from the command line",
+					"an argument without '=' is not an environment variable name; nothing was changed")
+			}
+			if err := checkKey(a, a); err != nil {
+				return nil, nil, err
+			}
+			delete(set, a)
+			if !slices.Contains(read, a) {
+				read = append(read, a)
+			}
+			continue
 		}
 		if err := checkKey(k, k+"=…"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if strings.IndexByte(v, 0) >= 0 {
-			return nil, ui.Usagef("remove the NUL byte: an environment variable cannot hold one", "%q: the value holds a NUL byte; nothing was changed", k+"=…")
+		if err := CheckSecretValue(k+"=…", v); err != nil {
+			return nil, nil, err
 		}
 		set[k] = v
+		read = slices.DeleteFunc(read, func(r string) bool { return r == k })
 	}
-	return set, nil
+	return set, read, nil
 }
 
-// safeArg is an argument without '=' as an error may show it: a user who
-// forgot '=' may have typed only a value, so only a name-like argument is
-// shown whole.
-func safeArg(a string) string {
-	if envKeyRE.MatchString(a) {
-		return a
+// CheckSecretValue refuses a value that an environment variable cannot
+// hold (a NUL byte), as a usage error naming what (the argument or key,
+// never the value).
+func CheckSecretValue(what, v string) error {
+	if strings.IndexByte(v, 0) >= 0 {
+		return ui.Usagef("remove the NUL byte: an environment variable cannot hold one", "%q: the value holds a NUL byte; nothing was changed", what)
 	}
-	return "the argument"
+	return nil
 }
 
 // ParseUnsetArgs reads the keys of `stackctl env unset`.

@@ -52,27 +52,33 @@ func TestParseEnvFileForms(t *testing.T) {
 	}
 }
 
-// Bad input is a usage error that names the argument and never shows a
-// value.
+// KEY=VALUE gives a value, a KEY alone asks for one (the last form of a
+// key wins); bad input is a usage error that names the argument and never
+// shows a value.
 func TestParseSecretArgs(t *testing.T) {
-	set, err := ParseSetArgs([]string{"A=1", "B=x=y", "A=2", "EMPTY="})
-	if err != nil || set["A"] != "2" || set["B"] != "x=y" || set["EMPTY"] != "" || len(set) != 3 {
-		t.Errorf("ParseSetArgs = %v, %v", set, err)
+	set, read, err := ParseSetArgs([]string{"A=1", "B=x=y", "A=2", "EMPTY="})
+	if err != nil || set["A"] != "2" || set["B"] != "x=y" || set["EMPTY"] != "" || len(set) != 3 || len(read) != 0 {
+		t.Errorf("ParseSetArgs = %v, %v, %v", set, read, err)
+	}
+	set, read, err = ParseSetArgs([]string{"A=1", "SECRET_KEY", "B", "A", "B=2", "SECRET_KEY"})
+	if err != nil || len(set) != 1 || set["B"] != "2" || strings.Join(read, " ") != "SECRET_KEY A" {
+		t.Errorf("ParseSetArgs with keys alone = %v, read %q, %v; want B=2 and SECRET_KEY, A to read", set, read, err)
 	}
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{nil, "at least one KEY=VALUE"},
-		{[]string{"A=1", "SECRET_KEY"}, `"SECRET_KEY" has no '='`},
-		{[]string{"hunter2-no-equals!"}, `"the argument" has no '='`},
+		{nil, "at least one KEY"},
+		{[]string{"hunter2-no-equals!"}, "an argument without '=' is not an environment variable name"},
+		{[]string{"A=1", "9LIVES"}, "an argument without '=' is not an environment variable name"},
+		{[]string{"PORT"}, "stackctl sets PORT itself"},
 		{[]string{"1KEY=topsecret"}, `"1KEY=…": "1KEY" is not`},
 		{[]string{"BAD-KEY=topsecret"}, `"BAD-KEY" is not an environment variable name`},
 		{[]string{"=topsecret"}, `"" is not an environment variable name`},
 		{[]string{"K=top\x00secret"}, "NUL byte"},
 		{[]string{"PORT=1"}, "stackctl sets PORT itself"},
 	} {
-		_, err := ParseSetArgs(c.args)
+		_, _, err := ParseSetArgs(c.args)
 		if err == nil || !strings.Contains(err.Error(), c.want) || ui.ExitCode(err) != 2 {
 			t.Errorf("ParseSetArgs(%q) = %v (exit %d), want a usage error with %q", c.args, err, ui.ExitCode(err), c.want)
 			continue

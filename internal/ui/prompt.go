@@ -18,6 +18,8 @@ type Prompter interface {
 	Input(message, help, def string, validate func(string) error) (string, error)
 	// Confirm asks a yes/no question.
 	Confirm(message, help string, def bool) (bool, error)
+	// Password asks for a secret; what is typed is not shown.
+	Password(message, help string) (string, error)
 }
 
 // ErrInterrupted is returned when the user presses Ctrl-C at a prompt.
@@ -88,6 +90,14 @@ func (p *SurveyPrompter) Input(message, help, def string, validate func(string) 
 func (p *SurveyPrompter) Confirm(message, help string, def bool) (bool, error) {
 	var ans bool
 	q := &survey.Confirm{Message: message, Help: help, Default: def}
+	err := survey.AskOne(q, &ans, p.opts()...)
+	return ans, interrupted(err)
+}
+
+// Password implements Prompter: survey shows a * per typed character.
+func (p *SurveyPrompter) Password(message, help string) (string, error) {
+	var ans string
+	q := &survey.Password{Message: message, Help: help}
 	err := survey.AskOne(q, &ans, p.opts()...)
 	return ans, interrupted(err)
 }
