@@ -194,63 +194,71 @@ func (pick *picker) next(clientIP net.IP) *peer {
 	if pick.triedN >= n || pick.triedN >= 64 {
 		return nil
 	}
-	now := time.Now()
 	if n == 1 {
 		// nginx never marks the single server of an upstream as failed.
 		pick.triedN++
 		pick.tried |= 1
 		return pick.peers[0]
 	}
-	start := 0
+	now := time.Now()
+	var server *peer
 	switch pick.cfg.policy {
 	case "ip_hash":
-		if pick.triedN == 0 {
-			pick.hash = ipHash(clientIP)
-			start = int(pick.hash % uint32(n))
-		} else {
-			start = int(pick.pool.rr.Add(1) % uint64(n))
-		}
+		server = pick.ipHash(now, clientIP)
 	case "least_conn":
-		// ngx_http_upstream_get_least_conn_peer: the fewest active
-		// requests, ties broken by the smooth weighted round robin.
-		best, bestN := -1, int64(0)
-		for i := 0; i < n; i++ {
-			if pick.tried&(1<<i) != 0 || !pick.peers[i].available(pick.cfg, now, false) {
-				continue
-			}
-			if a := pick.peers[i].active.Load(); best < 0 || a < bestN {
-				best, bestN = i, a
-			}
-		}
-		if best < 0 {
-			return pick.exhausted()
-		}
-		if server := pick.smooth(now, func(i int) bool { return pick.peers[i].active.Load() == bestN }); server != nil {
-			return server
-		}
-		// The counts moved since: any available peer will do.
-		if server := pick.smooth(now, func(int) bool { return true }); server != nil {
-			return server
-		}
-		return pick.exhausted()
+		server = pick.leastConn(now)
 	default:
-		if server := pick.smooth(now, func(int) bool { return true }); server != nil {
-			return server
-		}
+		server = pick.smooth(now, func(int) bool { return true })
+	}
+	if server == nil {
 		return pick.exhausted()
+	}
+	return server
+}
+
+// ipHash is ngx_http_upstream_get_ip_hash_peer: the server the client's
+// address hashes to, then (once that failed) the next available one from a
+// shared round robin position.
+func (pick *picker) ipHash(now time.Time, clientIP net.IP) *peer {
+	n := len(pick.peers)
+	var start int
+	if pick.triedN == 0 {
+		pick.hash = ipHash(clientIP)
+		start = int(pick.hash % uint32(n))
+	} else {
+		start = int(pick.pool.rr.Add(1) % uint64(n))
 	}
 	for k := 0; k < n; k++ {
 		i := (start + k) % n
-		if pick.tried&(1<<i) != 0 {
-			continue
-		}
-		if pick.peers[i].available(pick.cfg, now, true) {
+		if pick.tried&(1<<i) == 0 && pick.peers[i].available(pick.cfg, now, true) {
 			pick.triedN++
 			pick.tried |= 1 << i
 			return pick.peers[i]
 		}
 	}
-	return pick.exhausted()
+	return nil
+}
+
+// leastConn is ngx_http_upstream_get_least_conn_peer: the fewest active
+// requests, ties broken by the smooth weighted round robin.
+func (pick *picker) leastConn(now time.Time) *peer {
+	best, bestN := -1, int64(0)
+	for i, server := range pick.peers {
+		if pick.tried&(1<<i) != 0 || !server.available(pick.cfg, now, false) {
+			continue
+		}
+		if a := server.active.Load(); best < 0 || a < bestN {
+			best, bestN = i, a
+		}
+	}
+	if best < 0 {
+		return nil
+	}
+	if server := pick.smooth(now, func(i int) bool { return pick.peers[i].active.Load() == bestN }); server != nil {
+		return server
+	}
+	// The counts moved since: any available peer will do.
+	return pick.smooth(now, func(int) bool { return true })
 }
 
 // smooth is ngx_http_upstream_get_peer, nginx's smooth weighted round
