@@ -83,9 +83,41 @@ func httpDate(now time.Time) []byte {
 	if d := dateCache.Load(); d != nil && d.sec == sec {
 		return d.b
 	}
-	d := &dateValue{sec: sec, b: now.UTC().AppendFormat(nil, "Mon, 02 Jan 2006 15:04:05 GMT")}
+	d := &dateValue{sec: sec, b: appendHTTPDate(nil, now)}
 	dateCache.Store(d)
 	return d.b
+}
+
+// appendHTTPDate appends t as an HTTP date ("Mon, 02 Jan 2006 15:04:05
+// GMT", RFC 9110's IMF-fixdate), what time.AppendFormat with that layout
+// gives, without parsing the layout for every Last-Modified and Expires.
+func appendHTTPDate(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	year, month, day := t.Date()
+	hour, minute, second := t.Clock()
+	b = append(b, "SunMonTueWedThuFriSat"[3*t.Weekday():3*t.Weekday()+3]...)
+	b = append(b, ", "...)
+	b = appendTwoDigits(b, day)
+	b = append(b, ' ')
+	b = append(b, "JanFebMarAprMayJunJulAugSepOctNovDec"[3*(month-1):3*month]...)
+	b = append(b, ' ')
+	if year >= 1000 && year <= 9999 {
+		b = appendTwoDigits(b, year/100)
+		b = appendTwoDigits(b, year%100)
+	} else {
+		b = t.AppendFormat(b, "2006")
+	}
+	b = append(b, ' ')
+	b = appendTwoDigits(b, hour)
+	b = append(b, ':')
+	b = appendTwoDigits(b, minute)
+	b = append(b, ':')
+	b = appendTwoDigits(b, second)
+	return append(b, " GMT"...)
+}
+
+func appendTwoDigits(b []byte, n int) []byte {
+	return append(b, byte('0'+n/10), byte('0'+n%10))
 }
 
 // Security headers: nginxconfig.io's defaults, added with "always".

@@ -100,7 +100,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 // answered is true and stay says whether the connection stays open.
 func (c *conn) openStaticFile(r *request, s *settings, sd *staticDir, keep bool) (f *staticFile, name string, answered, stay bool) {
 	rel := strings.TrimPrefix(r.path, sd.url)
-	root, err := sd.roots.get(time.Now())
+	root, err := sd.roots.get(r.start) // the request arrived a moment ago
 	if err != nil {
 		return nil, "", true, c.writeError(r, s, 404, "the static folder "+sd.dir+" cannot be opened: "+err.Error(), keep)
 	}
@@ -163,7 +163,7 @@ func chooseStaticAnswer(r *request, f *staticFile, buf *[]byte) staticAnswer {
 	b = strconv.AppendInt(b, f.size, 16)
 	b = append(b, '"')
 	etagEnd := len(b)
-	b = mtime.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	b = appendHTTPDate(b, mtime)
 	*buf = b
 	a := staticAnswer{
 		status: 200, statusLine: "200 OK", length: f.size,
@@ -389,7 +389,7 @@ func appendExpires(b []byte, d time.Duration) []byte {
 		return b
 	}
 	b = append(b, "Expires: "...)
-	b = time.Now().Add(d).UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	b = appendHTTPDate(b, time.Now().Add(d))
 	b = append(b, "\r\nCache-Control: max-age="...)
 	b = strconv.AppendInt(b, int64(d/time.Second), 10)
 	return append(b, "\r\n"...)
