@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -343,11 +344,16 @@ func TestDeployTLS(t *testing.T) {
 	if !res.TLS || !res.Healthy || strings.Contains(out.String(), "TLS is disabled") {
 		t.Errorf("TLS=%v healthy=%v\n%s", res.TLS, res.Healthy, out.String())
 	}
-	// Plain HTTP now redirects to HTTPS.
-	status, _, hdr := get(t, "http://"+c.Nginx.Listen+"/", "tlsapp.test")
-	if status != 301 || !strings.HasPrefix(hdr.Get("Location"), "https://tlsapp.test") {
-		t.Errorf("HTTP: %d Location %q", status, hdr.Get("Location"))
-	}
+	// Plain HTTP now redirects to HTTPS. `nginx -s reload` only signals
+	// the master, which then loads the new site while its old workers
+	// still answer: wait for the new configuration, not for a fixed time.
+	waitFor(t, 10*time.Second, func() error {
+		status, _, hdr := get(t, "http://"+c.Nginx.Listen+"/", "tlsapp.test")
+		if status != 301 || !strings.HasPrefix(hdr.Get("Location"), "https://tlsapp.test") {
+			return fmt.Errorf("HTTP: %d Location %q, want a 301 to https://tlsapp.test", status, hdr.Get("Location"))
+		}
+		return nil
+	})
 }
 
 // A wildcard name with TLS needs a certificate the user brings.
