@@ -278,9 +278,7 @@ func parseRequestLine(r *request) error {
 		return bad("client sent invalid method in " + quoteBytes(l))
 	}
 	r.method = l[:i]
-	for i < len(l) && l[i] == ' ' {
-		i++
-	}
+	i = skipSpaces(l, i)
 	us := i
 	for i < len(l) && l[i] != ' ' {
 		if l[i] < ' ' || l[i] == 0x7f {
@@ -289,28 +287,45 @@ func parseRequestLine(r *request) error {
 		i++
 	}
 	r.uri = l[us:i]
-	for i < len(l) && l[i] == ' ' {
-		i++
-	}
-	v := l[i:]
-	for len(v) > 0 && v[len(v)-1] == ' ' {
-		v = v[:len(v)-1]
-	}
+	v := bytes.TrimRight(l[skipSpaces(l, i):], " ")
 	if len(r.uri) == 0 || len(v) < 8 || string(v[:5]) != "HTTP/" {
 		return bad("client sent invalid request line " + quoteBytes(l))
 	}
-	major, rest, ok := parseDigits(v[5:])
-	if !ok || len(rest) < 2 || rest[0] != '.' {
-		return bad("client sent invalid HTTP version")
-	}
-	minor, rest, ok := parseDigits(rest[1:])
-	if !ok || len(rest) != 0 || major > 99 || minor > 99 {
-		return bad("client sent invalid HTTP version")
-	}
-	if major != 1 {
-		return &statusError{505, "client sent an HTTP version other than 1.x"}
+	major, minor, err := parseVersion(v[5:])
+	if err != nil {
+		return err
 	}
 	r.major, r.minor = major, minor
+	return r.setTarget()
+}
+
+func skipSpaces(l []byte, i int) int {
+	for i < len(l) && l[i] == ' ' {
+		i++
+	}
+	return i
+}
+
+// parseVersion parses the "1.1" of "HTTP/1.1": major and minor of at most
+// two digits; a major version other than 1 is 505.
+func parseVersion(v []byte) (major, minor int, err error) {
+	major, rest, ok := parseDigits(v)
+	if !ok || len(rest) < 2 || rest[0] != '.' {
+		return 0, 0, bad("client sent invalid HTTP version")
+	}
+	minor, rest, ok = parseDigits(rest[1:])
+	if !ok || len(rest) != 0 || major > 99 || minor > 99 {
+		return 0, 0, bad("client sent invalid HTTP version")
+	}
+	if major != 1 {
+		return 0, 0, &statusError{505, "client sent an HTTP version other than 1.x"}
+	}
+	return major, minor, nil
+}
+
+// setTarget reads r.uri: an absolute-form target gives $host and the path
+// passed on; the path is normalised for location matching.
+func (r *request) setTarget() error {
 	if r.uri[0] != '/' {
 		host, path, ok := splitAbsoluteURI(r.uri)
 		if !ok {
