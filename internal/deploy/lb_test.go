@@ -135,6 +135,31 @@ func versions(t *testing.T, lb string, n int) map[string]string {
 	return seen
 }
 
+// lbCluster boots web1, web2 and lb1 and returns them, the lb's address,
+// the echo project and the options that deploy it to both app hosts behind
+// lb1. When the test fails, each host's nginx errors, upstream, slots and
+// release state are logged.
+func lbCluster(t *testing.T) (*hosttest.Cluster, string, *stack.Config, HostsOptions) {
+	t.Helper()
+	cl := hosttest.Start(t, "web1", "web2", "lb1")
+	c := echoProject(t)
+	hs := dial(t, cl, "", "web1", "web2", "lb1")
+	o := hostOpts(c, hs[:2], nil)
+	o.LB = hs[2]
+	o.HealthTimeout = 10 * time.Second
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		for _, h := range []string{"lb1", "web1", "web2"} {
+			out, _ := cl.TrySSH(h, "tail -n 20 /var/log/nginx/echo.error.log; cat /etc/stackctl/echo/upstream.conf; systemctl is-active echo@a echo@b; ss -ltnp; "+
+				"cat /var/lib/stackctl/echo/state.json; readlink /srv/echo/current /srv/echo/slots/a /srv/echo/slots/b")
+			t.Logf("%s:\n%s", h, out)
+		}
+	})
+	return cl, cl.Host("lb1").Addr, c, o
+}
+
 // Two app hosts behind a load-balancer host: requests reach both; the app
 // sees the client's address and scheme as on one host (the same headers as
 // when the client talks to an app host directly), a client cannot spoof
@@ -142,21 +167,7 @@ func versions(t *testing.T, lb string, n int) map[string]string {
 // release that is unhealthy on the second host is refused and the first
 // goes back, so every host ends on one release; rollback covers every host.
 func TestRollingDeployBehindLB(t *testing.T) {
-	cl := hosttest.Start(t, "web1", "web2", "lb1")
-	lb := cl.Host("lb1").Addr
-	c := echoProject(t)
-	hs := dial(t, cl, "", "web1", "web2", "lb1")
-	o := hostOpts(c, hs[:2], nil)
-	o.LB = hs[2]
-	o.HealthTimeout = 10 * time.Second
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, h := range []string{"lb1", "web1", "web2"} {
-				out, _ := cl.TrySSH(h, "tail -n 20 /var/log/nginx/echo.error.log; cat /etc/stackctl/echo/upstream.conf; systemctl is-active echo@a echo@b; ss -ltnp")
-				t.Logf("%s:\n%s", h, out)
-			}
-		}
-	})
+	cl, lb, c, o := lbCluster(t)
 	out := deployOK(t, o)
 	if !strings.Contains(out, "lb1") || !strings.Contains(out, "nginx → "+cl.Host("web1").Addr+":80, "+cl.Host("web2").Addr+":80") {
 		t.Errorf("the lb's site was not installed over both hosts:\n%s", out)
@@ -285,21 +296,7 @@ func lbAnswer(addr string) (int, string) {
 // serving slot and 'releases' agreeing, and the target release is still
 // on disk on both, so the rollback works once web2 is repaired.
 func TestRollbackUndoneWhenALaterHostFails(t *testing.T) {
-	cl := hosttest.Start(t, "web1", "web2", "lb1")
-	lb := cl.Host("lb1").Addr
-	c := echoProject(t)
-	hs := dial(t, cl, "", "web1", "web2", "lb1")
-	o := hostOpts(c, hs[:2], nil)
-	o.LB = hs[2]
-	o.HealthTimeout = 10 * time.Second
-	t.Cleanup(func() {
-		if t.Failed() {
-			for _, h := range []string{"lb1", "web1", "web2"} {
-				out, _ := cl.TrySSH(h, "cat /var/lib/stackctl/echo/state.json; readlink /srv/echo/current /srv/echo/slots/a /srv/echo/slots/b; cat /etc/stackctl/echo/upstream.conf; systemctl is-active echo@a echo@b")
-				t.Logf("%s:\n%s", h, out)
-			}
-		}
-	})
+	cl, lb, c, o := lbCluster(t)
 	deployOK(t, o)
 	setEcho(t, c, "v2", "")
 	deployOK(t, o)

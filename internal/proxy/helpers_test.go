@@ -179,15 +179,8 @@ func startProxy(t *testing.T, c *stack.Config, opts Options) (*Proxy, string) {
 // rawExchange sends raw bytes on a new connection and reads one response.
 func rawExchange(t *testing.T, addr, raw string) (*http.Response, string) {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sendRaw(t, addr, raw)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.WriteString(c, raw); err != nil {
-		t.Fatal(err)
-	}
 	method := "GET"
 	if i := strings.IndexByte(raw, ' '); i > 0 {
 		method = raw[:i]
@@ -201,6 +194,22 @@ func rawExchange(t *testing.T, addr, raw string) (*http.Response, string) {
 		t.Fatalf("reading body: %v", err)
 	}
 	return resp, string(body)
+}
+
+// sendRaw connects to addr and writes raw; the connection has 10 seconds
+// for the rest of the exchange.
+func sendRaw(t *testing.T, addr, raw string) net.Conn {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
 }
 
 // echoed sends raw through the proxy to an echo upstream and returns what

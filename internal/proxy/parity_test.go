@@ -412,15 +412,8 @@ func TestParityHeadOrder(t *testing.T) {
 // filter's own fields in the response head, in order.
 func fixedFieldOrder(t *testing.T, addr, raw string) []string {
 	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := sendRaw(t, addr, raw)
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if _, err := c.Write([]byte(raw)); err != nil {
-		t.Fatal(err)
-	}
 	var head []byte
 	buf := make([]byte, 4096)
 	for !strings.Contains(string(head), "\r\n\r\n") {
