@@ -75,7 +75,9 @@ func runExec(ctx context.Context, o *execOptions) error {
 	if err != nil {
 		return err
 	}
-	c.Deploy.Hosts = c.Deploy.Hosts[:1]
+	if len(c.Deploy.Hosts) > 1 {
+		c.Deploy.Hosts = c.Deploy.Hosts[:1]
+	}
 	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) error {
 		ho.Colors = o.IO.ErrColors()
 		return deploy.Exec(ctx, deploy.ExecOptions{HostsOptions: ho, Argv: o.Argv, TTY: o.IO.InTTY && o.IO.OutTTY, AsRoot: o.Root,
