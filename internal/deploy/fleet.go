@@ -82,6 +82,13 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 		return nil
 	}
+	// A slot port another program holds stops the deploy here, before
+	// anything on any host changes (even the lock).
+	for _, r := range runs {
+		if _, err := r.pickNewSlot(); err != nil {
+			return err
+		}
+	}
 	locks := append([]*hostRun(nil), runs...)
 	if lb != nil {
 		locks = append(locks, &hostRun{fleet: f, h: lb.h})
