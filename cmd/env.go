@@ -44,6 +44,7 @@ func newCmdEnvWith(f *Factory, runF func(context.Context, *envOptions) error) *c
 		Short: "Set, unset and list the app's secrets on every host",
 		Long: `Manage the app's secrets: environment variables kept on every host in
 /etc/stackctl/<name>.env (0600, root), which the app's systemd unit loads.
+Without hosts: this machine, when systemd runs it.
 
 Values travel over the SSH session's stdin: never on a command line, and
 never in stack.toml, a unit, stackctl's output, a --dry-run diff or a log.

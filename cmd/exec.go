@@ -33,7 +33,8 @@ func newCmdExecWith(f *Factory, runF func(context.Context, *execOptions) error) 
 the app's environment: app.env and the secrets ('stackctl env'), loaded by
 systemd from their root-only files. Everything after -- is the command.
 
-The host is the first of deploy.hosts, or --host DEST. When stdin is a
+The host is the first of deploy.hosts, or --host DEST; without hosts, this
+machine when systemd runs it. When stdin is a
 terminal the command gets one (an interactive shell works); Ctrl-C reaches
 the command. stackctl exits with the command's exit status.
 

@@ -105,7 +105,7 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 // noHostsError is the error of a server command run without hosts on a
 // machine the release engine cannot act on (systemd does not run it).
 func noHostsError(cmd string) error {
-	return fmt.Errorf("no hosts, and systemd does not run this machine (PID 1 is not systemd): name servers with --host web1 or deploy.hosts = [\"web1\"] in stack.toml (%s acts on releases, which need systemd)", cmd)
+	return fmt.Errorf("%s: no hosts, and systemd does not run this machine (PID 1 is not systemd), so it has no releases here: name servers with --host web1 or deploy.hosts = [\"web1\"] in stack.toml", cmd)
 }
 
 // systemdRunning reports whether systemd runs this machine: without hosts,
