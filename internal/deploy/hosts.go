@@ -94,7 +94,7 @@ type hostFacts struct {
 	Busy                     map[string]bool   // slot → something listens on its port
 	OnDisk                   map[string]bool   // release ids present
 	// Legacy is the state of the single-unit engine's <service>.service
-	// ("" when its unit file does not exist).
+	// ("" when no unit file stackctl wrote has that name).
 	Legacy string
 }
 

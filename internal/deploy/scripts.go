@@ -9,7 +9,7 @@ package deploy
 // name prefix (the service), $3 the TLS certificate path ("" for none),
 // $4 and $5 the ports of slots a and b ("" to skip): busy_<slot>=1 when
 // something listens there. legacy= is the state of the single-unit
-// engine's <service>.service when its file exists.
+// engine's <service>.service when its file exists and stackctl wrote it.
 const probeScript = `set -u
 echo "arch=$(uname -m)"
 echo "nproc=$(nproc 2>/dev/null || echo 1)"
@@ -22,7 +22,7 @@ command -v bash >/dev/null 2>&1 && echo "bash=1"
 [ -d /etc/nginx/conf.d ] && echo "confd=1"
 [ -n "$3" ] && [ -e "$3" ] && echo "cert=1"
 for s in a b; do echo "active_$s=$(systemctl is-active "$2@$s.service" 2>/dev/null || true)"; done
-[ -f "/etc/systemd/system/$2.service" ] && echo "legacy=$(systemctl is-active "$2.service" 2>/dev/null || true)"
+grep -qs 'written by .stackctl deploy' "/etc/systemd/system/$2.service" && echo "legacy=$(systemctl is-active "$2.service" 2>/dev/null || true)"
 if [ -n "$4" ] && command -v bash >/dev/null 2>&1; then
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$4" 2>/dev/null && echo "busy_a=1"
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$5" 2>/dev/null && echo "busy_b=1"
