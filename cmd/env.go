@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/ui"
 )
@@ -43,6 +44,7 @@ func newCmdEnvWith(f *Factory, runF func(context.Context, *envOptions) error) *c
 		Short: "Set, unset and list the app's secrets on every host",
 		Long: `Manage the app's secrets: environment variables kept on every host in
 /etc/stackctl/<name>.env (0600, root), which the app's systemd unit loads.
+Without hosts: this machine, when systemd runs it.
 
 Values travel over the SSH session's stdin: never on a command line, and
 never in stack.toml, a unit, stackctl's output, a --dry-run diff or a log.
@@ -132,8 +134,9 @@ only some hosts have is marked with the hosts that have it.`,
 	return env
 }
 
-// serverConfig loads the project and applies --host/--ssh-config; a
-// project without hosts is an error naming the command.
+// serverConfig loads the project and applies --host/--ssh-config. A
+// project without hosts acts on this machine when systemd runs it, and is
+// an error naming the command otherwise.
 func serverConfig(path string, hf *hostFlags, what string) (*stack.Config, error) {
 	c, err := loadConfig(path)
 	if err != nil {
@@ -142,8 +145,8 @@ func serverConfig(path string, hf *hostFlags, what string) (*stack.Config, error
 	if err := hf.apply(c); err != nil {
 		return nil, err
 	}
-	if len(c.Deploy.Hosts) == 0 {
-		return nil, ui.WithFix(noHostsError(what), "name the hosts")
+	if len(c.Deploy.Hosts) == 0 && !systemdRunning() {
+		return nil, ui.WithFix(noHostsError(what), "name the hosts, or run it on the server itself")
 	}
 	return c, nil
 }
@@ -190,7 +193,11 @@ func runEnv(ctx context.Context, o *envOptions) error {
 		}
 	}
 	if len(keys) == 0 {
-		fmt.Fprintf(o.IO.Out, "%s has no secrets on %s (stackctl env set KEY)\n", c.Name, strings.Join(c.Deploy.Hosts, ", "))
+		where := strings.Join(c.Deploy.Hosts, ", ")
+		if where == "" {
+			where = host.Local{}.Name()
+		}
+		fmt.Fprintf(o.IO.Out, "%s has no secrets on %s (stackctl env set KEY)\n", c.Name, where)
 		return nil
 	}
 	sort.Strings(keys)

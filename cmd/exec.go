@@ -33,7 +33,8 @@ func newCmdExecWith(f *Factory, runF func(context.Context, *execOptions) error) 
 the app's environment: app.env and the secrets ('stackctl env'), loaded by
 systemd from their root-only files. Everything after -- is the command.
 
-The host is the first of deploy.hosts, or --host DEST. When stdin is a
+The host is the first of deploy.hosts, or --host DEST; without hosts, this
+machine when systemd runs it. When stdin is a
 terminal the command gets one (an interactive shell works); Ctrl-C reaches
 the command. stackctl exits with the command's exit status.
 
@@ -75,7 +76,9 @@ func runExec(ctx context.Context, o *execOptions) error {
 	if err != nil {
 		return err
 	}
-	c.Deploy.Hosts = c.Deploy.Hosts[:1]
+	if len(c.Deploy.Hosts) > 1 {
+		c.Deploy.Hosts = c.Deploy.Hosts[:1]
+	}
 	err = onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) error {
 		ho.Colors = o.IO.ErrColors()
 		return deploy.Exec(ctx, deploy.ExecOptions{HostsOptions: ho, Argv: o.Argv, TTY: o.IO.InTTY && o.IO.OutTTY, AsRoot: o.Root,

@@ -102,10 +102,16 @@ func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 }
 
-// noHostsError is the error of a server command run without hosts.
+// noHostsError is the error of a server command run without hosts on a
+// machine the release engine cannot act on (systemd does not run it).
 func noHostsError(cmd string) error {
-	return fmt.Errorf("no hosts: name them with --host web1 or deploy.hosts = [\"web1\"] in stack.toml (%s acts on servers)", cmd)
+	return fmt.Errorf("%s: no hosts, and systemd does not run this machine (PID 1 is not systemd), so it has no releases here: name servers with --host web1 or deploy.hosts = [\"web1\"] in stack.toml", cmd)
 }
+
+// systemdRunning reports whether systemd runs this machine: without hosts,
+// deploy and the day-two commands then act on it through the release
+// engine, as on a server (host.Local).
+var systemdRunning = func() bool { return deploy.RealSystem().SystemdRunning() }
 
 // siteRenderer renders the nginx site for deploy from the project's Config.
 func siteRenderer(c *stack.Config) func(*stack.Config, deploy.SiteOptions) ([]byte, error) {
@@ -117,10 +123,21 @@ func siteRenderer(c *stack.Config) func(*stack.Config, deploy.SiteOptions) ([]by
 
 // hostsOptions connects to c's hosts and returns the engine's options;
 // done closes the connections.
+// Without hosts the one host is this machine (host.Local), after a check
+// that root commands can run here.
 func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) (deploy.HostsOptions, func(), error) {
-	hosts, done, err := dialHosts(ctx, c)
-	if err != nil {
-		return deploy.HostsOptions{}, nil, err
+	var hosts []host.Host
+	done := func() {}
+	if len(c.Deploy.Hosts) == 0 {
+		if err := host.CheckLocal(ctx); err != nil {
+			return deploy.HostsOptions{}, nil, err
+		}
+		hosts = []host.Host{host.Local{}}
+	} else {
+		var err error
+		if hosts, done, err = dialHosts(ctx, c); err != nil {
+			return deploy.HostsOptions{}, nil, err
+		}
 	}
 	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c), Live: io.OutTTY}
 	if c.Deploy.LB != "" {
@@ -129,8 +146,9 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 	return o, done, nil
 }
 
-// onHosts connects to c's hosts (Ctrl-C and SIGTERM cancel ctx), runs fn
-// with the engine's options, and closes the connections.
+// onHosts connects to c's hosts, or takes this machine when c has none
+// (Ctrl-C and SIGTERM cancel ctx), runs fn with the engine's options, and
+// closes the connections.
 func onHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, fn func(context.Context, deploy.HostsOptions) error) error {
 	ctx, stop := interruptible(ctx)
 	defer stop()

@@ -29,7 +29,10 @@ func newCmdLogsWith(f *Factory, runF func(context.Context, *logsOptions) error) 
 		Long: `Show the journal of the app's units (both slots, <service>@a and @b) on every
 host, each line led by its host (colored on a terminal), merged by time.
 -n and --since work as journalctl's; --since also takes a bare duration
-(10m, 2h, 1d) meaning that long ago. -f keeps printing new lines until Ctrl-C.`,
+(10m, 2h, 1d) meaning that long ago. -f keeps printing new lines until Ctrl-C.
+
+Without hosts (--host, deploy.hosts) it acts on this machine when systemd
+runs it, as root or with passwordless sudo.`,
 		Example: `  stackctl logs -n 50
   stackctl logs -f --since 10m
   stackctl logs --host web2 --since "2026-12-02 10:00"`,

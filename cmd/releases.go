@@ -31,7 +31,10 @@ func newCmdReleasesWith(f *Factory, runF func(context.Context, *releasesOptions)
 one is current (and on which slot), when and by whom it was deployed, and the
 git commit it was built from ("+changes" when the tree had uncommitted
 changes). Releases pruned from disk are listed as such; 'stackctl rollback
-RELEASE' takes any release still on disk.`,
+RELEASE' takes any release still on disk.
+
+Without hosts (--host, deploy.hosts) it acts on this machine when systemd
+runs it, as root or with passwordless sudo.`,
 		Example: `  stackctl releases --host web1
   stackctl releases --json`,
 		Args: cobra.NoArgs,

@@ -30,8 +30,10 @@ lists). Nothing is built or sent: the idle slot starts the release, it must
 answer app.health, nginx switches to it with a graceful reload, and the
 other slot stops — no request fails. Hosts go one by one; when one cannot
 switch, the hosts already rolled back go back to the release they ran, so
-every host keeps running one release. Same as 'stackctl deploy --rollback'
-with hosts.`,
+every host keeps running one release. Same as 'stackctl deploy --rollback'.
+
+Without hosts it acts on this machine, when systemd runs it (as root, or
+with passwordless sudo).`,
 		Example: `  stackctl rollback --host web1
   stackctl rollback 20261202T101500Z
   stackctl rollback --dry-run`,
@@ -57,8 +59,8 @@ func runRollback(ctx context.Context, o *rollbackOptions) error {
 	if err := o.Hosts.apply(c); err != nil {
 		return err
 	}
-	if len(c.Deploy.Hosts) == 0 {
-		return ui.WithFix(noHostsError("rollback"), "on this machine, 'sudo stackctl deploy --rollback' restores the last deploy's files")
+	if len(c.Deploy.Hosts) == 0 && !systemdRunning() {
+		return ui.WithFix(noHostsError("rollback"), "on a machine without systemd, 'stackctl deploy --rollback' restores the files the last deploy replaced")
 	}
 	return runRollbackHosts(ctx, o.IO, c, o.DryRun, o.Release)
 }

@@ -31,7 +31,10 @@ func newCmdStatusWith(f *Factory, runF func(context.Context, *statusOptions) err
 traffic), nginx's state, and the app's health through nginx (GET app.health
 on the host's nginx with the site's Host header). stackctl exits 1 when a
 host is unhealthy: no release, the serving slot down, nginx down, or the
-health check not answering 200. --json prints it for scripts.`,
+health check not answering 200. --json prints it for scripts.
+
+Without hosts (--host, deploy.hosts) it acts on this machine when systemd
+runs it, as root or with passwordless sudo.`,
 		Example: `  stackctl status
   stackctl status --host web1 --json | jq '.[] | select(.healthy | not)'`,
 		Args: cobra.NoArgs,

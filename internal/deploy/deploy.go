@@ -1,8 +1,13 @@
-// Package deploy installs a stackctl project on the machine it runs on: the
-// app under nginx.app_dir, a hardened systemd unit, and the nginx site where
-// this nginx reads sites. Every write is one transaction: the old content of
-// each touched path is backed up first, nginx checks the result, and a
-// rejected config is undone byte for byte.
+// Package deploy installs a stackctl project. The release engine
+// (DeployHosts, RollbackHosts and the day-two commands) acts on a
+// host.Host — servers over SSH, or this machine (host.Local) when systemd
+// runs it — with releases, two slots and a switch that fails no request.
+// The single-unit engine (Run, Rollback) serves --root staging folders and
+// machines without systemd: the app under nginx.app_dir, a hardened systemd
+// unit (written and verified, not started), and the nginx site. Every write
+// is one transaction: the old content of each touched path is backed up
+// first, nginx checks the result, and a rejected config is undone byte for
+// byte.
 package deploy
 
 import (
@@ -50,9 +55,6 @@ type Options struct {
 	// HealthTimeout bounds the health check; 0 means 15s when systemd
 	// starts the app and 3s when it cannot (the check is then advisory).
 	HealthTimeout time.Duration
-	// SystemdUnderRoot drives systemd (through System) even with Root set.
-	// Only tests use it, with a System whose systemctl is a fake.
-	SystemdUnderRoot bool
 }
 
 // SiteOptions are the facts the site renderer needs besides the Config.
@@ -86,8 +88,6 @@ type Result struct {
 	TLS bool
 	// Healthy reports whether the health check through nginx passed.
 	Healthy bool
-	// Started reports whether systemd (re)started the service.
-	Started bool
 }
 
 // paths of the files deploy keeps for itself, relative to the root.
@@ -98,10 +98,9 @@ const (
 
 type run struct {
 	Options
-	c       *stack.Config
-	p       *ui.Palette
-	layout  Layout
-	systemd bool // drive systemd (running, and no --root)
+	c      *stack.Config
+	p      *ui.Palette
+	layout Layout
 }
 
 func (r *run) j(p string) string {
@@ -143,9 +142,12 @@ func newRun(o Options) (*run, error) {
 			return nil, &ui.UsageError{Err: ui.Errorf("create it first", "--root %s is not a folder", o.Root)}
 		}
 	}
-	r := &run{Options: o, c: o.Config, p: o.Colors}
-	r.systemd = (o.Root == "" || o.SystemdUnderRoot) && o.System.SystemdRunning != nil && o.System.SystemdRunning()
-	return r, nil
+	if o.Root == "" && o.System.SystemdRunning != nil && o.System.SystemdRunning() {
+		// Such a machine gets releases and two slots: the release engine
+		// on host.Local (DeployHosts), never this single unit.
+		return nil, errors.New("deploy: systemd runs this machine: deploy it with the release engine (DeployHosts on host.Local); the single-unit engine is for --root and machines without systemd")
+	}
+	return &run{Options: o, c: o.Config, p: o.Colors}, nil
 }
 
 // Run deploys the project and prints what it does.
@@ -372,33 +374,13 @@ func (r *run) deployOnce(ctx context.Context, tlsOn bool) (*Result, error) {
 		return nil, undo(err)
 	}
 
-	if r.systemd {
-		if err := r.ensureUser(ctx); err != nil {
-			return nil, undo(err)
-		}
-		if err := r.startService(ctx); err != nil {
-			err = undo(err)
-			// Bring the previous version back up.
-			r.System.run(ctx, "", "systemctl", "daemon-reload")
-			r.System.run(ctx, "", "systemctl", "try-restart", unit.Name)
-			return nil, err
-		}
-		res.Started = true
-	} else {
-		r.say("%s systemd is not running on this machine (PID 1 is not systemd), so %s cannot be started here.", r.p.Yellow("note:"), unit.Name)
-		r.say("      The unit %s runs:\n        %s", unitPath, r.p.Cyan(r.localCommand(unit)))
-	}
-	reloaded := r.reloadNginx(ctx)
-
-	herr := r.health(ctx, target, r.systemd)
-	res.Healthy = herr == nil
-	if herr != nil && r.systemd && reloaded {
-		err := undo(ui.WithFix(fmt.Errorf("the health check failed: %w", herr), "see 'journalctl -u "+unit.Name+"'; the previous version is back"))
-		r.System.run(ctx, "", "systemctl", "daemon-reload")
-		r.System.run(ctx, "", "systemctl", "try-restart", unit.Name)
-		r.reloadNginx(ctx)
-		return nil, err
-	}
+	// systemd does not run this machine (the release engine serves those):
+	// the unit is written and verified, and its command is printed.
+	r.say("%s systemd is not running on this machine (PID 1 is not systemd), so %s cannot be started here.", r.p.Yellow("note:"), unit.Name)
+	r.say("      The unit %s runs:\n        %s", unitPath, r.p.Cyan(r.localCommand(unit)))
+	r.reloadNginx(ctx)
+	// Nobody started the app here: the health check is advisory.
+	res.Healthy = r.health(ctx, target, false) == nil
 	r.summary(pending, txn.Dir)
 	return res, nil
 }

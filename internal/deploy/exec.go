@@ -79,7 +79,7 @@ func Exec(ctx context.Context, o ExecOptions) error {
 	if !o.AsRoot {
 		argv = append(argv, "-p", "User="+f.c.Deploy.User)
 	} else if o.Warn != nil {
-		fmt.Fprintf(o.Warn, "%s\n", f.p.Red(fmt.Sprintf("WARNING: running as ROOT on %s (--root), not as %s: the command can change anything on the server", r.h.Name(), f.c.Deploy.User)))
+		fmt.Fprintf(o.Warn, "%s\n", f.p.Red(fmt.Sprintf("WARNING: running as ROOT on %s (--root), not as %s: the command can change anything there", r.h.Name(), f.c.Deploy.User)))
 	}
 	argv = append(argv, "-p", "WorkingDirectory="+dir,
 		"-p", "EnvironmentFile="+r.l.AppEnv(), "-p", "EnvironmentFile=-"+r.l.SecretsFile,

@@ -82,6 +82,13 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 		return nil
 	}
+	// A slot port another program holds stops the deploy here, before
+	// anything on any host changes (even the lock).
+	for _, r := range runs {
+		if _, err := r.pickNewSlot(); err != nil {
+			return err
+		}
+	}
 	locks := append([]*hostRun(nil), runs...)
 	if lb != nil {
 		locks = append(locks, &hostRun{fleet: f, h: lb.h})
@@ -108,9 +115,8 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		r.id = id
 		r.ranBefore = r.state.Current
 		r.oldSlot = r.state.Slot
-		r.newSlot = "a"
-		if r.oldSlot != "" {
-			r.newSlot = otherSlot(r.oldSlot)
+		if r.newSlot, err = r.pickNewSlot(); err != nil {
+			return err
 		}
 	}
 	var done []*hostRun
@@ -171,21 +177,21 @@ func (f *fleet) certbotHint(runs []*hostRun, lb *lbRun) {
 	for _, n := range f.c.Proxy.ServerNames {
 		argv = append(argv, "-d", n)
 	}
-	var where []string
+	var where []host.Host
 	if lb != nil {
 		if !lb.facts.Cert {
-			where = append(where, lb.h.Name())
+			where = append(where, lb.h)
 		}
 	} else {
 		for _, r := range runs {
 			if !r.facts.Cert {
-				where = append(where, r.h.Name())
+				where = append(where, r.h)
 			}
 		}
 	}
 	for _, h := range where {
-		fmt.Fprintf(f.Out, "\n%s %s has no certificate at %s yet: the HTTP site serves certbot's challenge. Get it with\n  ssh %s %s\nthen deploy again to turn HTTPS on.\n",
-			f.p.Yellow("TLS:"), h, f.c.CertPath(), host.Quote(h), host.Quote(argv...))
+		fmt.Fprintf(f.Out, "\n%s %s has no certificate at %s yet: the HTTP site serves certbot's challenge. Get it with\n  %s\nthen deploy again to turn HTTPS on.\n",
+			f.p.Yellow("TLS:"), h.Name(), f.c.CertPath(), onHost(h, host.Quote(argv...)))
 	}
 }
 
@@ -269,9 +275,9 @@ func (f *fleet) revert(done []*hostRun, forget bool) error {
 // steps 3–6): a rollback.
 func (r *hostRun) switchTo(ctx context.Context, id string) error {
 	r.oldSlot = r.state.Slot
-	r.newSlot = "a"
-	if r.oldSlot != "" {
-		r.newSlot = otherSlot(r.oldSlot)
+	var err error
+	if r.newSlot, err = r.pickNewSlot(); err != nil {
+		return err
 	}
 	r.id = ""
 	if err := r.startSlot(ctx, id); err != nil {
@@ -424,7 +430,9 @@ func hostNames(runs []*hostRun) string {
 func hostFlags(runs []*hostRun) string {
 	var b strings.Builder
 	for _, r := range runs {
-		b.WriteString(" --host " + host.Quote(r.h.Name()))
+		if !host.IsLocal(r.h) {
+			b.WriteString(" --host " + host.Quote(r.h.Name()))
+		}
 	}
 	return b.String()
 }
@@ -441,9 +449,10 @@ func (r *hostRun) printDryRun() {
 	if r.state.Current == "" {
 		changed, n = r.bundle.Changed(nil)
 	}
-	slot := "a"
-	if r.state.Slot != "" {
-		slot = otherSlot(r.state.Slot)
+	slot, err := r.pickNewSlot()
+	if err != nil {
+		r.say(r.h, "%s %v", p.Red("would stop:"), err)
+		return
 	}
 	r.say(r.h, "would send %d of %d files (%s) as a new release under %s", len(changed), len(r.bundle.Files), humanBytes(n), r.l.Releases())
 	for _, f := range changed {
@@ -466,6 +475,9 @@ func (r *hostRun) printDryRun() {
 	fmt.Fprintf(r.Out, "          point %s at slot %s; nginx -t; systemctl reload nginx", r.l.UpstreamFile(), slot)
 	if r.state.Slot != "" {
 		fmt.Fprintf(r.Out, "; systemctl disable --now %s", r.l.Instance(r.state.Slot))
+	}
+	if r.facts.Legacy != "" {
+		fmt.Fprintf(r.Out, "; systemctl disable --now %s (the earlier single-unit deploy; its unit file kept in the backups)", r.l.legacyUnit())
 	}
 	fmt.Fprintln(r.Out)
 	if r.c.Deploy.ReleaseCommand != "" {

@@ -91,7 +91,11 @@ type hostFacts struct {
 	Nginx                    bool
 	DebianSites, ConfD, Cert bool
 	Active                   map[string]string // slot → systemctl is-active
+	Busy                     map[string]bool   // slot → something listens on its port
 	OnDisk                   map[string]bool   // release ids present
+	// Legacy is the state of the single-unit engine's <service>.service
+	// ("" when no unit file stackctl wrote has that name).
+	Legacy string
 }
 
 var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9a-f]{4,40})?(\.[0-9]+)?$`)
@@ -169,10 +173,15 @@ func newFleet(o HostsOptions) (*fleet, error) {
 	return f, nil
 }
 
+// whoami names who deploys: the user (the one who ran sudo, under sudo)
+// and this machine.
 func whoami() string {
 	name := "unknown"
 	if u, err := user.Current(); err == nil {
 		name = u.Username
+	}
+	if su := os.Getenv("SUDO_USER"); su != "" && os.Geteuid() == 0 {
+		name = su
 	}
 	hn, _ := os.Hostname()
 	return name + "@" + hn
@@ -213,11 +222,16 @@ func (f *fleet) step(h host.Host, format string, args ...any) {
 func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
 
 // probeHost runs probeScript on h (as root) for the project in appDir with
-// the given service, and the TLS certificate cert ("" for none).
-func probeHost(ctx context.Context, h host.Host, appDir, service, cert string) (hostFacts, error) {
-	f := hostFacts{Active: map[string]string{}, OnDisk: map[string]bool{}}
+// the given service, the TLS certificate cert ("" for none), and the
+// slots' ports (none: not checked).
+func probeHost(ctx context.Context, h host.Host, appDir, service, cert string, ports ...int) (hostFacts, error) {
+	f := hostFacts{Active: map[string]string{}, Busy: map[string]bool{}, OnDisk: map[string]bool{}}
 	var out bytes.Buffer
-	if err := host.Script(ctx, h, true, probeScript, nil, &out, appDir, service, cert); err != nil {
+	pa, pb := "", ""
+	if len(ports) == 2 {
+		pa, pb = strconv.Itoa(ports[0]), strconv.Itoa(ports[1])
+	}
+	if err := host.Script(ctx, h, true, probeScript, nil, &out, appDir, service, cert, pa, pb); err != nil {
 		return f, err
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -247,6 +261,13 @@ func probeHost(ctx context.Context, h host.Host, appDir, service, cert string) (
 			f.Cert = true
 		case strings.HasPrefix(k, "active_"):
 			f.Active[strings.TrimPrefix(k, "active_")] = v
+		case strings.HasPrefix(k, "busy_"):
+			f.Busy[strings.TrimPrefix(k, "busy_")] = true
+		case k == "legacy":
+			f.Legacy = v
+			if v == "" {
+				f.Legacy = "unknown"
+			}
 		case k == "release":
 			f.OnDisk[v] = true
 		}
@@ -260,7 +281,7 @@ func (r *hostRun) probe(ctx context.Context) error {
 	if r.c.Nginx.TLS.Enabled {
 		cert = r.c.CertPath()
 	}
-	f, err := probeHost(ctx, r.h, r.l.AppDir, r.l.Service, cert)
+	f, err := probeHost(ctx, r.h, r.l.AppDir, r.l.Service, cert, SlotPort(r.c, "a"), SlotPort(r.c, "b"))
 	if err != nil {
 		return err
 	}
@@ -279,7 +300,7 @@ func (r *hostRun) probe(ctx context.Context) error {
 	}
 	if len(missing) > 0 {
 		return ui.WithFix(fmt.Errorf("%s lacks %s; nothing was changed", r.h.Name(), strings.Join(missing, ", ")),
-			"on the server: apt-get install "+strings.Join(pkgs, " "))
+			onWhere(r.h)+": apt-get install "+strings.Join(pkgs, " "))
 	}
 	r.facts = f
 	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName))
@@ -413,7 +434,7 @@ func (r *hostRun) lock(ctx context.Context, what string) error {
 		}
 		json.Unmarshal([]byte(strings.TrimSpace(out)), &held)
 		return ui.WithFix(fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command)),
-			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: ssh %s sudo rm -r %s", r.h.Name(), r.l.Lock()))
+			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: %s", onHost(r.h, "sudo rm -r "+r.l.Lock())))
 	}
 	if err != nil {
 		return err
@@ -661,6 +682,7 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 			r.say(r.h, "%s stop %s: %v", r.p.Yellow("warning:"), old, err)
 		}
 	}
+	r.retireLegacy(ctx, id)
 	r.state.Slot = r.newSlot
 	r.state.Current = id
 	if info != nil && r.state.find(id) == nil {

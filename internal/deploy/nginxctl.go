@@ -36,18 +36,15 @@ func (r *run) nginxTest(ctx context.Context) error {
 	return ui.WithFix(fmt.Errorf("nginx -t rejected the configuration:\n  %s", strings.ReplaceAll(msg, "\n", "\n  ")), "nothing changed: every file is restored and nginx keeps running the previous site")
 }
 
-// reloadArgv is how nginx is told to reread its configuration.
-func (r *run) reloadArgv(ctx context.Context) []string {
-	if r.systemd {
-		if _, err := r.System.run(ctx, "", "systemctl", "is-active", "--quiet", "nginx"); err == nil {
-			return []string{"systemctl", "reload", "nginx"}
-		}
-	}
+// reloadArgv is how nginx is told to reread its configuration: systemd
+// does not run the machines this engine deploys on, so nginx is signalled
+// itself.
+func (r *run) reloadArgv() []string {
 	return r.layout.Args("-s", "reload")
 }
 
 func (r *run) reloadNginx(ctx context.Context) bool {
-	argv := r.reloadArgv(ctx)
+	argv := r.reloadArgv()
 	if _, err := r.System.run(ctx, "", argv...); err != nil {
 		r.warn("nginx was not reloaded (%v). The configuration passed nginx -t; start nginx with: %s", err, shellquote.Join(r.layout.Args()...))
 		return false

@@ -77,18 +77,10 @@ func (r *run) printDryRun(pending []Pending, unit *Unit, buildArgv []string, t H
 		cmds = append(cmds, buildArgv)
 	}
 	cmds = append(cmds, []string{"systemd-analyze", "verify", r.j(path.Join(unitDir, unit.Name))}, r.layout.Args("-t"))
-	if r.systemd && r.userMissing() {
-		cmds = append(cmds, r.useraddArgv())
-	}
-	if r.systemd {
-		cmds = append(cmds, []string{"systemctl", "daemon-reload"}, []string{"systemctl", "enable", unit.Name}, []string{"systemctl", "restart", unit.Name})
-	}
 	cmds = append(cmds, r.layout.Args("-s", "reload"))
 	for _, c := range cmds {
 		r.say("  %s", shellquote.Join(c...))
 	}
 	r.say("  GET %s (Host: %s)", t.URL, t.Host)
-	if !r.systemd {
-		r.say("systemd is not running here: %s would not be started; it runs %s", unit.Name, r.localCommand(unit))
-	}
+	r.say("systemd is not running here: %s would not be started; it runs %s", unit.Name, r.localCommand(unit))
 }

@@ -8,8 +8,9 @@ import (
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
-// Rollback restores the files of the last deploy's backup, byte for byte,
-// then checks and reloads nginx and restarts the service.
+// Rollback restores the files of the last single-unit deploy's backup,
+// byte for byte, then checks and reloads nginx; the app is restarted by
+// hand (systemd does not run the machines this engine deploys on).
 func Rollback(ctx context.Context, o Options) (*Txn, error) {
 	r, err := newRun(o)
 	if err != nil {
@@ -48,15 +49,7 @@ func Rollback(ctx context.Context, o Options) (*Txn, error) {
 	if err := r.nginxTest(ctx); err != nil {
 		return txn, ui.WithFix(err, "the files are restored, but nginx rejects them; fix the configuration by hand")
 	}
-	if r.systemd {
-		name := r.c.Deploy.Service + ".service"
-		r.System.run(ctx, "", "systemctl", "daemon-reload")
-		if _, err := r.System.run(ctx, "", "systemctl", "try-restart", name); err != nil {
-			r.warn("%v", err)
-		}
-	} else {
-		r.say("%s systemd is not running here: restart the app yourself.", r.p.Yellow("note:"))
-	}
+	r.say("%s systemd is not running here: restart the app yourself.", r.p.Yellow("note:"))
 	r.reloadNginx(ctx)
 	return txn, nil
 }

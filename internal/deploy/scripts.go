@@ -6,7 +6,10 @@ package deploy
 
 // probeScript prints key=value facts about the host deploy needs before it
 // changes anything. $1 is the app folder, $2 the template unit's
-// name prefix (the service), $3 the TLS certificate path ("" for none).
+// name prefix (the service), $3 the TLS certificate path ("" for none),
+// $4 and $5 the ports of slots a and b ("" to skip): busy_<slot>=1 when
+// something listens there. legacy= is the state of the single-unit
+// engine's <service>.service when its file exists and stackctl wrote it.
 const probeScript = `set -u
 echo "arch=$(uname -m)"
 echo "nproc=$(nproc 2>/dev/null || echo 1)"
@@ -19,6 +22,11 @@ command -v bash >/dev/null 2>&1 && echo "bash=1"
 [ -d /etc/nginx/conf.d ] && echo "confd=1"
 [ -n "$3" ] && [ -e "$3" ] && echo "cert=1"
 for s in a b; do echo "active_$s=$(systemctl is-active "$2@$s.service" 2>/dev/null || true)"; done
+grep -qs 'written by .stackctl deploy' "/etc/systemd/system/$2.service" && echo "legacy=$(systemctl is-active "$2.service" 2>/dev/null || true)"
+if [ -n "$4" ] && command -v bash >/dev/null 2>&1; then
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$4" 2>/dev/null && echo "busy_a=1"
+	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$5" 2>/dev/null && echo "busy_b=1"
+fi
 if [ -d "$1/releases" ]; then
 	for r in "$1"/releases/*; do [ -d "$r" ] && echo "release=${r##*/}"; done
 fi
@@ -27,9 +35,17 @@ exit 0
 
 // lockScript takes the deploy lock of a project: $1 is the lock folder,
 // $2 what to record in it. A lock already held prints its record and
-// exits 3.
+// exits 3. A file there is the single-unit engine's lock (it flocks it
+// while it deploys): free, it is replaced by the folder.
 const lockScript = `set -u
 mkdir -p "$(dirname "$1")"
+if [ -f "$1" ]; then
+	if command -v flock >/dev/null 2>&1 && ! flock -n "$1" true; then
+		echo '{"command":"deploy (the single-unit engine)"}'
+		exit 3
+	fi
+	rm -f "$1"
+fi
 if mkdir "$1" 2>/dev/null; then
 	printf '%s\n' "$2" >"$1/info"
 	exit 0

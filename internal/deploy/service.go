@@ -2,10 +2,8 @@ package deploy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"strings"
 
 	"github.com/kballard/go-shellquote"
@@ -48,44 +46,6 @@ func (r *run) onlyMissingSystemProgram(out string, unit *Unit) bool {
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	return len(lines) == 1 && strings.Contains(lines[0], "Command "+unit.Argv[0]+" is not executable")
-}
-
-// useraddArgv creates deploy.user as a system user with its own group, no
-// login shell and no home folder of its own.
-func (r *run) useraddArgv() []string {
-	return []string{"useradd", "--system", "--user-group", "--no-create-home", "--home-dir", r.c.Nginx.AppDir, "--shell", "/usr/sbin/nologin", r.c.Deploy.User}
-}
-
-// userMissing reports whether deploy.user does not exist on this machine.
-func (r *run) userMissing() bool {
-	_, err := user.Lookup(r.c.Deploy.User)
-	var unknown user.UnknownUserError
-	return errors.As(err, &unknown)
-}
-
-// ensureUser creates deploy.user when it does not exist, so the unit's
-// User= and Group= resolve.
-func (r *run) ensureUser(ctx context.Context) error {
-	if !r.userMissing() {
-		return nil
-	}
-	argv := r.useraddArgv()
-	if _, err := r.System.run(ctx, "", argv...); err != nil {
-		return ui.WithFix(fmt.Errorf("create the user %s: %w", r.c.Deploy.User, err), "create it yourself or set deploy.user to an existing unprivileged user")
-	}
-	r.say("%s system user %s", r.p.Green("created:"), r.c.Deploy.User)
-	return nil
-}
-
-func (r *run) startService(ctx context.Context) error {
-	name := r.c.Deploy.Service + ".service"
-	for _, argv := range [][]string{{"systemctl", "daemon-reload"}, {"systemctl", "enable", name}, {"systemctl", "restart", name}} {
-		if _, err := r.System.run(ctx, "", argv...); err != nil {
-			return ui.WithFix(fmt.Errorf("start the service: %w", err), "see 'systemctl status "+name+"' and 'journalctl -u "+name+"'")
-		}
-	}
-	r.say("%s %s (re)started by systemd", r.p.Green("started:"), name)
-	return nil
 }
 
 // localCommand is the unit's command as a shell line for this machine:
