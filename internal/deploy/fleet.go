@@ -150,8 +150,12 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		if len(failed) > 0 {
 			err := errors.Join(failed...)
 			if len(done) > 0 {
-				err = errors.Join(err, f.revert(done, true))
-				fmt.Fprintf(f.Out, "\n%s every host is back on the release it ran before.\n", f.p.Yellow("Rolled back:"))
+				if rerr := f.revert(done, true); rerr != nil {
+					err = errors.Join(err, ui.WithFix(fmt.Errorf("switching %s back to the release they ran failed, so the hosts may run different releases: %w", hostNames(done), rerr),
+						"see 'stackctl releases', then 'stackctl rollback RELEASE' to put every host on one release"))
+				} else {
+					fmt.Fprintf(f.Out, "\n%s the hosts that took the refused release are back on the release they ran before.\n", f.p.Yellow("Rolled back:"))
+				}
 			}
 			return err
 		}
@@ -253,8 +257,13 @@ func (f *fleet) revert(done []*hostRun, forget bool) error {
 	for _, r := range done {
 		left := r.state.Current
 		prev := r.ranBefore
-		if prev == "" || prev == left {
-			// The host had no release before: nothing to go back to.
+		if prev == "" {
+			// A first deploy: nothing to go back to, so the host keeps
+			// serving the release it passed its health check with.
+			r.say(r.h, "%s keeps release %s: it had no earlier release to go back to", f.p.Yellow("!"), left)
+			continue
+		}
+		if prev == left {
 			continue
 		}
 		r.say(r.h, "%s back to release %s", f.p.Yellow("↩"), prev)

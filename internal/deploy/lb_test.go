@@ -223,7 +223,7 @@ func TestRollingDeployBehindLB(t *testing.T) {
 	o.Out = &buf
 	err := DeployHosts(context.Background(), o)
 	l.Check(t, "refused rolling deploy")
-	if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(buf.String(), "back on the release it ran before") {
+	if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(buf.String(), "are back on the release they ran before") {
 		t.Fatalf("a release unhealthy on web2: %v\n%s", err, buf.String())
 	}
 	t.Logf("refused: %v\n%s", err, buf.String())
