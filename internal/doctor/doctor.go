@@ -328,15 +328,15 @@ func (d *doctor) checkPorts(c *stack.Config) {
 	}
 }
 
-// checkSystemd says whether deploy can start the service here: systemd
-// creates /run/systemd/system when it is PID 1.
+// checkSystemd says which engine deploy uses here: systemd creates
+// /run/systemd/system when it is PID 1.
 func (d *doctor) checkSystemd() {
 	ch := Check{Name: "systemd"}
 	if st, err := d.env.Stat("/run/systemd/system"); err == nil && (st == nil || st.IsDir()) {
-		ch.Status, ch.Detail = OK, "running: deploy starts the service and checks its health"
+		ch.Status, ch.Detail = OK, "running: deploy installs releases here (two slots, nginx switch, rollback in seconds)"
 	} else {
 		ch.Status = Warn
-		ch.Detail = "not running (PID 1 is not systemd): deploy writes the unit but cannot start it"
+		ch.Detail = "not running (PID 1 is not systemd): deploy writes and checks the unit but cannot start it"
 		ch.Fix = "deploy on a machine booted with systemd, or start the app yourself with the command deploy prints"
 	}
 	d.add(ch)
