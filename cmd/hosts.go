@@ -139,7 +139,8 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 			return deploy.HostsOptions{}, nil, err
 		}
 	}
-	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c), Live: io.OutTTY}
+	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c), Live: io.OutTTY,
+		HealthTimeout: c.Deploy.HealthTimeout.Duration()}
 	if c.Deploy.LB != "" {
 		o.Hosts, o.LB = hosts[:len(hosts)-1], hosts[len(hosts)-1]
 	}

@@ -368,13 +368,14 @@ cat /var/lib/stackctl/hello/state.json`)
 		t.Errorf("logs: exit %d\n%s", code, out)
 	}
 
-	// An unhealthy release is refused: the serving release and every file
-	// stay as they were.
+	// An unhealthy release is refused after deploy.health_timeout: the
+	// serving release and every file stay as they were.
 	s.setText("app.py", `return Response("ok\n", mimetype="text/plain")`, `return Response("broken\n", status=500)`)
+	s.setText("stack.toml", `health_timeout = "60s"`, `health_timeout = "4s"`)
 	s.copyProject("/root/app", "root")
 	before := s.snapshot()
 	out, code = s.stackctl("root", "/root/app", "deploy")
-	if code == 0 || !strings.Contains(out, "is not healthy on slot") || !strings.Contains(out, "the old release keeps serving") {
+	if code == 0 || !strings.Contains(out, "is not healthy on slot") || !strings.Contains(out, "within 4s") || !strings.Contains(out, "the old release keeps serving") {
 		t.Errorf("unhealthy release: exit %d\n%s", code, out)
 	}
 	if after := s.snapshot(); after != before {

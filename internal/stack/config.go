@@ -167,4 +167,8 @@ type Deploy struct {
 	// ReleaseCommand runs once per deploy in the new release, as User with
 	// the app's environment, before the release takes traffic.
 	ReleaseCommand string `toml:"release_command"`
+	// HealthTimeout is how long a new release's slot has to answer
+	// app.health with 200 before the release is refused (an nginx-style
+	// time, "60s", "2m").
+	HealthTimeout Duration `toml:"health_timeout"`
 }

@@ -55,6 +55,8 @@ const (
 	DefaultHealth      = "/healthz"
 	// DefaultKeepReleases is deploy.keep_releases when unset.
 	DefaultKeepReleases = 5
+	// DefaultHealthTimeout is deploy.health_timeout when unset.
+	DefaultHealthTimeout Duration = "60s"
 )
 
 // Default returns the Config of a new project called name using the given
@@ -147,6 +149,9 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	}
 	if !defined("deploy", "keep_releases") && c.Deploy.KeepReleases == 0 {
 		c.Deploy.KeepReleases = DefaultKeepReleases
+	}
+	if c.Deploy.HealthTimeout == "" {
+		c.Deploy.HealthTimeout = DefaultHealthTimeout
 	}
 }
 

@@ -50,6 +50,26 @@ func TestValidateDeployKeys(t *testing.T) {
 	}
 }
 
+// deploy.health_timeout is an nginx-style time between 1s and 1h; the
+// default is 60s.
+func TestValidateHealthTimeout(t *testing.T) {
+	if got := Default("myapp", "go").Deploy.HealthTimeout; got != DefaultHealthTimeout {
+		t.Errorf("default deploy.health_timeout = %q, want %q", got, DefaultHealthTimeout)
+	}
+	for _, tc := range []struct {
+		value Duration
+		ok    bool
+	}{{"60s", true}, {"2m", true}, {"1s", true}, {"1h", true}, {"90", true},
+		{"500ms", false}, {"0s", false}, {"2h", false}, {"1s1m", false}, {"soon", false}, {"", false}} {
+		c := Default("myapp", "go")
+		c.Deploy.HealthTimeout = tc.value
+		err := c.Validate()
+		if tc.ok && err != nil || !tc.ok && !containsField(err, "deploy.health_timeout") {
+			t.Errorf("health_timeout %q: %v, want ok=%v", tc.value, err, tc.ok)
+		}
+	}
+}
+
 func containsField(err error, field string) bool {
 	ve, ok := err.(*ValidationError)
 	if !ok {

@@ -30,7 +30,7 @@ func full() *Config {
 		Serve: Serve{Listen: "0.0.0.0:9000"},
 		Nginx: Nginx{Listen: "127.0.0.1:8081", AppDir: "/opt/shop", AccessLog: "off", ErrorLog: "/var/log/shop.err",
 			TLS: TLS{Enabled: true, Cert: "/etc/ssl/shop.pem", Key: "/etc/ssl/shop.key", HSTS: false, ACMEWebroot: "/var/www/acme"}},
-		Deploy: Deploy{User: "shopper", Service: "shop-web", SitesDir: "/etc/nginx/conf.d", Hosts: []string{"web1", "deploy@203.0.113.10:2222"}, SSHConfig: "deploy/ssh_config", KeepReleases: 7, LB: "lb1", Batch: 2, PrivateAddresses: map[string]string{"web1": "10.0.0.11"}, ReleaseCommand: "flask db upgrade"},
+		Deploy: Deploy{User: "shopper", Service: "shop-web", SitesDir: "/etc/nginx/conf.d", Hosts: []string{"web1", "deploy@203.0.113.10:2222"}, SSHConfig: "deploy/ssh_config", KeepReleases: 7, LB: "lb1", Batch: 2, PrivateAddresses: map[string]string{"web1": "10.0.0.11"}, ReleaseCommand: "flask db upgrade", HealthTimeout: "2m"},
 	}
 }
 

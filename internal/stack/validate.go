@@ -370,6 +370,11 @@ func (c *Config) Validate() error {
 		v.add("deploy.keep_releases", "%d is not between 2 and 100 (the current and the previous release are always kept)", d.KeepReleases)
 	}
 	v.noNewline("deploy.release_command", d.ReleaseCommand)
+	if t, err := ParseDuration(string(d.HealthTimeout)); err != nil {
+		v.add("deploy.health_timeout", "%v", err)
+	} else if t < time.Second || t > time.Hour {
+		v.add("deploy.health_timeout", "%q is not between 1s and 1h", d.HealthTimeout)
+	}
 	if len(d.Hosts) > 0 && ValidatePort(a.Port) == nil && a.Port+SlotOffset > 65535 {
 		v.add("app.port", "%d: deploying to hosts runs slot b on app.port+%d, past port 65535; choose a port below %d", a.Port, SlotOffset, 65536-SlotOffset)
 	}
