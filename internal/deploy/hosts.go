@@ -96,6 +96,11 @@ type hostFacts struct {
 	// Legacy is the state of the single-unit engine's <service>.service
 	// ("" when no unit file stackctl wrote has that name).
 	Legacy string
+	// SlotLink is where each slot's link points ("../releases/<id>").
+	SlotLink map[string]string
+	// Serving is the address nginx's upstream include sends requests to
+	// ("127.0.0.1:5000"); "" when there is no include yet.
+	Serving string
 }
 
 var releaseIDRE = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z(-[0-9a-f]{4,40})?(\.[0-9]+)?$`)
@@ -222,16 +227,16 @@ func (f *fleet) step(h host.Host, format string, args ...any) {
 func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
 
 // probeHost runs probeScript on h (as root) for the project in appDir with
-// the given service, the TLS certificate cert ("" for none), and the
-// slots' ports (none: not checked).
-func probeHost(ctx context.Context, h host.Host, appDir, service, cert string, ports ...int) (hostFacts, error) {
-	f := hostFacts{Active: map[string]string{}, Busy: map[string]bool{}, OnDisk: map[string]bool{}}
+// the given service, the TLS certificate cert ("" for none), the upstream
+// include ("" for none) and the slots' ports (none: not checked).
+func probeHost(ctx context.Context, h host.Host, appDir, service, cert, upstream string, ports ...int) (hostFacts, error) {
+	f := hostFacts{Active: map[string]string{}, Busy: map[string]bool{}, OnDisk: map[string]bool{}, SlotLink: map[string]string{}}
 	var out bytes.Buffer
 	pa, pb := "", ""
 	if len(ports) == 2 {
 		pa, pb = strconv.Itoa(ports[0]), strconv.Itoa(ports[1])
 	}
-	if err := host.Script(ctx, h, true, probeScript, nil, &out, appDir, service, cert, pa, pb); err != nil {
+	if err := host.Script(ctx, h, true, probeScript, nil, &out, appDir, service, cert, pa, pb, upstream); err != nil {
 		return f, err
 	}
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -270,6 +275,10 @@ func probeHost(ctx context.Context, h host.Host, appDir, service, cert string, p
 			}
 		case k == "release":
 			f.OnDisk[v] = true
+		case strings.HasPrefix(k, "link_"):
+			f.SlotLink[strings.TrimPrefix(k, "link_")] = v
+		case k == "serving":
+			f.Serving = v
 		}
 	}
 	return f, nil
@@ -281,7 +290,7 @@ func (r *hostRun) probe(ctx context.Context) error {
 	if r.c.Nginx.TLS.Enabled {
 		cert = r.c.CertPath()
 	}
-	f, err := probeHost(ctx, r.h, r.l.AppDir, r.l.Service, cert, SlotPort(r.c, "a"), SlotPort(r.c, "b"))
+	f, err := probeHost(ctx, r.h, r.l.AppDir, r.l.Service, cert, r.l.UpstreamFile(), SlotPort(r.c, "a"), SlotPort(r.c, "b"))
 	if err != nil {
 		return err
 	}
@@ -315,8 +324,33 @@ func (r *hostRun) probe(ctx context.Context) error {
 	if r.state.Slot != "a" && r.state.Slot != "b" {
 		r.state.Slot = ""
 	}
+	r.followNginx()
 	r.oldSums = ParseManifest(data[path.Join(r.l.Current(), ManifestName)].Data)
 	return nil
+}
+
+// followNginx makes the slot nginx sends requests to the serving slot,
+// whatever state.json says: a command cut off between its switch and its
+// last step (a dropped connection) leaves state.json behind, and starting
+// the next release in the slot it names as idle would restart the one
+// that serves.
+func (r *hostRun) followNginx() {
+	serving := ""
+	for _, slot := range []string{"a", "b"} {
+		if r.facts.Serving == "127.0.0.1:"+strconv.Itoa(SlotPort(r.c, slot)) {
+			serving = slot
+		}
+	}
+	if serving == "" || serving == r.state.Slot {
+		return
+	}
+	id := path.Base(r.facts.SlotLink[serving])
+	if !releaseIDRE.MatchString(id) || !r.facts.OnDisk[id] {
+		return
+	}
+	r.say(r.h, "%s nginx serves slot %s (release %s) where %s says slot %q (release %q): an earlier command was cut off after its switch; going on from what nginx serves",
+		r.p.Yellow("!"), serving, id, r.l.StateFile(), r.state.Slot, r.state.Current)
+	r.state.Slot, r.state.Current = serving, id
 }
 
 func (r *hostRun) bundlePython() bool { return r.c.App.Template != "go" }

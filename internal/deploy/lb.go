@@ -59,7 +59,7 @@ func (f *fleet) probeLB(ctx context.Context, runs []*hostRun) (*lbRun, error) {
 	if f.c.Nginx.TLS.Enabled {
 		cert = f.c.CertPath()
 	}
-	facts, err := probeHost(ctx, lb.h, "/nonexistent", f.l.Service, cert)
+	facts, err := probeHost(ctx, lb.h, "/nonexistent", f.l.Service, cert, "")
 	if err != nil {
 		return nil, err
 	}

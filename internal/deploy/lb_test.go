@@ -394,3 +394,50 @@ func TestRollbackUndoneWhenALaterHostFails(t *testing.T) {
 		t.Errorf("after the repaired rollback: %v, want v1 on both", got)
 	}
 }
+
+// A deploy cut off between its nginx switch and its last step (a dropped
+// connection) leaves state.json naming the slot nginx no longer uses, and
+// both slots running. The next deploy must follow nginx, not state.json:
+// it starts the new release in the slot that does not serve, so under
+// load no request fails, and it says what it found.
+func TestDeployFollowsNginxAfterACutOffSwitch(t *testing.T) {
+	cl := hosttest.Start(t, "web1")
+	web1 := cl.Host("web1").Addr
+	c := echoProject(t)
+	o := hostOpts(c, dial(t, cl, "", "web1"), nil)
+	o.HealthTimeout = 10 * time.Second
+	deployOK(t, o)
+	setEcho(t, c, "v2", "")
+	deployOK(t, o)
+	list, err := ListReleases(context.Background(), o)
+	if err != nil || len(list) != 1 || len(list[0].Releases) != 2 {
+		t.Fatalf("releases: %+v %v", list, err)
+	}
+	v1, serving := list[0].Releases[0].ID, list[0].Slot
+	idle := otherSlot(serving)
+
+	// The state v2's deploy had between its switch and its finish: nginx
+	// on v2's slot, state.json still on v1's, v1's slot still running.
+	cl.SSH(t, "web1", fmt.Sprintf(`python3 -c 'import json,sys; p="/var/lib/stackctl/echo/state.json"; s=json.load(open(p)); s["slot"]=sys.argv[1]; s["current"]=sys.argv[2]; s["releases"]=s["releases"][:1]; json.dump(s, open(p,"w"))' %s %s`, idle, v1))
+	cl.SSH(t, "web1", "systemctl start echo@"+idle)
+	if e := echo(t, web1, nil); e.Version != "v2" {
+		t.Fatalf("before the next deploy nginx should serve v2, got %q", e.Version)
+	}
+
+	setEcho(t, c, "v3", "")
+	l := hosttest.StartLoad(t, web1, "app.test", "/healthz", 4)
+	out := deployOK(t, o)
+	l.Check(t, "deploy after a cut-off switch")
+	if want := "nginx serves slot " + serving; !strings.Contains(out, want) || !strings.Contains(out, "cut off after its switch") {
+		t.Errorf("the deploy does not say it followed nginx (%q):\n%s", want, out)
+	}
+	if !strings.Contains(out, "slot "+idle) {
+		t.Errorf("the new release should start in slot %s:\n%s", idle, out)
+	}
+	if e := echo(t, web1, nil); e.Version != "v3" {
+		t.Errorf("after the deploy nginx serves %q, want v3", e.Version)
+	}
+	if active := strings.Fields(cl.SSH(t, "web1", "systemctl is-active echo@"+idle+" echo@"+serving+" || true")); len(active) != 2 || active[0] != "active" || active[1] != "inactive" {
+		t.Errorf("slots %s, %s: %v; want the new one active and the old one stopped", idle, serving, active)
+	}
+}

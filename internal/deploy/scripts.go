@@ -10,6 +10,8 @@ package deploy
 // $4 and $5 the ports of slots a and b ("" to skip): busy_<slot>=1 when
 // something listens there. legacy= is the state of the single-unit
 // engine's <service>.service when its file exists and stackctl wrote it.
+// link_<slot>= is where the slot's link points, and serving= the address
+// the upstream include $6 sends requests to ("" to skip).
 const probeScript = `set -u
 echo "arch=$(uname -m)"
 echo "nproc=$(nproc 2>/dev/null || echo 1)"
@@ -23,6 +25,8 @@ command -v bash >/dev/null 2>&1 && echo "bash=1"
 [ -n "$3" ] && [ -e "$3" ] && echo "cert=1"
 for s in a b; do echo "active_$s=$(systemctl is-active "$2@$s.service" 2>/dev/null || true)"; done
 grep -qs 'written by .stackctl deploy' "/etc/systemd/system/$2.service" && echo "legacy=$(systemctl is-active "$2.service" 2>/dev/null || true)"
+for s in a b; do echo "link_$s=$(readlink "$1/slots/$s" 2>/dev/null || true)"; done
+[ -n "${6:-}" ] && [ -f "$6" ] && echo "serving=$(grep -o 'server [^ ;]*' "$6" | head -n 1 | cut -d' ' -f2)"
 if [ -n "$4" ] && command -v bash >/dev/null 2>&1; then
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$4" 2>/dev/null && echo "busy_a=1"
 	timeout 2 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0"' "$5" 2>/dev/null && echo "busy_b=1"

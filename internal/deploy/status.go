@@ -109,7 +109,7 @@ func lbStatus(ctx context.Context, f *fleet) (HostStatus, error) {
 	if f.c.Nginx.TLS.Enabled {
 		cert = f.c.CertPath()
 	}
-	facts, err := probeHost(ctx, f.LB, "/nonexistent", f.l.Service, cert)
+	facts, err := probeHost(ctx, f.LB, "/nonexistent", f.l.Service, cert, "")
 	if err != nil {
 		return st, err
 	}
@@ -174,7 +174,7 @@ type ServerPrereqs struct {
 // ProbeServer reads a server's prerequisites (as root: the dial already
 // checked that sudo -n works for a login that is not root).
 func ProbeServer(ctx context.Context, h host.Host) (ServerPrereqs, error) {
-	f, err := probeHost(ctx, h, "/nonexistent", "stackctl-doctor", "")
+	f, err := probeHost(ctx, h, "/nonexistent", "stackctl-doctor", "", "")
 	if err != nil {
 		return ServerPrereqs{}, err
 	}
