@@ -148,6 +148,9 @@ type fleet struct {
 	commit string // short commit, "" outside git
 	clean  bool   // the git tree has no changes
 	outMu  sync.Mutex
+	// live is Out with a live line per busy host (Live: Out is a
+	// terminal); nil otherwise.
+	live *liveOutput
 }
 
 func newFleet(o HostsOptions) (*fleet, error) {
@@ -170,6 +173,10 @@ func newFleet(o HostsOptions) (*fleet, error) {
 		o.Now = time.Now
 	}
 	f := &fleet{HostsOptions: o, c: o.Config, p: o.Colors, l: NewHostLayout(o.Config)}
+	if o.Live {
+		f.live = newLiveOutput(o.Out)
+		f.Out = f.live // everything printed lands above the live lines
+	}
 	f.by = o.By
 	if f.by == "" {
 		f.by = whoami()
@@ -205,23 +212,22 @@ func gitCommit(dir string) (string, bool) {
 }
 
 func (f *fleet) say(h host.Host, format string, args ...any) {
-	f.outMu.Lock()
-	defer f.outMu.Unlock()
-	if f.Live {
-		fmt.Fprint(f.Out, "\r\033[K")
-	}
-	fmt.Fprintf(f.Out, "%s  %s\n", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), fmt.Sprintf(format, args...))
-}
-
-// step shows what a host is doing now, on a terminal only: the next line
-// said replaces it.
-func (f *fleet) step(h host.Host, format string, args ...any) {
-	if !f.Live {
+	line := f.p.Bold(fmt.Sprintf("%-10s", h.Name())) + "  " + fmt.Sprintf(format, args...) + "\n"
+	if f.live != nil {
+		f.live.say(h.Name(), line)
 		return
 	}
 	f.outMu.Lock()
 	defer f.outMu.Unlock()
-	fmt.Fprintf(f.Out, "\r\033[K%s  %s", f.p.Bold(fmt.Sprintf("%-10s", h.Name())), f.p.Faint("… "+fmt.Sprintf(format, args...)))
+	io.WriteString(f.Out, line)
+}
+
+// step shows what a host is doing now, on a terminal only, as the host's
+// line in the live region: the next line said for the host replaces it.
+func (f *fleet) step(h host.Host, format string, args ...any) {
+	if f.live != nil {
+		f.live.step(h.Name(), f.p.Bold(fmt.Sprintf("%-10s", h.Name()))+"  "+f.p.Faint("… "+fmt.Sprintf(format, args...)))
+	}
 }
 
 func since(t time.Time) string { return fmt.Sprintf("%.1fs", time.Since(t).Seconds()) }
