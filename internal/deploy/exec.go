@@ -52,7 +52,7 @@ func (e *ExitStatusError) Error() string {
 // terminal (ssh puts the local one in raw mode); without one, a cancelled
 // ctx sends SIGINT to the command's unit and waits for it to end.
 func Exec(ctx context.Context, o ExecOptions) error {
-	f, err := newFleet(o.HostsOptions)
+	f, err := newReadOnlyFleet(o.HostsOptions)
 	if err != nil {
 		return err
 	}

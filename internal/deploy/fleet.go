@@ -399,7 +399,7 @@ type HostReleases struct {
 
 // ListReleases reads every host's releases.
 func ListReleases(ctx context.Context, o HostsOptions) ([]HostReleases, error) {
-	f, err := newFleet(o)
+	f, err := newReadOnlyFleet(o)
 	if err != nil {
 		return nil, err
 	}

@@ -151,6 +151,19 @@ type fleet struct {
 	// live is Out with a live line per busy host (Live: Out is a
 	// terminal); nil otherwise.
 	live *liveOutput
+	// readOnly is set by the commands that only read (status, releases,
+	// env list, exec, logs), whose Out is their result: they say nothing
+	// of their own there.
+	readOnly bool
+}
+
+// newReadOnlyFleet is newFleet for a command that only reads.
+func newReadOnlyFleet(o HostsOptions) (*fleet, error) {
+	f, err := newFleet(o)
+	if f != nil {
+		f.readOnly = true
+	}
+	return f, err
 }
 
 func newFleet(o HostsOptions) (*fleet, error) {
@@ -354,8 +367,10 @@ func (r *hostRun) followNginx() {
 	if !releaseIDRE.MatchString(id) || !r.facts.OnDisk[id] {
 		return
 	}
-	r.say(r.h, "%s nginx serves slot %s (release %s) where %s says slot %q (release %q): an earlier command was cut off after its switch; going on from what nginx serves",
-		r.p.Yellow("!"), serving, id, r.l.StateFile(), r.state.Slot, r.state.Current)
+	if !r.readOnly {
+		r.say(r.h, "%s nginx serves slot %s (release %s) where %s says slot %q (release %q): an earlier command was cut off after its switch; going on from what nginx serves",
+			r.p.Yellow("!"), serving, id, r.l.StateFile(), r.state.Slot, r.state.Current)
+	}
 	r.state.Slot, r.state.Current = serving, id
 }
 

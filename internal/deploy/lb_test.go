@@ -423,6 +423,18 @@ func TestDeployFollowsNginxAfterACutOffSwitch(t *testing.T) {
 	if e := echo(t, web1, nil); e.Version != "v2" {
 		t.Fatalf("before the next deploy nginx should serve v2, got %q", e.Version)
 	}
+	// status reports what nginx serves, and prints nothing of its own
+	// (its output is its result: --json).
+	var quiet bytes.Buffer
+	ro := o
+	ro.Out = &quiet
+	st, err := Status(context.Background(), ro)
+	if err != nil || len(st) != 1 || st[0].Slot != serving || st[0].Release != list[0].Releases[1].ID {
+		t.Errorf("status after the cut-off: %+v %v; want slot %s, release %s", st, err, serving, list[0].Releases[1].ID)
+	}
+	if quiet.Len() != 0 {
+		t.Errorf("status printed %q", quiet.String())
+	}
 
 	setEcho(t, c, "v3", "")
 	l := hosttest.StartLoad(t, web1, "app.test", "/healthz", 4)

@@ -60,7 +60,7 @@ func journalSince(s string) string {
 // then prints new lines as they come until ctx is cancelled (Ctrl-C),
 // which is not an error.
 func Logs(ctx context.Context, o LogsOptions) error {
-	f, err := newFleet(o.HostsOptions)
+	f, err := newReadOnlyFleet(o.HostsOptions)
 	if err != nil {
 		return err
 	}

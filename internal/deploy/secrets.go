@@ -423,7 +423,7 @@ type HostSecrets struct {
 // ListSecrets reads the keys of every host's secrets. Values are read
 // (the file is parsed on this machine) but never returned.
 func ListSecrets(ctx context.Context, o HostsOptions) ([]HostSecrets, error) {
-	f, err := newFleet(o)
+	f, err := newReadOnlyFleet(o)
 	if err != nil {
 		return nil, err
 	}

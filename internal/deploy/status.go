@@ -58,7 +58,7 @@ echo "health=$code"
 // through nginx. Only an unreachable host is an error; an unhealthy one
 // is a HostStatus with Healthy false.
 func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
-	f, err := newFleet(o)
+	f, err := newReadOnlyFleet(o)
 	if err != nil {
 		return nil, err
 	}
