@@ -21,8 +21,8 @@ type responseHead struct {
 	connection    string // "keep-alive", "close" or "upgrade"
 }
 
-// connectionValue is what Connection says of a response that keep (or does
-// not keep) the connection open.
+// connectionValue is the Connection header's value for a response after
+// which the connection stays open (keep) or closes.
 func connectionValue(keep bool) string {
 	if keep {
 		return "keep-alive"
