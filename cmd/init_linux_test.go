@@ -1,8 +1,6 @@
 package cmd
 
 import (
-	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -10,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/internal/detect"
+	"github.com/stackctl/stackctl/internal/flasktest"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/testutil"
@@ -61,24 +59,8 @@ func adopt(t *testing.T, dir string, pages map[string]string, args ...string) *s
 // django-admin startproject with a virtualenv that sees Debian's Django:
 // init picks .venv's python for runserver and serve shows Django's page.
 func TestInitDjangoServes(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if _, ok := detect.Imports(py, "django"); !ok {
-		if os.Getenv(nginxtest.RequireEnv) == "1" {
-			t.Fatal("python3-django is required: apt-get install python3-django")
-		}
-		t.Skip("no Django (apt-get install python3-django)")
-	}
-	parent := nginxtest.TempDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, argv := range [][]string{{py, "-m", "django", "startproject", "mysite"}, {py, "-m", "venv", "--system-site-packages", "--without-pip", "mysite/.venv"}} {
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Dir = parent
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-	}
-	c := adopt(t, filepath.Join(parent, "mysite"), map[string]string{"/": "The install worked successfully!"}, "--domain", "mysite.localhost")
+	project := flasktest.DjangoProject(t)
+	c := adopt(t, project, map[string]string{"/": "The install worked successfully!"}, "--domain", "mysite.localhost")
 	if c.App.Template != "django" || c.App.WSGI != "mysite.wsgi:application" || !strings.HasPrefix(c.App.Command, ".venv/bin/python manage.py runserver 127.0.0.1:$PORT --noreload") {
 		t.Errorf("app %+v", c.App)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/detect"
+	"github.com/stackctl/stackctl/internal/flasktest"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
 )
@@ -40,24 +41,8 @@ func TestDeployAdoptedDjango(t *testing.T) {
 	t.Parallel()
 	nginxtest.Require(t)
 	requireFlask(t) // gunicorn
-	const py = "/usr/bin/python3"
-	if _, ok := detect.Imports(py, "django"); !ok {
-		if os.Getenv(nginxtest.RequireEnv) == "1" {
-			t.Fatal("python3-django is required: apt-get install python3-django")
-		}
-		t.Skip("no Django (apt-get install python3-django)")
-	}
-	parent := nginxtest.TempDir(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	for _, argv := range [][]string{{py, "-m", "django", "startproject", "mysite"}, {py, "-m", "venv", "--system-site-packages", "--without-pip", "mysite/.venv"}} {
-		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-		cmd.Dir = parent
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-	}
-	site, c, root := adoptAndDeploy(t, filepath.Join(parent, "mysite"), "mysite.localhost") // allowed by DEBUG's ALLOWED_HOSTS
+	project := flasktest.DjangoProject(t)
+	site, c, root := adoptAndDeploy(t, project, "mysite.localhost") // allowed by DEBUG's ALLOWED_HOSTS
 	app := filepath.Join(root, c.Nginx.AppDir)
 	css, err := os.ReadFile(filepath.Join(app, "staticfiles/admin/css/base.css"))
 	if err != nil {
@@ -68,7 +53,7 @@ func TestDeployAdoptedDjango(t *testing.T) {
 			t.Errorf("not installed: %v", err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(parent, "mysite", "staticfiles")); !os.IsNotExist(err) {
+	if _, err := os.Stat(filepath.Join(project, "staticfiles")); !os.IsNotExist(err) {
 		t.Errorf("collectstatic wrote into the project, not only the release: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(app, ".venv")); !os.IsNotExist(err) {

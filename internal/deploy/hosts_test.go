@@ -8,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stackctl/stackctl/internal/detect"
+	"github.com/stackctl/stackctl/internal/flasktest"
 	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/nginx"
@@ -472,30 +472,16 @@ func TestHostDeployRefusals(t *testing.T) {
 // through --system-site-packages), collectstatic's files served by nginx,
 // `manage.py check` as the release command.
 func TestHostDeployAdoptedDjango(t *testing.T) {
-	const py = "/usr/bin/python3"
-	if _, ok := detect.Imports(py, "django"); !ok {
-		if os.Getenv(nginxtest.RequireEnv) == "1" {
-			t.Fatal("python3-django is required: apt-get install python3-django")
-		}
-		t.Skip("no Django (apt-get install python3-django)")
-	}
+	project := flasktest.DjangoProject(t)
 	cl := hosttest.Start(t, "web1")
-	parent := nginxtest.TempDir(t)
-	for _, argv := range [][]string{{py, "-m", "django", "startproject", "mysite"}, {py, "-m", "venv", "--system-site-packages", "--without-pip", "mysite/.venv"}} {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = parent
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v\n%s", argv, err, out)
-		}
-	}
-	p, err := detect.Detect(filepath.Join(parent, "mysite"), detect.Options{Domain: "mysite.localhost"})
+	p, err := detect.Detect(project, detect.Options{Domain: "mysite.localhost"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := p.Config()
 	c.Proxy.ServerNames = []string{"mysite.localhost"} // allowed by startproject's DEBUG ALLOWED_HOSTS
 	c.Deploy.ReleaseCommand = "python manage.py check"
-	path := filepath.Join(parent, "mysite", stack.FileName)
+	path := filepath.Join(project, stack.FileName)
 	if err := detect.WriteNew(path, c); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,6 @@
-// Package flasktest finds what tests of the Flask template need: python3
-// interpreters that can import Flask, and a gunicorn whose interpreter can.
+// Package flasktest finds what tests of Python apps need: python3
+// interpreters that can import Flask, a gunicorn whose interpreter can, and
+// a Django project made with Debian's Django (DjangoProject).
 // Without them a test is skipped with how to install them (Debian's
 // python3-flask and gunicorn), or failed when STACKCTL_REQUIRE_NGINX=1,
 // the switch CI sets after installing the real components.
@@ -191,4 +192,33 @@ func interpreter(script string) (string, error) {
 		return "", fmt.Errorf("%s: no program on its #! line %q", script, strings.TrimSpace(line))
 	}
 	return fields[0], nil
+}
+
+// DjangoProject makes a Django project as its users start one: mysite,
+// from `django-admin startproject` with Debian's Django, and a virtualenv
+// in mysite/.venv that sees it (--system-site-packages). It returns the
+// project's folder. Without python3-django the test is skipped with how to
+// install it, or fails when STACKCTL_REQUIRE_NGINX=1.
+func DjangoProject(t testing.TB) string {
+	t.Helper()
+	if err := exec.Command(DebianPython, "-c", "import django").Run(); err != nil {
+		if os.Getenv(nginxtest.RequireEnv) == "1" {
+			t.Fatal("python3-django is required: apt-get install python3-django")
+		}
+		t.Skip("no Django (apt-get install python3-django)")
+	}
+	parent := nginxtest.TempDir(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for _, argv := range [][]string{
+		{DebianPython, "-m", "django", "startproject", "mysite"},
+		{DebianPython, "-m", "venv", "--system-site-packages", "--without-pip", "mysite/.venv"},
+	} {
+		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+		cmd.Dir = parent
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return filepath.Join(parent, "mysite")
 }
