@@ -40,21 +40,10 @@ func testEnvSetOnTerminal(t *testing.T, path, key, value string) string {
 	go func() { code <- run(f, NewRootCmd(f), []string{"env", "set", "--config", path, key}) }()
 	con.expect("Value of " + key + ":")
 	con.line(value)
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("env set %s on a terminal: exit %d; terminal:\n%s", key, c, con.text())
-		}
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("env set %s on a terminal did not end; terminal:\n%s", key, con.text())
-	}
+	con.exited(code, "env set "+key+" on a terminal", 2*time.Minute)
 	con.expect(strings.Repeat("*", len(value)))
 	con.expect("Changed myapp's secrets")
-	tty.Close()
-	select {
-	case <-con.done:
-	case <-time.After(5 * time.Second):
-	}
+	con.close(tty)
 	out := con.text()
 	if strings.Contains(out, value) {
 		t.Errorf("the terminal shows the typed value:\n%s", out)

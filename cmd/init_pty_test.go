@@ -56,19 +56,8 @@ func TestInitInteractive(t *testing.T) {
 	con.expect("package main in ./cmd/server → Go")
 	con.expect("Next steps")
 
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("exit %d; terminal:\n%s", c, con.text())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("stackctl init did not finish; terminal:\n%s", con.text())
-	}
-	tty.Close()
-	select {
-	case <-con.done:
-	case <-time.After(5 * time.Second):
-	}
+	con.exited(code, "stackctl init", 15*time.Second)
+	con.close(tty)
 	c, err := stack.Load(filepath.Join(dir, stack.FileName))
 	if err != nil {
 		t.Fatal(err)

@@ -71,6 +71,30 @@ func newConsole(t *testing.T, ptm *os.File) *console {
 	return c
 }
 
+// exited waits (at most timeout) for the command's exit status on code
+// and fails the test, showing the terminal, unless it is 0.
+func (c *console) exited(code <-chan int, what string, timeout time.Duration) {
+	c.t.Helper()
+	select {
+	case status := <-code:
+		if status != 0 {
+			c.t.Fatalf("%s: exit %d; terminal:\n%s", what, status, c.text())
+		}
+	case <-time.After(timeout):
+		c.t.Fatalf("%s did not end; terminal:\n%s", what, c.text())
+	}
+}
+
+// close closes the terminal's far end tty and waits (at most 5s) until
+// everything written to it was read.
+func (c *console) close(tty *os.File) {
+	tty.Close()
+	select {
+	case <-c.done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
 // answer answers the queries not seen yet; c.mu is held.
 func (c *console) answer() {
 	raw := c.raw.String()
@@ -195,19 +219,8 @@ func TestNewInteractive(t *testing.T) {
 	con.expect("Created webshop")
 	con.expect("Next steps:")
 
-	select {
-	case c := <-code:
-		if c != 0 {
-			t.Fatalf("exit %d; terminal:\n%s", c, con.text())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatalf("stackctl new did not finish; terminal:\n%s", con.text())
-	}
-	tty.Close()
-	select {
-	case <-con.done:
-	case <-time.After(5 * time.Second):
-	}
+	con.exited(code, "stackctl new", 15*time.Second)
+	con.close(tty)
 
 	target := filepath.Join(dir, "webshop")
 	c, err := stack.Load(filepath.Join(target, "stack.toml"))
