@@ -462,10 +462,14 @@ func (r *hostRun) upstreamFile(slot string) ([]byte, error) {
 }
 
 // filesChanged returns the system files this deploy changes.
-func (r *hostRun) filesChanged() []HostFile {
+func (r *hostRun) filesChanged() []HostFile { return changedFiles(r.want, r.before) }
+
+// changedFiles returns the files of want whose content or mode differ from
+// what before says the host holds.
+func changedFiles(want []HostFile, before map[string]HostFile) []HostFile {
 	var out []HostFile
-	for _, w := range r.want {
-		if !r.before[w.Path].same(w) {
+	for _, w := range want {
+		if !before[w.Path].same(w) {
 			out = append(out, w)
 		}
 	}

@@ -143,15 +143,8 @@ func (lb *lbRun) plan(ctx context.Context, runs []*hostRun) error {
 	return err
 }
 
-func (lb *lbRun) changed() []HostFile {
-	var out []HostFile
-	for _, w := range lb.want {
-		if !lb.before[w.Path].same(w) {
-			out = append(out, w)
-		}
-	}
-	return out
-}
+// changed returns the lb's files this deploy changes.
+func (lb *lbRun) changed() []HostFile { return changedFiles(lb.want, lb.before) }
 
 // apply installs the lb's site when it changed: written with backup,
 // checked by nginx -t (restored when refused), then a graceful reload.

@@ -46,7 +46,7 @@ func WriteNew(path string, c *stack.Config) error {
 	if err != nil && !errors.Is(err, os.ErrExist) {
 		// No hard links here (some FUSE and FAT file systems): create the
 		// file exclusively instead, which also never replaces one.
-		err = writeExclusive(path, data)
+		err = stack.WriteFileExclusive(path, data, 0o644)
 	}
 	if errors.Is(err, os.ErrExist) {
 		return ui.WithFix(fmt.Errorf("%s %w: init never overwrites it", path, ErrExists), "edit it, or remove it and run init again")
@@ -55,24 +55,4 @@ func WriteNew(path string, c *stack.Config) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// writeExclusive creates path, failing if it exists, and writes data to it;
-// a failed write removes the part written.
-func writeExclusive(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }

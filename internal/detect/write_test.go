@@ -45,19 +45,3 @@ func TestWriteNew(t *testing.T) {
 		}
 	}
 }
-
-// writeExclusive is the path for file systems without hard links: it
-// never replaces a file either.
-func TestWriteExclusive(t *testing.T) {
-	t.Parallel()
-	path := filepath.Join(t.TempDir(), "f")
-	if err := writeExclusive(path, []byte("one")); err != nil {
-		t.Fatal(err)
-	}
-	if err := writeExclusive(path, []byte("two")); !errors.Is(err, os.ErrExist) {
-		t.Errorf("second write: %v", err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "one" {
-		t.Errorf("file holds %q", b)
-	}
-}

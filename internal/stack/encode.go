@@ -71,6 +71,27 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return nil
 }
 
+// WriteFileExclusive creates path, failing with an error that wraps
+// os.ErrExist when it exists (it never replaces a file), and writes data to
+// it; a failed write removes the part written.
+func WriteFileExclusive(path string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
 // quote renders a TOML basic string.
 func quote(s string) string {
 	var b strings.Builder
