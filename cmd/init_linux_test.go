@@ -70,7 +70,7 @@ func TestInitDjangoServes(t *testing.T) {
 // tutorial lays it out.
 func TestInitFlaskFactoryServes(t *testing.T) {
 	dir := nginxtest.TempDir(t)
-	writeFiles(t, dir, flaskFactory)
+	testutil.WriteFiles(t, dir, flaskFactory)
 	c := adopt(t, dir, map[string]string{"/": "shop home", "/static/shop.css": "color: green"})
 	if c.App.WSGI != "shop:create_app()" || c.App.Health != "/healthz" || len(c.App.Env) != 0 {
 		t.Errorf("config %+v", c.App)
@@ -85,7 +85,7 @@ func TestInitFlaskSrcServes(t *testing.T) {
 	for p, s := range flaskFactory {
 		files["src/"+p] = s
 	}
-	writeFiles(t, dir, files)
+	testutil.WriteFiles(t, dir, files)
 	c := adopt(t, dir, map[string]string{"/": "shop home", "/static/shop.css": "color: green"})
 	if c.App.WSGI != "shop:create_app()" || c.App.Env["PYTHONPATH"] != "src" || c.Proxy.Static[0].Dir != "src/shop/static" {
 		t.Errorf("config %+v %+v", c.App, c.Proxy.Static)
@@ -98,7 +98,7 @@ func TestInitGoCmdServerServes(t *testing.T) {
 		t.Skip("no go tool")
 	}
 	dir := nginxtest.TempDir(t)
-	writeFiles(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"go.mod": "module example.com/acme/api\n\ngo 1.22\n",
 		"cmd/server/main.go": `package main
 

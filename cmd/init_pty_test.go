@@ -10,6 +10,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -28,7 +29,7 @@ func TestInitInteractive(t *testing.T) {
 	}
 	con := newConsole(t, ptm)
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"go.mod":              "module example.com/acme\n",
 		"cmd/migrate/main.go": "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n",
 		"cmd/server/main.go":  "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n",

@@ -9,24 +9,11 @@ import (
 	"testing"
 
 	"github.com/stackctl/stackctl/internal/detect"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// writeFiles creates files (path → content) under dir.
-func writeFiles(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, s := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // flaskFactory is a Flask factory package as the Flask tutorial lays it
 // out, with its static folder and a health route.
@@ -93,7 +80,7 @@ func TestInitFlags(t *testing.T) {
 func TestInitWrites(t *testing.T) {
 	dir := t.TempDir()
 	proj := filepath.Join(dir, "shop-site")
-	writeFiles(t, proj, flaskFactory)
+	testutil.WriteFiles(t, proj, flaskFactory)
 	code, out, errOut := initIn(t, proj, "--yes", "--port", "5005", "--domain", "shop.example.org")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -174,7 +161,7 @@ func TestInitBadInput(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			writeFiles(t, dir, tt.files)
+			testutil.WriteFiles(t, dir, tt.files)
 			target := dir
 			if tt.files == nil {
 				target = filepath.Join(dir, "missing")
@@ -213,7 +200,7 @@ func (a *answers) Input(msg, help, def string, validate func(string) error) (str
 // against, and the app picked stays picked.
 func TestInitAsksDomainAfterPicking(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"app.py":            "from flask import Flask\napp = Flask(__name__)\n",
 		"admin/__init__.py": "from flask import Flask\ndef create_app():\n    return Flask(__name__)\n",
 	})
@@ -240,7 +227,7 @@ func TestInitAsksDomainAfterPicking(t *testing.T) {
 // flag gave.
 func TestInitAsks(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"app.py":            "from flask import Flask\napp = Flask(__name__)\n",
 		"admin/__init__.py": "from flask import Flask\ndef create_app():\n    return Flask(__name__)\n",
 	})
@@ -265,7 +252,7 @@ func TestInitAsks(t *testing.T) {
 // --static cannot make up a folder: init says so and writes no static table.
 func TestInitStaticWithoutFolder(t *testing.T) {
 	dir := t.TempDir()
-	writeFiles(t, dir, map[string]string{"go.mod": "module x\n", "main.go": "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n"})
+	testutil.WriteFiles(t, dir, map[string]string{"go.mod": "module x\n", "main.go": "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n"})
 	code, out, errOut := initIn(t, dir, "--yes", "--static")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)

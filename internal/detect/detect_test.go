@@ -12,21 +12,8 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 )
-
-// write creates files (path → content) under dir.
-func write(t *testing.T, dir string, files map[string]string) {
-	t.Helper()
-	for p, s := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
 
 // requireDjango returns Debian's python3 with Django, skipping the test
 // without it (failing under STACKCTL_REQUIRE_NGINX=1, where CI installed it).
@@ -102,7 +89,7 @@ func TestDjangoStartproject(t *testing.T) {
 	settings := filepath.Join(dir, "mysite", "settings.py")
 	src, _ := os.ReadFile(settings)
 	src = append(src, "STATIC_ROOT = BASE_DIR / 'collected'\nALLOWED_HOSTS = [\n    'localhost',  # for serve\n    '.example.org',\n]\n"...)
-	write(t, dir, map[string]string{"mysite/settings.py": string(src)})
+	testutil.WriteFiles(t, dir, map[string]string{"mysite/settings.py": string(src)})
 	p, err = Detect(dir, Options{Domain: "mysite.example.org"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +106,7 @@ func TestDjangoStartproject(t *testing.T) {
 func TestDjangoSplitSettings(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"manage.py":                 "import os\nos.environ.setdefault(\"DJANGO_SETTINGS_MODULE\", \"proj.settings\")\n",
 		"proj/__init__.py":          "",
 		"proj/settings/__init__.py": "from .base import *  # noqa\nDEBUG = False\n",
@@ -216,7 +203,7 @@ func TestFlaskLayouts(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			write(t, dir, tt.files)
+			testutil.WriteFiles(t, dir, tt.files)
 			p, err := Detect(dir, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -237,7 +224,7 @@ func TestFlaskLayouts(t *testing.T) {
 func TestTwoFlaskApps(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"app.py":            "from flask import Flask\napp = Flask(__name__)\n",
 		"admin/__init__.py": "from flask import Flask\ndef create_app():\n    return Flask(__name__)\n",
 	})
@@ -266,7 +253,7 @@ func TestGo(t *testing.T) {
 	}
 	t.Run("cmd/server reads PORT", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, map[string]string{
+		testutil.WriteFiles(t, dir, map[string]string{
 			"go.mod":                  "module example.com/acme/Web_API\n\ngo 1.22\n",
 			"cmd/server/main.go":      main(`"127.0.0.1:"+os.Getenv("PORT")`),
 			"internal/store/store.go": "package store\n",
@@ -283,7 +270,7 @@ func TestGo(t *testing.T) {
 	})
 	t.Run("two main packages", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, map[string]string{
+		testutil.WriteFiles(t, dir, map[string]string{
 			"go.mod":              "module shop\n",
 			"main.go":             main(`":"+os.Getenv("PORT")`),
 			"cmd/migrate/main.go": "package main\n\nfunc main() {}\n",
@@ -302,7 +289,7 @@ func TestGo(t *testing.T) {
 	})
 	t.Run("fixed port", func(t *testing.T) {
 		dir := t.TempDir()
-		write(t, dir, map[string]string{"go.mod": "module shop\n", "main.go": main(`":8081"`)})
+		testutil.WriteFiles(t, dir, map[string]string{"go.mod": "module shop\n", "main.go": main(`":8081"`)})
 		p, err := Detect(dir, Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -316,7 +303,7 @@ func TestGo(t *testing.T) {
 func TestNothingRecognisable(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, map[string]string{"README.md": "", "go.mod": "module lib\n", "lib.go": "package lib\n", "util.py": "import os\n"})
+	testutil.WriteFiles(t, dir, map[string]string{"README.md": "", "go.mod": "module lib\n", "lib.go": "package lib\n", "util.py": "import os\n"})
 	_, err := Detect(dir, Options{})
 	var nf *NotFoundError
 	if !errors.As(err, &nf) || len(nf.Looked) != 3 {
@@ -338,7 +325,7 @@ func TestNothingRecognisable(t *testing.T) {
 func TestTemplateChoosesAmongKinds(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	write(t, dir, map[string]string{
+	testutil.WriteFiles(t, dir, map[string]string{
 		"go.mod":  "module both\n",
 		"main.go": "package main\n\nimport \"os\"\n\nfunc main() { _ = os.Getenv(\"PORT\") }\n",
 		"app.py":  "from flask import Flask\napp = Flask(__name__)\n",
@@ -366,7 +353,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
-		write(t, dir, tt.files)
+		testutil.WriteFiles(t, dir, tt.files)
 		_, err := Detect(dir, Options{})
 		var pe *ParseError
 		if !errors.As(err, &pe) || !strings.HasPrefix(err.Error(), tt.want) {

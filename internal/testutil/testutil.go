@@ -1,12 +1,15 @@
 // Package testutil holds small helpers shared by stackctl's tests: a buffer
-// that collects a process's output while the test reads it, and loopback
-// port ranges for tests that need several consecutive ports.
+// that collects a process's output while the test reads it, loopback port
+// ranges for tests that need several consecutive ports, and a project's
+// files written from a map.
 package testutil
 
 import (
 	"bytes"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -54,4 +57,19 @@ func PortRange(t testing.TB, n int) int {
 	}
 	t.Fatalf("no %d consecutive free ports between 20000 and 32000", n)
 	return 0
+}
+
+// WriteFiles creates files (slash-separated path → content) under dir,
+// with the folders they need.
+func WriteFiles(t testing.TB, dir string, files map[string]string) {
+	t.Helper()
+	for p, s := range files {
+		full := filepath.Join(dir, filepath.FromSlash(p))
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
