@@ -52,6 +52,11 @@ type App struct {
 	Replicas int `toml:"replicas"`
 	// Env is extra environment for the app, under serve and in the deploy unit.
 	Env map[string]string `toml:"env"`
+	// Data lists project paths the app writes (Flask's "instance", Django's
+	// "media", "db.sqlite3"): on servers each is, in every release, a link
+	// into the data folder /var/lib/<deploy.service>/ that survives
+	// releases. They never ship; serve leaves them as they are.
+	Data []string `toml:"data"`
 }
 
 // Proxy is the site: what nginx and the embedded proxy both do.

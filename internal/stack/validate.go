@@ -240,6 +240,7 @@ func (c *Config) Validate() error {
 	for i, w := range a.Watch {
 		v.check(fmt.Sprintf("app.watch[%d]", i), ValidateRelDir(w))
 	}
+	v.dataPaths(a.Data)
 	for k, val := range a.Env {
 		if !envKeyRE.MatchString(k) {
 			v.add("app.env", "%q is not an environment variable name ([A-Za-z_][A-Za-z0-9_]*)", k)
@@ -431,4 +432,34 @@ func oneOf(s string, set ...string) bool {
 		}
 	}
 	return false
+}
+
+// dataPaths checks app.data: clean paths inside the project, none inside
+// another and none a part of the project stackctl owns.
+func (v *validator) dataPaths(data []string) {
+	for i, d := range data {
+		f := fmt.Sprintf("app.data[%d]", i)
+		if err := ValidateRelDir(d); err != nil {
+			v.add(f, "%v", err)
+			continue
+		}
+		c := path.Clean(d)
+		switch {
+		case c != d:
+			v.add(f, "%q is not a clean path: write %q", d, c)
+			continue
+		case c == ".":
+			v.add(f, "%q is the whole project: name the folder or file the app writes (instance)", d)
+			continue
+		}
+		if top, _, _ := strings.Cut(c, "/"); top == ".venv" || top == "bin" || top == ".git" || top == ".stackctl" || strings.HasPrefix(top, ".stackctl-") {
+			v.add(f, "%q is a folder deploy makes in each release: choose another path", d)
+			continue
+		}
+		for j, o := range data[:i] {
+			if o == d || strings.HasPrefix(d, o+"/") || strings.HasPrefix(o, d+"/") {
+				v.add(f, "%q overlaps app.data[%d] %q: list each data path once", d, j, o)
+			}
+		}
+	}
 }
