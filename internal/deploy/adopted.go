@@ -47,9 +47,13 @@ func goMainPackage(c *stack.Config) string {
 // collectstaticPy runs Django's collectstatic with STATIC_ROOT pointed at a
 // folder of deploy's, whatever the settings say (startproject sets none).
 // Arguments: the settings module, the folder.
-const collectstaticPy = `import os, sys
+const collectstaticPy = `import os, secrets, sys
 sys.path.insert(0, os.getcwd())
 os.environ["DJANGO_SETTINGS_MODULE"] = sys.argv[1]
+# Production settings read the secret key from the environment, which has
+# it only on the servers; collectstatic's output does not depend on it.
+for name in ("SECRET_KEY", "DJANGO_SECRET_KEY"):
+    os.environ.setdefault(name, "collectstatic-only-" + secrets.token_hex(16))
 import django
 from django.conf import settings
 settings.STATIC_ROOT = sys.argv[2]

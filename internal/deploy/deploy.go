@@ -396,7 +396,7 @@ func (r *run) health(ctx context.Context, t HealthTarget, required bool) error {
 	err := checkHealth(ctx, t, timeout)
 	switch {
 	case err == nil:
-		r.say("%s GET %s (Host: %s) through nginx answered 200", r.p.Green("healthy:"), t.URL, t.Host)
+		r.say("%s GET %s (Host: %s) through nginx answered 2xx/3xx", r.p.Green("healthy:"), t.URL, t.Host)
 	case !required:
 		r.warn("health check through nginx failed (advisory, nothing rolled back: nobody started the app here): %v", err)
 	}

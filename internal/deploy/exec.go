@@ -66,33 +66,17 @@ func Exec(ctx context.Context, o ExecOptions) error {
 	if r.state.Current == "" {
 		return ui.Errorf("deploy first: stackctl deploy", "%s: %s has no current release to run a command in", r.h.Name(), f.c.Name)
 	}
-	dir := r.l.Release(r.state.Current)
 	var suffix [4]byte
 	rand.Read(suffix[:])
 	unit := r.l.Service + "-exec-" + hex.EncodeToString(suffix[:]) + ".service"
-	argv := []string{"systemd-run", "--quiet", "--wait", "--collect", "--service-type=exec", "--unit=" + unit}
-	if o.TTY {
-		argv = append(argv, "--pty")
-	} else {
-		argv = append(argv, "--pipe")
-	}
-	if !o.AsRoot {
-		argv = append(argv, "-p", "User="+f.c.Deploy.User)
-	} else if o.Warn != nil {
+	if o.AsRoot && o.Warn != nil {
 		fmt.Fprintf(o.Warn, "%s\n", f.p.Red(fmt.Sprintf("WARNING: running as ROOT on %s (--root), not as %s: the command can change anything there", r.h.Name(), f.c.Deploy.User)))
 	}
-	argv = append(argv, "-p", "WorkingDirectory="+dir,
-		"-p", "EnvironmentFile="+r.l.AppEnv(), "-p", "EnvironmentFile=-"+r.l.SecretsFile,
-		"-E", "PATH="+dir+"/.venv/bin:"+dir+"/bin:/usr/local/bin:/usr/bin:/bin",
-		"-E", "STACKCTL_RELEASE="+r.state.Current)
-	if r.bundlePython() {
-		argv = append(argv, "-E", "VIRTUAL_ENV="+dir+"/.venv")
-	}
+	var env []string
 	if o.TTY {
-		argv = append(argv, "-E", "TERM=xterm-256color")
+		env = append(env, "TERM=xterm-256color")
 	}
-	argv = append(argv, "--")
-	argv = append(argv, o.Argv...)
+	argv := appRunArgv(f.c, r.l, r.state.Current, unit, o.TTY, o.AsRoot, env, o.Argv)
 
 	// The command runs on a context that Ctrl-C does not cancel: a cancel
 	// is forwarded as SIGINT to the unit instead of cutting the session.

@@ -480,7 +480,7 @@ func (r *hostRun) printDryRun() {
 			fmt.Fprintln(r.Out)
 		}
 	}
-	fmt.Fprintf(r.Out, "    then: nginx -t; systemctl restart %s; GET %s on :%d until 200;\n", r.l.Instance(slot), r.c.App.Health, SlotPort(r.c, slot))
+	fmt.Fprintf(r.Out, "    then: nginx -t; systemctl restart %s; GET %s (Host: %s) on :%d until 2xx/3xx;\n", r.l.Instance(slot), r.c.App.Health, servedName(r.c), SlotPort(r.c, slot))
 	fmt.Fprintf(r.Out, "          point %s at slot %s; nginx -t; systemctl reload nginx", r.l.UpstreamFile(), slot)
 	if r.state.Slot != "" {
 		fmt.Fprintf(r.Out, "; systemctl disable --now %s", r.l.Instance(r.state.Slot))

@@ -51,8 +51,8 @@ func healthTarget(c *stack.Config, tlsOn bool, httpsPort int) (HealthTarget, err
 	}, nil
 }
 
-// checkHealth asks nginx for the app's health path until it answers 200 or
-// the timeout passes; it returns the last problem seen.
+// checkHealth asks nginx for the app's health path until it answers 2xx or
+// 3xx (not followed) or the timeout passes; it returns the last problem seen.
 func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -80,7 +80,7 @@ func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) err
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if HealthyStatus(resp.StatusCode) {
 				return nil
 			}
 			last = fmt.Errorf("GET %s (Host: %s) answered %s%s", t.URL, t.Host, resp.Status, bodyHint(resp.Header.Get("Content-Type"), body))
@@ -124,3 +124,8 @@ func servedName(c *stack.Config) string {
 	}
 	return name
 }
+
+// HealthyStatus tells whether an answer to the health check means the app
+// is up: any 2xx or 3xx, not followed (DEPLOY.md "Health as the site sees
+// it": a Django site's "/" often redirects to its login page).
+func HealthyStatus(code int) bool { return code >= 200 && code < 400 }

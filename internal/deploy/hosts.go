@@ -562,7 +562,8 @@ func (r *hostRun) prepare(ctx context.Context) error {
 	var out bytes.Buffer
 	r.prepared = true
 	r.step(r.h, "sending release %s (%d files, %s)", r.id, len(r.changed), humanBytes(r.bytes))
-	err = host.Script(ctx, r.h, true, prepareScript, bytes.NewReader(data), &out, r.l.Releases(), r.id, base, python, reuse)
+	args := append([]string{r.l.Releases(), r.id, base, python, reuse, dataDir(r.l)}, r.c.App.Data...)
+	err = host.Script(ctx, r.h, true, prepareScript, bytes.NewReader(data), &out, args...)
 	if err != nil {
 		return fmt.Errorf("prepare release %s: %w", r.id, err)
 	}
@@ -595,6 +596,9 @@ func humanBytes(n int) string {
 func (r *hostRun) installFiles(ctx context.Context) error {
 	if _, err := host.Output(ctx, r.h, true, "sh", "-c", ensureUserScript, "stackctl", r.c.Deploy.User, "/nonexistent"); err != nil {
 		return fmt.Errorf("create the user %s: %w", r.c.Deploy.User, err)
+	}
+	if err := r.makeDataFolders(ctx); err != nil {
+		return err
 	}
 	changed := r.filesChanged()
 	if len(changed) == 0 {
@@ -631,17 +635,8 @@ func (r *hostRun) releaseCommand(ctx context.Context) error {
 		return nil
 	}
 	start := time.Now()
-	dir := r.l.Release(r.id)
-	argv := []string{"systemd-run", "--quiet", "--pipe", "--wait", "--collect", "--service-type=exec",
-		"--unit=" + r.l.Service + "-release-" + strings.NewReplacer(".", "-").Replace(r.id),
-		"-p", "User=" + r.c.Deploy.User, "-p", "WorkingDirectory=" + dir,
-		"-p", "EnvironmentFile=" + r.l.AppEnv(), "-p", "EnvironmentFile=-" + r.l.SecretsFile,
-		"-E", "PATH=" + dir + "/.venv/bin:/usr/local/bin:/usr/bin:/bin", "-E", "STACKCTL_RELEASE=" + r.id,
-	}
-	if r.bundle.Python {
-		argv = append(argv, "-E", "VIRTUAL_ENV="+dir+"/.venv")
-	}
-	argv = append(argv, "--", "/bin/sh", "-c", cmd)
+	unit := r.l.Service + "-release-" + strings.NewReplacer(".", "-").Replace(r.id) + ".service"
+	argv := appRunArgv(r.c, r.l, r.id, unit, false, false, nil, []string{"/bin/sh", "-c", cmd})
 	out, err := host.Output(ctx, r.h, true, argv...)
 	if err != nil {
 		return ui.WithFix(fmt.Errorf("%s: release_command %q failed in release %s: %s", r.h.Name(), cmd, r.id, lastLinesOf(out, 15)),
@@ -680,8 +675,12 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 			"fix the app (journalctl -u "+unit+"); the old release keeps serving")
 	}
 	port := SlotPort(r.c, r.newSlot)
+	proto := ""
+	if r.c.Nginx.TLS.Enabled {
+		proto = "https"
+	}
 	out, err := host.Output(ctx, r.h, true, "sh", "-c", healthScript, "stackctl", strconv.Itoa(port), r.c.App.Health,
-		strconv.Itoa(int(r.HealthTimeout/time.Second)), unit)
+		strconv.Itoa(int(r.HealthTimeout/time.Second)), unit, servedName(r.c), proto)
 	if err != nil {
 		var ee *host.ExitError
 		if errors.As(err, &ee) {

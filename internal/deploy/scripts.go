@@ -64,14 +64,21 @@ exit 3
 // longer has removed, every file checked against the manifest, then for a
 // Python app ($4=1) a virtualenv: the base release's when requirements.txt
 // did not change ($5=1), else a new one with requirements.txt installed.
-const prepareScript = `set -eu
+// The virtualenv's scripts are made to name the release's final folder
+// (it is built under a temporary name). The app.data paths (after $6, the
+// data folder) become links into $6. The release appears under its name
+// only once complete.
+const prepareScript = venvAt + `set -eu
 umask 022
-rels=$1; id=$2; base=$3; python=$4; reuse=$5
+rels=$1; id=$2; base=$3; python=$4; reuse=$5; data=$6; shift 6
 tmp="$rels/.$id.tmp"
 rm -rf "$tmp"
 mkdir -p "$rels"
 if [ -n "$base" ] && [ -d "$rels/$base" ]; then cp -al "$rels/$base" "$tmp"; else mkdir "$tmp"; fi
 chmod 0755 "$tmp"
+# The base release's data links go first: nothing is ever written through
+# them into the data folder.
+for d in "$@"; do rm -rf -- "$tmp/$d"; done
 tar -C "$tmp" --no-same-owner -U -xf -
 cd "$tmp"
 find . -path ./.venv -prune -o \( -type f -o -type l \) -print | sed 's|^\./||' | LC_ALL=C sort >"../.$id.have"
@@ -90,9 +97,35 @@ if [ "$python" = 1 ]; then
 		fi
 		echo "venv=built"
 	fi
+	venv_at "$rels/$id/.venv"
 fi
+for d in "$@"; do
+	rm -rf -- "$d"
+	mkdir -p -- "$(dirname -- "$d")"
+	ln -s -- "$data/$d" "$d"
+done
 cd /
 mv -T "$tmp" "$rels/$id"
+`
+
+// venvAt defines the shell function venv_at DIR: in the virtualenv .venv
+// of the current folder, the scripts' #! lines and the activate scripts
+// name DIR, the virtualenv's final path. pip writes the path it was run
+// from into every console script (flask, celery, alembic), and a reused
+// virtualenv names the release it came from. sed -i writes a new file, so
+// a script hard-linked from another release is never changed there.
+const venvAt = `venv_at() {
+	for f in .venv/bin/*; do
+		[ -f "$f" ] && [ ! -L "$f" ] || continue
+		case "$(head -c 256 "$f" | head -n 1)" in
+		'#!'*/.venv/bin/python*) sed -i "1s|^#!.*/\.venv/bin/python|#!$1/bin/python|" "$f" ;;
+		esac
+	done
+	for f in .venv/bin/activate .venv/bin/activate.csh .venv/bin/activate.fish; do
+		[ -f "$f" ] && sed -i "s|\"[^\"]*/\.venv\"|\"$1\"|g" "$f"
+	done
+	return 0
+}
 `
 
 // removeReleasesScript removes the releases named after $1 (the releases
@@ -102,22 +135,30 @@ rels=$1; shift
 for id in "$@"; do rm -rf -- "$rels/$id" "$rels/.$id.tmp"; done
 `
 
-// healthScript waits until the app answers 200 on 127.0.0.1:$1 for path $2,
-// for at most $3 seconds; unit $4 restarting (the app crashed) or
-// failing ends the wait early. It prints the last answer and the unit's
-// last log lines when the app never became healthy.
+// healthScript waits until the app answers GET $2 on 127.0.0.1:$1 with a
+// 2xx or 3xx status (not followed), for at most $3 seconds; unit $4
+// restarting (the app crashed) or failing ends the wait early. It asks as
+// the site does (DEPLOY.md "Health as the site sees it"): Host is $5, the
+// site's first server name, and X-Forwarded-Proto is $6 when set. When the
+// app never became healthy it prints the last status, the start of the
+// answer's body (control characters removed) and the unit's last lines.
 const healthScript = `set -u
-port=$1; path=$2; timeout=$3; unit=$4
+port=$1; path=$2; timeout=$3; unit=$4; vhost=$5; proto=$6
 restarts() { systemctl show -p NRestarts --value "$unit" 2>/dev/null || echo 0; }
 base=$(restarts)
 end=$(( $(date +%s) + timeout ))
-status=""
+status=""; body=""
 while :; do
-	status=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
-printf "GET %s HTTP/1.0\r\nHost: localhost\r\nUser-Agent: stackctl-health\r\n\r\n" "$2" >&3
-IFS=" " read -r proto code rest <&3
-echo "$code"' _ "$port" "$path" 2>/dev/null || true)
-	[ "$status" = 200 ] && exit 0
+	answer=$(timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1" || exit 1
+{
+	printf "GET %s HTTP/1.0\r\nHost: %s\r\n" "$2" "$3"
+	[ -n "$4" ] && printf "X-Forwarded-Proto: %s\r\n" "$4"
+	printf "User-Agent: stackctl-health\r\nConnection: close\r\n\r\n"
+} >&3
+head -c 2048 <&3' _ "$port" "$path" "$vhost" "$proto" 2>/dev/null | tr -d '\000-\010\013-\037\177' || true)
+	status=$(printf '%s\n' "$answer" | head -n 1 | cut -d' ' -f2)
+	case "$status" in [23][0-9][0-9]) exit 0 ;; esac
+	[ -n "$answer" ] && body=$(printf '%s\n' "$answer" | sed '1,/^$/d' | head -c 300)
 	state=$(systemctl is-active "$unit" 2>/dev/null || true)
 	if [ "$state" = failed ] || [ "$(restarts)" != "$base" ]; then
 		echo "the app exited (systemd: $state); its last lines:"
@@ -125,7 +166,9 @@ echo "$code"' _ "$port" "$path" 2>/dev/null || true)
 		exit 3
 	fi
 	if [ "$(date +%s)" -ge "$end" ]; then
-		echo "no 200 from GET $path on 127.0.0.1:$port within ${timeout}s (last answer: ${status:-no answer}); the app's last lines:"
+		echo "no 2xx or 3xx answer to GET $path (Host: $vhost) on 127.0.0.1:$port within ${timeout}s (last answer: ${status:-no answer})"
+		[ -n "$body" ] && printf 'the answer began:\n%s\n' "$body"
+		echo "the app's last lines:"
 		journalctl -u "$unit" -n 15 --no-pager -o cat 2>/dev/null
 		exit 2
 	fi

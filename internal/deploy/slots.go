@@ -135,9 +135,13 @@ func RenderSlotUnit(c *stack.Config, workers int) ([]byte, error) {
 		}
 		words[i] = strings.ReplaceAll(systemdArg(a), portSentinel, "${PORT}")
 	}
+	// The hardening is rendered after the rest, in its own block.
+	all := appSettings(c, l, slotDir, false)
+	hardening := hardeningSettings(l.Service)
 	data := struct {
-		Name, Service, User, AppDir, EtcDir, SecretsFile, ExecStart, ReadsWhat string
-	}{c.Name, c.Deploy.Service, c.Deploy.User, l.AppDir, l.EtcDir, l.SecretsFile, strings.Join(words, " "), "release"}
+		Name, Service, AppDir, EtcDir, ExecStart, ReadsWhat string
+		Settings, Hardening                                  []unitSetting
+	}{c.Name, c.Deploy.Service, l.AppDir, l.EtcDir, strings.Join(words, " "), "release", all[:len(all)-len(hardening)], hardening}
 	var b bytes.Buffer
 	if err := slotUnitTmpl.Execute(&b, data); err != nil {
 		return nil, err

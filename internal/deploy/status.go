@@ -31,7 +31,7 @@ type HostStatus struct {
 	HealthURL  string `json:"health_url"`
 	HealthHost string `json:"health_host"`
 	// Healthy is true when nginx runs, the serving slot runs and the
-	// health check answered 200.
+	// health check answered 2xx or 3xx.
 	Healthy bool `json:"healthy"`
 	// Problems say what is wrong, in words.
 	Problems []string `json:"problems,omitempty"`
@@ -85,7 +85,7 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		if st.Nginx != "active" {
 			st.Problems = append(st.Problems, "nginx is "+st.Nginx)
 		}
-		if st.Health != 200 {
+		if !HealthyStatus(st.Health) {
 			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+answer(st.Health))
 		}
 		st.Healthy = len(st.Problems) == 0
@@ -119,7 +119,7 @@ func lbStatus(ctx context.Context, f *fleet) (HostStatus, error) {
 	if st.Nginx != "active" {
 		st.Problems = append(st.Problems, "nginx is "+st.Nginx)
 	}
-	if st.Health != 200 {
+	if !HealthyStatus(st.Health) {
 		st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through the lb's nginx: "+answer(st.Health))
 	}
 	st.Healthy = len(st.Problems) == 0

@@ -125,7 +125,8 @@ func RenderUnit(c *stack.Config, o UnitOptions) (*Unit, error) {
 	data := struct {
 		Name, Service, User, AppDir, ExecStart, EnvFile, ReadsWhat string
 		Env                                                        []string
-	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), envFile, "folder", quotedEnv}
+		Hardening                                                  []unitSetting
+	}{c.Name, c.Deploy.Service, c.Deploy.User, c.Nginx.AppDir, strings.Join(execStart, " "), envFile, "folder", quotedEnv, hardeningSettings(c.Deploy.Service)}
 	var b bytes.Buffer
 	if err := unitTmpl.Execute(&b, data); err != nil {
 		return nil, err

@@ -42,7 +42,8 @@ type App struct {
 	WSGI string `toml:"wsgi"`
 	// Port is the app's port; replica i listens on Port+i.
 	Port int `toml:"port"`
-	// Health is the path answered with 200 once the app is ready.
+	// Health is the path answered with a 2xx or 3xx status once the app is
+	// ready (serve's readiness, deploy's health check).
 	Health string `toml:"health"`
 	// Watch lists the paths serve watches for live reload.
 	Watch []string `toml:"watch"`

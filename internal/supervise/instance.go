@@ -132,7 +132,7 @@ func stopGroup(pgid int, leaderDone <-chan struct{}, timeout time.Duration) (kil
 	return killed
 }
 
-// waitReady polls the copy until it answers: GET health with a 200 when
+// waitReady polls the copy until it answers: GET health with a 2xx or 3xx when
 // health is set, else a TCP connection. It tells the supervisor when it is
 // ready, and once when ReadyTimeout passes without that.
 func (s *Supervisor) waitReady(in *instance, health string) {
@@ -160,7 +160,8 @@ func (s *Supervisor) waitReady(in *instance, health string) {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
 		how := fmt.Sprintf("GET %s %d", health, resp.StatusCode)
-		return resp.StatusCode == http.StatusOK, how
+		// Any 2xx or 3xx, not followed, as deploy's health check.
+		return resp.StatusCode >= 200 && resp.StatusCode < 400, how
 	}
 	timeout := time.NewTimer(s.opts.ReadyTimeout)
 	defer timeout.Stop()
