@@ -140,7 +140,7 @@ func RenderSlotUnit(c *stack.Config, workers int) ([]byte, error) {
 	hardening := hardeningSettings(l.Service)
 	data := struct {
 		Name, Service, AppDir, EtcDir, ExecStart, ReadsWhat string
-		Settings, Hardening                                  []unitSetting
+		Settings, Hardening                                 []unitSetting
 	}{c.Name, c.Deploy.Service, l.AppDir, l.EtcDir, strings.Join(words, " "), "release", all[:len(all)-len(hardening)], hardening}
 	var b bytes.Buffer
 	if err := slotUnitTmpl.Execute(&b, data); err != nil {
