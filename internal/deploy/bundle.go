@@ -33,8 +33,14 @@ type Bundle struct {
 	Sums map[string]string
 	// Python is true for an app that runs from a virtualenv.
 	Python bool
-	// BuildArgv is the build command (Go), for the dry run.
+	// BuildArgv is the build command (Go, Django's collectstatic), for
+	// the dry run.
 	BuildArgv []string
+	// Rule names what chose the project's files (RuleGit, RuleWalk).
+	Rule string
+	// Uncommitted are the uncommitted changes of a git tree that ship
+	// ("M app.py", "?? new.py"), for the note deploy says.
+	Uncommitted []string
 }
 
 // Manifest renders the bundle's ManifestName file.
@@ -77,60 +83,25 @@ func GOARCH(machine string) (string, error) {
 // BuildBundle builds the release content of c for a Linux host of the
 // given GOARCH: a Go app is cross-compiled (CGO_ENABLED=0 GOOS=linux
 // -trimpath) to bin/<name>, with its static folders; a Flask app is its
-// project files (without local state, .env, bytecode or app.ignore).
+// project files; a Django app its project files and collectstatic's
+// output. The project files are the ones git would commit, or outside git
+// the folder's without local state, .env and bytecode (releaseFiles);
+// nothing at or under an app.data entry ships, nor what app.ignore matches.
 func BuildBundle(ctx context.Context, c *stack.Config, goarch string) (*Bundle, error) {
-	b := &Bundle{Sums: map[string]string{}}
-	dir := c.Dir()
-	switch c.App.Template {
-	case "go":
-		goBin, err := lookPath("go")
-		if err != nil {
-			return nil, ui.WithFix(errors.New("go is not installed: deploy builds the Go app on this machine"), "install Go (https://go.dev/dl/) and run deploy again")
-		}
-		tmp, err := os.MkdirTemp("", "stackctl-build-")
+	files, argv, pf, err := releaseFiles(ctx, RealSystem(), c)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{Sums: map[string]string{}, Files: files, BuildArgv: argv, Rule: pf.rule(), Uncommitted: pf.changes}
+	if c.App.Template == "go" {
+		bin, err := buildLinuxBinary(ctx, c, goarch)
 		if err != nil {
 			return nil, err
 		}
-		defer os.RemoveAll(tmp)
-		out := filepath.Join(tmp, c.Name)
-		pkg := goMainPackage(c)
-		b.BuildArgv = []string{"go", "build", "-trimpath", "-o", "bin/" + c.Name, pkg}
-		cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, pkg)
-		cmd.Dir = dir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return nil, ui.WithFix(fmt.Errorf("build the app for linux/%s: %s", goarch, strings.TrimSpace(string(msg))), "fix the build error (try 'GOOS=linux GOARCH="+goarch+" go build .' in "+dir+"); nothing was sent")
-		}
-		data, err := os.ReadFile(out)
-		if err != nil {
-			return nil, err
-		}
-		b.Files = append(b.Files, AppFile{Rel: "bin/" + c.Name, Data: data, Mode: 0o755})
-		for _, s := range c.Proxy.Static {
-			sf, err := collect(dir, s.Dir, c.App.Ignore)
-			if err != nil {
-				return nil, err
-			}
-			b.Files = append(b.Files, sf...)
-		}
-	case "flask":
-		files, err := collect(dir, ".", c.App.Ignore)
-		if err != nil {
-			return nil, err
-		}
-		b.Files = files
+		b.Files = append(b.Files, bin)
+		b.BuildArgv = []string{"go", "build", "-trimpath", "-o", bin.Rel, goMainPackage(c)}
+	} else {
 		b.Python = true
-	case "django":
-		// The project's files, and its static files as collectstatic
-		// gathers them here (the host needs no build step for them).
-		files, argv, err := buildDjango(ctx, RealSystem(), c)
-		if err != nil {
-			return nil, err
-		}
-		b.Files, b.BuildArgv = files, argv
-		b.Python = true
-	default:
-		return nil, fmt.Errorf("app.template %q cannot be deployed", c.App.Template)
 	}
 	sort.Slice(b.Files, func(i, j int) bool { return b.Files[i].Rel < b.Files[j].Rel })
 	for i, f := range b.Files {
@@ -144,6 +115,33 @@ func BuildBundle(ctx context.Context, c *stack.Config, goarch string) (*Bundle, 
 		b.Sums[f.Rel] = hex.EncodeToString(sum[:])
 	}
 	return b, nil
+}
+
+// buildLinuxBinary cross-compiles the Go app of c for linux/goarch
+// (CGO_ENABLED=0, -trimpath) into the release's bin/<name>.
+func buildLinuxBinary(ctx context.Context, c *stack.Config, goarch string) (AppFile, error) {
+	dir := c.Dir()
+	goBin, err := lookPath("go")
+	if err != nil {
+		return AppFile{}, ui.WithFix(errors.New("go is not installed: deploy builds the Go app on this machine"), "install Go (https://go.dev/dl/) and run deploy again")
+	}
+	tmp, err := os.MkdirTemp("", "stackctl-build-")
+	if err != nil {
+		return AppFile{}, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, c.Name)
+	cmd := exec.CommandContext(ctx, goBin, "build", "-trimpath", "-o", out, goMainPackage(c))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+goarch)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return AppFile{}, ui.WithFix(fmt.Errorf("build the app for linux/%s: %s", goarch, strings.TrimSpace(string(msg))), "fix the build error (try 'GOOS=linux GOARCH="+goarch+" go build .' in "+dir+"); nothing was sent")
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		return AppFile{}, err
+	}
+	return AppFile{Rel: "bin/" + c.Name, Data: data, Mode: 0o755}, nil
 }
 
 // Changed returns the files whose content or mode differ from the release
