@@ -8,10 +8,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +66,41 @@ func ParseManifest(data []byte) map[string]string {
 	return m
 }
 
+// ModesName is the file in each release listing the permission bits of
+// its files, one "<octal mode>  <path>" line per file in the order of
+// ManifestName ("755  bin/app"), as `stat -c '%a  %n'` prints them, so
+// the host checks them too (prepareScript). ManifestName keeps sha256sum's
+// format, which has no room for a mode. Knowing the modes of the current
+// release, the next deploy sends a file whose mode alone changed (a script
+// made executable): a sent file is a new inode, while a file left
+// unchanged is a hard link shared with the earlier releases, whose mode
+// must never change in place. Releases made before ModesName existed have
+// none: their modes are unknown, and Changed sends every file once more.
+const ModesName = ".stackctl-modes"
+
+// Modes renders the bundle's ModesName file.
+func (b *Bundle) Modes() []byte {
+	var buf bytes.Buffer
+	for _, f := range b.Files {
+		fmt.Fprintf(&buf, "%o  %s\n", f.Mode.Perm(), f.Rel)
+	}
+	return buf.Bytes()
+}
+
+// ParseModes reads a ModesName file into path → permission bits (never
+// nil: a nil map stands for a release without the file, whose modes are
+// unknown).
+func ParseModes(data []byte) map[string]fs.FileMode {
+	m := map[string]fs.FileMode{}
+	for _, line := range strings.Split(string(data), "\n") {
+		mode, p, ok := strings.Cut(line, "  ")
+		if n, err := strconv.ParseUint(mode, 8, 32); ok && err == nil && n <= 0o777 {
+			m[p] = fs.FileMode(n)
+		}
+	}
+	return m
+}
+
 // goArch maps `uname -m` to GOARCH.
 var goArch = map[string]string{
 	"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64",
@@ -108,7 +145,7 @@ func BuildBundle(ctx context.Context, c *stack.Config, goarch string) (*Bundle, 
 		if i > 0 && f.Rel == b.Files[i-1].Rel {
 			return nil, fmt.Errorf("%s is installed twice (listed in two proxy.static folders?)", f.Rel)
 		}
-		if strings.ContainsAny(f.Rel, "\n\r\\") || f.Rel == ManifestName {
+		if strings.ContainsAny(f.Rel, "\n\r\\") || f.Rel == ManifestName || f.Rel == ModesName {
 			return nil, ui.Errorf("rename it", "%s: deploy cannot install a file with this name", f.Rel)
 		}
 		sum := sha256.Sum256(f.Data)
@@ -145,13 +182,17 @@ func buildLinuxBinary(ctx context.Context, c *stack.Config, goarch string) (AppF
 }
 
 // Changed returns the files whose content or mode differ from the release
-// described by old (path → SHA-256, as ParseManifest returns), and the
-// number of bytes they hold.
-func (b *Bundle) Changed(old map[string]string) ([]AppFile, int) {
+// described by oldSums (path → SHA-256, as ParseManifest returns) and
+// oldModes (path → mode, as ParseModes returns), and the number of bytes
+// they hold. A file whose old mode is unknown (oldModes nil: a release
+// made before ModesName) counts as changed: sending it again is the only
+// way to be sure of its mode. nil, nil is an empty release: every file.
+func (b *Bundle) Changed(oldSums map[string]string, oldModes map[string]fs.FileMode) ([]AppFile, int) {
 	var out []AppFile
 	n := 0
 	for _, f := range b.Files {
-		if old[f.Rel] == b.Sums[f.Rel] {
+		mode, known := oldModes[f.Rel]
+		if oldSums[f.Rel] == b.Sums[f.Rel] && known && mode == f.Mode.Perm() {
 			continue
 		}
 		out = append(out, f)
@@ -160,7 +201,7 @@ func (b *Bundle) Changed(old map[string]string) ([]AppFile, int) {
 	return out, n
 }
 
-// Tar writes files and the manifest as a tar stream.
+// Tar writes files, the manifest and the modes as a tar stream.
 func (b *Bundle) Tar(files []AppFile) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -178,6 +219,9 @@ func (b *Bundle) Tar(files []AppFile) ([]byte, error) {
 		}
 	}
 	if err := add(ManifestName, b.Manifest(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := add(ModesName, b.Modes(), 0o644); err != nil {
 		return nil, err
 	}
 	if err := tw.Close(); err != nil {

@@ -454,9 +454,9 @@ func (r *hostRun) printDryRun() {
 		r.say(r.h, "%s already runs this release (%s): a deploy would change nothing", p.Green("no changes:"), r.state.Current)
 		return
 	}
-	changed, n := r.bundle.Changed(r.oldSums)
+	changed, n := r.bundle.Changed(r.oldSums, r.oldModes)
 	if r.state.Current == "" {
-		changed, n = r.bundle.Changed(nil)
+		changed, n = r.bundle.Changed(nil, nil)
 	}
 	slot, err := r.pickNewSlot()
 	if err != nil {

@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -224,6 +226,94 @@ func TestShipsRefusesIgnoredProject(t *testing.T) {
 	}
 }
 
+// A change of the executable bit alone is a change: the file is sent in
+// the next release; an unchanged redeploy sends nothing; a release made
+// before modes were recorded (no ModesName) has every file sent again.
+func TestShipsModeOnlyChange(t *testing.T) {
+	isolateGit(t)
+	dir := t.TempDir()
+	mustWrite(t, filepath.Join(dir, "app.py"), "app", 0o644)
+	mustWrite(t, filepath.Join(dir, "run.sh"), "#!/bin/sh\n", 0o644)
+	gitT(t, dir, "init", "-q")
+	gitT(t, dir, "add", "-A")
+	gitT(t, dir, "commit", "-q", "-m", "x")
+	build := func() *Bundle {
+		b, err := BuildBundle(context.Background(), flaskConfig(dir), "amd64")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	first := build()
+	sums, modes := ParseManifest(first.Manifest()), ParseModes(first.Modes())
+	if changed, _ := build().Changed(sums, modes); len(changed) != 0 {
+		t.Errorf("an unchanged redeploy sends %q", fileList(changed))
+	}
+	if err := os.Chmod(filepath.Join(dir, "run.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	second := build()
+	changed, _ := second.Changed(sums, modes)
+	if got := fileList(changed); !reflect.DeepEqual(got, []string{"run.sh -rwxr-xr-x"}) {
+		t.Errorf("after chmod +x run.sh the release sends %q, want run.sh alone", got)
+	}
+	if !reflect.DeepEqual(second.Uncommitted, []string{"M run.sh"}) {
+		t.Errorf("uncommitted %q, want the mode change", second.Uncommitted)
+	}
+	if changed, _ := second.Changed(sums, nil); len(changed) != len(second.Files) {
+		t.Errorf("against a release without modes %d of %d files are sent, want all", len(changed), len(second.Files))
+	}
+}
+
+// The host side of a mode-only change, with the real prepareScript (as
+// this user, no virtualenv): the new release gets the file with its new
+// mode while the previous one keeps its own (the unchanged files are hard
+// links shared between releases: a mode is never changed in place), and
+// a release whose files' modes differ from .stackctl-modes is refused.
+func TestPrepareScriptModes(t *testing.T) {
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		t.Skip("no sha256sum")
+	}
+	rels := filepath.Join(t.TempDir(), "releases")
+	bundle := func(mode fs.FileMode) *Bundle {
+		b := &Bundle{Sums: map[string]string{}, Files: []AppFile{{Rel: "app.py", Data: []byte("app"), Mode: 0o644}, {Rel: "run.sh", Data: []byte("#!/bin/sh\n"), Mode: mode}}}
+		for _, f := range b.Files {
+			b.Sums[f.Rel] = sha256Hex(f.Data)
+		}
+		return b
+	}
+	prepare := func(b *Bundle, files []AppFile, id, base string) (string, error) {
+		data, err := b.Tar(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", "-c", prepareScript, "stackctl", rels, id, base, "0", "0")
+		cmd.Stdin = strings.NewReader(string(data))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	one := bundle(0o644)
+	if out, err := prepare(one, one.Files, "r1", ""); err != nil {
+		t.Fatalf("first release: %v\n%s", err, out)
+	}
+	two := bundle(0o755)
+	changed, _ := two.Changed(ParseManifest(one.Manifest()), ParseModes(one.Modes()))
+	if out, err := prepare(two, changed, "r2", "r1"); err != nil {
+		t.Fatalf("second release: %v\n%s", err, out)
+	}
+	for id, want := range map[string]fs.FileMode{"r1": 0o644, "r2": 0o755} {
+		st, err := os.Stat(filepath.Join(rels, id, "run.sh"))
+		if err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s/run.sh: %v %v, want mode %v", id, st.Mode(), err, want)
+		}
+	}
+	// Sending nothing over r1 while the manifest says 755: refused.
+	out, err := prepare(two, nil, "r3", "r1")
+	if err == nil || !strings.Contains(out, "modes differ") || !strings.Contains(out, "755  run.sh") {
+		t.Errorf("a release with wrong modes was accepted: %v\n%s", err, out)
+	}
+}
+
 // A Flask release holds exactly what `git ls-files --cached --others
 // --exclude-standard` lists in the project folder, nothing else.
 func TestBundleEqualsGitFlask(t *testing.T) {
@@ -259,6 +349,11 @@ func bundlePaths(b *Bundle) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+func sha256Hex(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 func TestSplitZ(t *testing.T) {
