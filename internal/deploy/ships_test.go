@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stackctl/stackctl/internal/detect"
 	"github.com/stackctl/stackctl/internal/flasktest"
+	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/stack"
 )
 
@@ -263,6 +265,10 @@ func TestShipsModeOnlyChange(t *testing.T) {
 	if changed, _ := second.Changed(sums, nil); len(changed) != len(second.Files) {
 		t.Errorf("against a release without modes %d of %d files are sent, want all", len(changed), len(second.Files))
 	}
+	lines := releaseListing(second, sums, modes)
+	if want := []string{"= app.py", "+ run.sh (mode 644 → 755)"}; !reflect.DeepEqual(lines, want) {
+		t.Errorf("dry-run listing %q, want %q", lines, want)
+	}
 }
 
 // The host side of a mode-only change, with the real prepareScript (as
@@ -474,5 +480,42 @@ func TestBundleEqualsGitDjango(t *testing.T) {
 	}
 	if !reflect.DeepEqual(b.Uncommitted, []string{"?? notes.txt"}) || b.Rule != RuleGit {
 		t.Errorf("rule %q, uncommitted %q", b.Rule, b.Uncommitted)
+	}
+}
+
+// The dry run lists every file of the release, which are sent (new,
+// changed, a mode alone changed) and which are kept, the files the
+// release drops, and the rule that chose them.
+func TestPrintDryRunListsRelease(t *testing.T) {
+	c := flaskConfig(t.TempDir())
+	b := &Bundle{Sums: map[string]string{}, Rule: RuleGit, Files: []AppFile{
+		{Rel: "app.py", Data: []byte("app"), Mode: 0o644},
+		{Rel: "new.py", Data: []byte("new"), Mode: 0o644},
+		{Rel: "run.sh", Data: []byte("run"), Mode: 0o755},
+		{Rel: "wsgi.py", Data: []byte("wsgi v2"), Mode: 0o644},
+	}}
+	for _, f := range b.Files {
+		b.Sums[f.Rel] = sha256Hex(f.Data)
+	}
+	var out bytes.Buffer
+	f, err := newFleet(HostsOptions{Config: c, Hosts: []host.Host{host.Local{}}, Out: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &hostRun{fleet: f, h: host.Local{}, bundle: b,
+		state:    hostState{Slot: "a", Current: "r1"},
+		facts:    hostFacts{OnDisk: map[string]bool{"r1": true}, Active: map[string]string{"a": "active"}},
+		oldSums:  map[string]string{"app.py": sha256Hex([]byte("app")), "run.sh": sha256Hex([]byte("run")), "wsgi.py": sha256Hex([]byte("wsgi")), "gone.py": sha256Hex(nil)},
+		oldModes: map[string]fs.FileMode{"app.py": 0o644, "run.sh": 0o644, "wsgi.py": 0o644, "gone.py": 0o644},
+	}
+	r.changed, r.bytes = b.Changed(r.oldSums, r.oldModes)
+	r.printDryRun()
+	for _, want := range []string{
+		"would send 3 of 4 files", "release files: files git would commit (+ sent",
+		"    = app.py\n    - gone.py\n    + new.py\n    + run.sh (mode 644 → 755)\n    + wsgi.py\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the dry run lacks %q:\n%s", want, out.String())
+		}
 	}
 }
