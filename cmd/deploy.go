@@ -40,9 +40,10 @@ once here and installs it on each server over SSH as a new release, with no
 failed request:
 
   1. the release goes to /srv/<name>/releases/<id> (only the files that
-     changed since the host's current release are sent; a Go app is
-     cross-compiled for the host's architecture, a Flask app gets a
-     virtualenv with requirements.txt, reused when it did not change);
+     changed since the host's current release, in content or mode, are
+     sent; a Go app is cross-compiled for the host's architecture, a
+     Python app gets a virtualenv with requirements.txt, reused when it
+     did not change);
   2. deploy.release_command runs once in it (first host), as deploy.user
      with the app's environment; a failure stops the deploy;
   3. the idle slot (<service>@a or @b, on app.port or app.port+10000)
@@ -51,6 +52,17 @@ failed request:
      the old nginx workers finish their requests;
   5. the other slot stops; the release is recorded; old ones are pruned
      (deploy.keep_releases; the current and previous are always kept).
+
+What a release holds: in a git work tree, the files git would commit ('git
+ls-files --cached --others --exclude-standard' in the project folder: what
+.gitignore ignores, such as instance/, *.sqlite, .env* or virtualenvs, never
+leaves this machine), read from the working tree, plus what deploy builds
+(the Go binary with the proxy.static folders, Django's collectstatic
+output). Outside git: the folder's files without .git, .venv, .stackctl,
+__pycache__, *.pyc and .env. Either way app.data never ships, nor what
+app.ignore matches. Uncommitted changes ship and deploy says so.
+--dry-run lists every file of the release, which are sent, and which rule
+chose them.
 
 A failure in 1-4, Ctrl-C, or a host that drops the connection leaves the
 old release serving and every file as it was; hosts already switched go
@@ -73,8 +85,8 @@ disabled (its file is kept under /var/lib/stackctl/<name>/backups).
 single-unit engine instead:
 
   1. the app in nginx.app_dir (/srv/<name>): the Go app built with
-     'go build -trimpath' to bin/<name> plus its static folders, or the Flask
-     app's files, run by gunicorn;
+     'go build -trimpath' to bin/<name> plus its static folders, or the
+     Python app's files (chosen as above), run by gunicorn;
   2. a hardened systemd unit, /etc/systemd/system/<deploy.service>.service,
      running the app as deploy.user on 127.0.0.1:app.port with app.env;
   3. the nginx site where this nginx reads sites: sites-available/<name>.conf

@@ -111,12 +111,13 @@ func djangoPython(sys System, c *stack.Config) (string, error) {
 	return p, nil
 }
 
-// buildDjango returns a Django project's files and, when the site has a
-// static folder (proxy.static[0], STATIC_ROOT's), the files collectstatic
-// gathers into it, in place of whatever that folder holds in the project.
-func buildDjango(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []string, error) {
+// buildDjango returns a Django project's files (as pf chooses them) and,
+// when the site has a static folder (proxy.static[0], STATIC_ROOT's), the
+// files collectstatic gathers into it, in place of whatever that folder
+// holds in the project.
+func buildDjango(ctx context.Context, sys System, c *stack.Config, pf *projectFiles) ([]AppFile, []string, error) {
 	dir := c.Dir()
-	all, err := collect(dir, ".", c.App.Ignore)
+	all, err := pf.files(".")
 	if err != nil {
 		return nil, nil, err
 	}

@@ -28,8 +28,10 @@ var skipDirs = map[string]bool{".git": true, ".hg": true, ".svn": true, ".stackc
 
 // BuildApp returns the files deploy installs under nginx.app_dir: for the Go
 // template the binary from `go build -trimpath` (bin/<name>) and the
-// proxy.static folders; for Flask the project's files (without local state,
-// .env, bytecode or app.ignore matches). The returned argv is the build
+// proxy.static folders; for Flask the project's files, for Django those
+// and collectstatic's output (releaseFiles: in a git tree the files git
+// would commit, else the folder's without local state, .env and bytecode;
+// never app.data or app.ignore matches). The returned argv is the build
 // command, for the dry run and the summary.
 func BuildApp(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []string, error) {
 	dir := c.Dir()
@@ -57,27 +59,14 @@ func BuildApp(ctx context.Context, sys System, c *stack.Config) ([]AppFile, []st
 		}
 		files = append(files, AppFile{Rel: "bin/" + c.Name, Data: data, Mode: 0o755})
 		argv[4] = BinaryPath(c)
-		for _, s := range c.Proxy.Static {
-			sf, err := collect(dir, s.Dir, nil)
-			if err != nil {
-				return nil, nil, err
-			}
-			files = append(files, sf...)
-		}
-	case "flask":
-		var err error
-		files, err = collect(dir, ".", c.App.Ignore)
-		if err != nil {
-			return nil, nil, err
-		}
-	case "django":
-		var err error
-		files, argv, err = buildDjango(ctx, sys, c)
-		if err != nil {
-			return nil, nil, err
-		}
-	default:
-		return nil, nil, fmt.Errorf("app.template %q cannot be deployed", c.App.Template)
+	}
+	pfiles, pargv, _, err := releaseFiles(ctx, sys, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	files = append(files, pfiles...)
+	if pargv != nil {
+		argv = pargv
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].Rel < files[j].Rel })
 	for i := 1; i < len(files); i++ {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +51,10 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 			}
 			if f.c.App.Template == "go" {
 				fmt.Fprintf(f.Out, "built %s for linux/%s %s\n", f.c.Name, arch, since(t))
+			}
+			// Said once: every bundle holds the same project files.
+			if note := uncommittedNote(bundles[arch].Uncommitted); note != "" && len(bundles) == 1 {
+				fmt.Fprintf(f.Out, "%s %s\n", f.p.Yellow("note:"), note)
 			}
 		}
 		if err := r.plan(ctx, bundles[arch]); err != nil {
@@ -446,26 +451,37 @@ func hostFlags(runs []*hostRun) string {
 	return b.String()
 }
 
-// printDryRun shows what a deploy would do on the host: the release's
-// files, the diff of every system file, and the commands.
+// printDryRun shows what a deploy would do on the host: every file of the
+// release (which are sent) and the rule that chose them, the diff of
+// every system file, and the commands.
 func (r *hostRun) printDryRun() {
 	p := r.p
 	if r.noop() {
 		r.say(r.h, "%s already runs this release (%s): a deploy would change nothing", p.Green("no changes:"), r.state.Current)
 		return
 	}
-	changed, n := r.bundle.Changed(r.oldSums)
-	if r.state.Current == "" {
-		changed, n = r.bundle.Changed(nil)
+	// As prepare: without the current release on disk, everything is sent.
+	oldSums, oldModes := r.oldSums, r.oldModes
+	if r.state.Current == "" || !r.facts.OnDisk[r.state.Current] {
+		oldSums, oldModes = nil, nil
 	}
+	changed, n := r.bundle.Changed(oldSums, oldModes)
 	slot, err := r.pickNewSlot()
 	if err != nil {
 		r.say(r.h, "%s %v", p.Red("would stop:"), err)
 		return
 	}
 	r.say(r.h, "would send %d of %d files (%s) as a new release under %s", len(changed), len(r.bundle.Files), humanBytes(n), r.l.Releases())
-	for _, f := range changed {
-		fmt.Fprintf(r.Out, "    %s %s\n", p.Green("+"), f.Rel)
+	fmt.Fprintf(r.Out, "    release files: %s%s (+ sent: new or changed; = unchanged, linked from the current release; - removed)\n", r.bundle.Rule, builtBy(r.bundle.BuildArgv))
+	for _, l := range releaseListing(r.bundle, oldSums, oldModes) {
+		mark := l[:1]
+		switch mark {
+		case "+":
+			mark = p.Green(mark)
+		case "-":
+			mark = p.Red(mark)
+		}
+		fmt.Fprintf(r.Out, "    %s%s\n", mark, l[1:])
 	}
 	for _, w := range r.filesChanged() {
 		b := r.before[w.Path]
@@ -492,4 +508,45 @@ func (r *hostRun) printDryRun() {
 	if r.c.Deploy.ReleaseCommand != "" {
 		fmt.Fprintf(r.Out, "    release_command (before the switch, as %s): %s\n", r.c.Deploy.User, r.c.Deploy.ReleaseCommand)
 	}
+}
+
+// builtBy names the build whose output the release holds besides the
+// project's files ("" for none).
+func builtBy(argv []string) string {
+	if len(argv) == 0 {
+		return ""
+	}
+	return ", plus the output of '" + strings.Join(argv, " ") + "'"
+}
+
+// releaseListing lists every file of b against the release described by
+// oldSums and oldModes (Changed), one line each, sorted: "+ path" for a
+// file sent (new, or changed in content or mode: "(mode 644 → 755)" when
+// only its mode changed), "= path" for one kept from the current release,
+// "- path" for a file of the current release that the new one lacks.
+func releaseListing(b *Bundle, oldSums map[string]string, oldModes map[string]fs.FileMode) []string {
+	sent := map[string]bool{}
+	changed, _ := b.Changed(oldSums, oldModes)
+	for _, f := range changed {
+		sent[f.Rel] = true
+	}
+	var lines []string
+	for _, f := range b.Files {
+		old, known := oldModes[f.Rel]
+		switch {
+		case !sent[f.Rel]:
+			lines = append(lines, "= "+f.Rel)
+		case oldSums[f.Rel] == b.Sums[f.Rel] && known:
+			lines = append(lines, fmt.Sprintf("+ %s (mode %o → %o)", f.Rel, old, f.Mode.Perm()))
+		default:
+			lines = append(lines, "+ "+f.Rel)
+		}
+	}
+	for p := range oldSums {
+		if _, ok := b.Sums[p]; !ok {
+			lines = append(lines, "- "+p)
+		}
+	}
+	sort.Slice(lines, func(i, j int) bool { return lines[i][2:] < lines[j][2:] })
+	return lines
 }

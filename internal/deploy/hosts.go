@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/user"
@@ -112,6 +113,9 @@ type hostRun struct {
 	facts   hostFacts
 	state   hostState
 	oldSums map[string]string
+	// oldModes are the current release's file modes; nil when it has no
+	// ModesName (made by an older stackctl): unknown.
+	oldModes map[string]fs.FileMode
 
 	bundle  *Bundle
 	changed []AppFile
@@ -331,7 +335,7 @@ func (r *hostRun) probe(ctx context.Context) error {
 			onWhere(r.h)+": apt-get install "+strings.Join(pkgs, " "))
 	}
 	r.facts = f
-	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName))
+	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName), path.Join(r.l.Current(), ModesName))
 	if err != nil {
 		return err
 	}
@@ -345,6 +349,9 @@ func (r *hostRun) probe(ctx context.Context) error {
 	}
 	r.followNginx()
 	r.oldSums = ParseManifest(data[path.Join(r.l.Current(), ManifestName)].Data)
+	if m := data[path.Join(r.l.Current(), ModesName)]; m.Exists {
+		r.oldModes = ParseModes(m.Data)
+	}
 	return nil
 }
 
@@ -393,7 +400,7 @@ func (r *hostRun) layoutSites() (string, string) {
 // whether the release changes anything.
 func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	r.bundle = b
-	r.changed, r.bytes = b.Changed(r.oldSums)
+	r.changed, r.bytes = b.Changed(r.oldSums, r.oldModes)
 	unit, err := RenderSlotUnit(r.c, 2*max(r.facts.NProc, 1)+1)
 	if err != nil {
 		return err
@@ -544,7 +551,7 @@ func (r *hostRun) prepare(ctx context.Context) error {
 		base = r.state.Current
 	}
 	if base == "" {
-		r.changed, r.bytes = r.bundle.Changed(nil)
+		r.changed, r.bytes = r.bundle.Changed(nil, nil)
 	}
 	r.reuse = base != "" && r.bundle.Sums["requirements.txt"] == r.oldSums["requirements.txt"]
 	data, err := r.bundle.Tar(r.changed)

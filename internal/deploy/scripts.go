@@ -61,13 +61,14 @@ exit 3
 // prepareScript makes release $2 in $1 (the releases folder) from the tar
 // on stdin: a copy of release $3 made of hard links (nothing is sent for
 // unchanged files), the changed files over it, the files the project no
-// longer has removed, every file checked against the manifest, then for a
-// Python app ($4=1) a virtualenv: the base release's when requirements.txt
-// did not change ($5=1), else a new one with requirements.txt installed.
-// The virtualenv's scripts are made to name the release's final folder
-// (it is built under a temporary name). The app.data paths (after $6, the
-// data folder) become links into $6. The release appears under its name
-// only once complete.
+// longer has removed, every file checked against the manifests (content:
+// .stackctl-files, sha256sum's format; permission bits: .stackctl-modes,
+// see ModesName), then for a Python app ($4=1) a virtualenv: the base
+// release's when requirements.txt did not change ($5=1), else a new one
+// with requirements.txt installed. The virtualenv's scripts are made to
+// name the release's final folder (it is built under a temporary name).
+// The app.data paths (after $6, the data folder) become links into $6.
+// The release appears under its name only once complete.
 const prepareScript = venvAt + `set -eu
 umask 022
 rels=$1; id=$2; base=$3; python=$4; reuse=$5; data=$6; shift 6
@@ -82,10 +83,17 @@ for d in "$@"; do rm -rf -- "$tmp/$d"; done
 tar -C "$tmp" --no-same-owner -U -xf -
 cd "$tmp"
 find . -path ./.venv -prune -o \( -type f -o -type l \) -print | sed 's|^\./||' | LC_ALL=C sort >"../.$id.have"
-{ cut -c67- .stackctl-files; echo .stackctl-files; } | LC_ALL=C sort >"../.$id.want"
+{ cut -c67- .stackctl-files; echo .stackctl-files; echo .stackctl-modes; } | LC_ALL=C sort >"../.$id.want"
 LC_ALL=C comm -23 "../.$id.have" "../.$id.want" | while IFS= read -r f; do rm -f -- "$f"; done
 rm -f "../.$id.have" "../.$id.want"
 sha256sum --quiet --strict -c .stackctl-files
+sed 's/^[0-7]*  //' .stackctl-modes | tr '\n' '\0' | xargs -0r stat -c '%a  %n' -- >"../.$id.modes"
+if ! cmp -s "../.$id.modes" .stackctl-modes; then
+	echo "the release's file modes differ from .stackctl-modes (< on disk, > wanted):"
+	diff "../.$id.modes" .stackctl-modes || true
+	exit 1
+fi
+rm -f "../.$id.modes"
 if [ "$python" = 1 ]; then
 	if [ "$reuse" = 1 ] && [ -x .venv/bin/python ]; then
 		echo "venv=reused"
