@@ -27,12 +27,17 @@ type InitOptions struct {
 	// Detect holds --template, --app and --main.
 	Detect detect.Options
 	// Port, Domain, Listen and Static are the flags' values; Given says
-	// which flags were given ("port", "domain", "listen", "static").
+	// which flags were given ("port", "domain", "listen", "static", and
+	// "data" for --data or --no-data).
 	Port   int
 	Domain string
 	Listen string
 	Static bool
 	Given  map[string]bool
+	// Data is app.data from --data (Given["data"]), instead of what init
+	// proposes; NoData (--no-data) is an empty app.data.
+	Data   []string
+	NoData bool
 	// Yes asks nothing: detection, flags and defaults only.
 	Yes bool
 }
@@ -63,6 +68,12 @@ It reads files only and never runs the project's code:
 Python apps run with the project's .venv when it has one, else python3;
 init says when that interpreter cannot import the framework.
 
+A release is read-only on servers: what the app writes lives in app.data,
+paths that become links into /var/lib/<service>/, kept across releases.
+init proposes Flask's instance folder when the app uses it, Django's
+MEDIA_ROOT and SQLite database, and any SQLite file in the project, and says
+why for each; --data names the paths instead, --no-data none.
+
 On a terminal, init asks for what it could not tell (which app, when there
 are several) and for the settings below, with defaults. With --yes, or
 without a terminal, nothing is asked; several candidates are then an error
@@ -77,6 +88,10 @@ naming the flag that picks one. An existing stack.toml is never overwritten.`,
   stackctl init --yes --main ./cmd/server
   stackctl init --yes --app src/shop
 
+  # the paths the app writes, instead of what init proposes
+  stackctl init --yes --data instance --data uploads
+  stackctl init --yes --no-data
+
   # then
   stackctl serve`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -90,7 +105,7 @@ naming the flag that picks one. An existing stack.toml is never overwritten.`,
 			if len(args) == 1 {
 				opts.Dir = args[0]
 			}
-			for _, fl := range []string{"port", "domain", "listen", "static"} {
+			for _, fl := range []string{"port", "domain", "listen", "static", "data"} {
 				opts.Given[fl] = c.Flags().Changed(fl)
 			}
 			if c.Flags().Changed("no-static") {
@@ -99,6 +114,12 @@ naming the flag that picks one. An existing stack.toml is never overwritten.`,
 				}
 				opts.Static = !noStatic
 				opts.Given["static"] = true
+			}
+			if opts.NoData {
+				if c.Flags().Changed("data") {
+					return ui.Usagef("pass one of them", "--data and --no-data both given")
+				}
+				opts.Given["data"] = true
 			}
 			return runF(opts)
 		},
@@ -112,6 +133,8 @@ naming the flag that picks one. An existing stack.toml is never overwritten.`,
 	fl.StringVar(&opts.Listen, "listen", "", `where 'stackctl serve' listens: a port (on 127.0.0.1) or an address (default "127.0.0.1:8080")`)
 	fl.BoolVar(&opts.Static, "static", true, "serve the app's static folder from the front (proxy.static), when it has one")
 	fl.BoolVar(&noStatic, "no-static", false, "no static folder: the app serves its static files itself")
+	fl.StringArrayVar(&opts.Data, "data", nil, "a path the app writes, kept in the data folder on servers (app.data), instead of what init proposes; repeat for more")
+	fl.BoolVar(&opts.NoData, "no-data", false, "an empty app.data: the app writes nothing that must survive a release")
 	fl.BoolVar(&opts.Yes, "yes", false, "ask nothing: use detection, flags and defaults")
 	_ = c.RegisterFlagCompletionFunc("template", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return detect.Kinds, cobra.ShellCompDirectiveNoFileComp
@@ -127,6 +150,8 @@ type initSettings struct {
 	Listen       string
 	Static       bool
 	StaticExists bool
+	// NoData: the user declined the proposed app.data.
+	NoData bool
 }
 
 func runInit(opts *InitOptions) error {
@@ -158,6 +183,7 @@ func runInit(opts *InitOptions) error {
 	if err != nil {
 		return err
 	}
+	chooseData(proj, opts)
 	s := initSettings{Port: stack.DefaultPort, Domain: stack.DefaultDomain, Listen: stack.DefaultServeListen, Static: proj.Static != nil}
 	if proj.Port != 0 {
 		s.Port = proj.Port
@@ -189,6 +215,10 @@ func runInit(opts *InitOptions) error {
 			if proj, err = detect.Detect(opts.Dir, do); err != nil {
 				return err
 			}
+			chooseData(proj, opts)
+		}
+		if s.NoData {
+			proj.SetData(nil, "you answered no")
 		}
 	}
 	listen, err := scaffold.NormalizeListen(s.Listen, s.Port)
@@ -273,6 +303,16 @@ func checkInitFlags(opts *InitOptions) error {
 			return ui.Usagef("use a port or an address such as 8080 or 127.0.0.1:8080", "--listen: %v", err)
 		}
 	}
+	for i, d := range opts.Data {
+		if err := stack.ValidateDataPath(d); err != nil {
+			return ui.Usagef("name a folder or file of the project the app writes, such as --data instance; --no-data for none", "--data: %v", err)
+		}
+		for _, o := range opts.Data[:i] {
+			if stack.DataOverlaps(d, o) {
+				return ui.Usagef("give each path once, and not one inside another", "--data %s overlaps --data %s", d, o)
+			}
+		}
+	}
 	if t := opts.Detect.Template; t != "" && !slices.Contains(detect.Kinds, t) {
 		return ui.Usagef("pick one of "+strings.Join(detect.Kinds, ", "), "--template %q is not a kind init knows", t)
 	}
@@ -319,7 +359,25 @@ func askInit(p ui.Prompter, s *initSettings, given map[string]bool, proj *detect
 		}
 		s.Static = ok
 	}
+	if !given["data"] && len(proj.Data) > 0 {
+		ok, err := p.Confirm("Keep "+strings.Join(proj.DataPaths(), ", ")+" in the app's data folder on servers?",
+			"Each becomes, in every release, a link into /var/lib/<service>/, kept across releases (app.data); 'Detected' below says why each. --data and --no-data choose without asking.", true)
+		if err != nil {
+			return err
+		}
+		s.NoData = !ok
+	}
 	return nil
+}
+
+// chooseData applies --data and --no-data to what detection proposed.
+func chooseData(proj *detect.Project, opts *InitOptions) {
+	switch {
+	case opts.NoData:
+		proj.SetData(nil, "--no-data")
+	case opts.Given["data"]:
+		proj.SetData(opts.Data, "--data")
+	}
 }
 
 func printInit(io *ui.IOStreams, path string, proj *detect.Project, c *stack.Config) {

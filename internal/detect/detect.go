@@ -70,6 +70,14 @@ type Project struct {
 	Found []string
 	// Warnings are problems the user should fix, each "what — fix".
 	Warnings []string
+	// Data is the proposed app.data: the paths the app writes, each with
+	// the finding (also in Found) that proposed it.
+	Data []DataPath
+
+	// dataFound are the findings about app.data, which SetData replaces.
+	dataFound []string
+	// dataDecided are the paths a finding explained, proposed or not.
+	dataDecided map[string]bool
 }
 
 // Candidate is one of several things detection could pick.
@@ -177,6 +185,9 @@ func Detect(dir string, o Options) (*Project, error) {
 	case 1:
 		p := found[0]
 		p.Dir = abs
+		if err := p.proposeStrayDatabases(abs); err != nil {
+			return nil, err
+		}
 		if p.Name == "" {
 			p.Name = ProjectName(filepath.Base(abs))
 		}
@@ -226,6 +237,7 @@ func (p *Project) Config() *stack.Config {
 	if p.Static != nil {
 		c.Proxy.Static = []stack.Static{*p.Static}
 	}
+	c.App.Data = p.DataPaths()
 	return c
 }
 
@@ -254,7 +266,7 @@ func readFile(dir, rel string) ([]byte, error) {
 	return data, nil
 }
 
-// skipDir reports folders that never hold the project's own code.
+// skipDir reports folders that never hold the project's own code or data.
 func skipDir(name string) bool {
 	switch name {
 	case "venv", "env", "node_modules", "__pycache__", "tests", "test", "build", "dist", "site-packages", "vendor", "testdata":

@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -123,6 +124,8 @@ func detectDjango(dir string, o Options) (*Project, error) {
 	p.Health = "/"
 	p.Found = append(p.Found, "health: / (serve and deploy wait until it answers 200; point app.health at a cheap page of yours)")
 
+	p.proposeDjangoData(dir, all, settingsFile)
+
 	// Production checks.
 	debug := false
 	if expr, ok := pyAssign(all, "DEBUG"); ok {
@@ -179,4 +182,136 @@ func baseDirPath(expr string) string {
 		return ""
 	}
 	return path.Clean(path.Join(parts...))
+}
+
+var (
+	// sqliteEngineRE finds the SQLite backend in a DATABASES entry.
+	sqliteEngineRE = regexp.MustCompile(`['"]ENGINE['"]\s*:\s*['"]django\.db\.backends\.sqlite3['"]`)
+	// dbNameRE finds the NAME of a DATABASES entry, up to the end of its line.
+	dbNameRE = regexp.MustCompile(`(?m)['"]NAME['"]\s*:\s*(.+?)\s*,?\s*(?:#.*)?$`)
+	// databaseURLRE finds settings that take the database from DATABASE_URL.
+	databaseURLRE = regexp.MustCompile(`dj_database_url|DATABASE_URL|\benv\.db\(`)
+)
+
+// proposeDjangoData proposes MEDIA_ROOT and a SQLite database of the
+// project for app.data.
+func (p *Project) proposeDjangoData(dir string, all []byte, settingsFile string) {
+	if expr, ok := pyAssign(all, "MEDIA_ROOT"); ok {
+		why := settingsFile + " sets MEDIA_ROOT = " + expr
+		if rel, ok := djangoPath(dir, expr, p, why); ok {
+			p.proposeData(rel, why, "the uploaded files, "+folderOnServers)
+		}
+	}
+	block, ok := pyAssignBlock(all, "DATABASES")
+	if !ok {
+		return
+	}
+	sqlite := false
+	for _, entry := range innerDicts(block) {
+		if !sqliteEngineRE.MatchString(entry) {
+			continue
+		}
+		sqlite = true
+		m := dbNameRE.FindStringSubmatch(entry)
+		if m == nil {
+			continue
+		}
+		why := settingsFile + " keeps DATABASES in SQLite, NAME " + m[1]
+		if v, ok := pyStringValue(m[1]); ok && (v == ":memory:" || v == "") {
+			continue
+		}
+		if rel, ok := djangoPath(dir, m[1], p, why); ok {
+			p.proposeData(rel, why, sqliteOnServers)
+		}
+	}
+	if !sqlite && databaseURLRE.MatchString(block) && strings.Contains(block, "sqlite") {
+		if rel := baseDirPath(block[strings.Index(block, "sqlite"):]); rel != "" {
+			p.decided(rel)
+		}
+		p.dataNote(settingsFile + " takes DATABASES from DATABASE_URL, with a SQLite default → no database in app.data: production uses DATABASE_URL; if that is a SQLite file of the project, name it with --data")
+	}
+	// The database of Django's default settings, left from before.
+	const def = "db.sqlite3"
+	if !p.dataDecided[def] && isFile(dir+"/"+def) {
+		p.decided(def)
+		p.dataNote(fmt.Sprintf("%s is a SQLite database, but DATABASES in %s does not name it → not in app.data", def, settingsFile))
+	}
+}
+
+// djangoPath reads a path setting as a project path: BASE_DIR / "media",
+// os.path.join(BASE_DIR, "media"), a relative string (Django resolves it in
+// the working folder, the project), or an absolute one inside dir. It
+// explains in p why it is none of these.
+func djangoPath(dir, expr string, p *Project, why string) (string, bool) {
+	if rel := baseDirPath(expr); rel != "" {
+		return rel, true
+	}
+	v, ok := pyStringValue(expr)
+	switch {
+	case !ok:
+		p.decided(expr)
+		p.dataNote(why + ", a path init cannot tell → not in app.data: if it is in the project, name it with --data")
+		return "", false
+	case v == "":
+		return "", false // Django's default: not set
+	case !path.IsAbs(v):
+		return path.Clean(v), true
+	}
+	if rel, err := filepath.Rel(dir, v); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+		rel = filepath.ToSlash(rel)
+		p.Warnings = append(p.Warnings, fmt.Sprintf("%s: an absolute path into this folder, which is not where the release is on servers — write BASE_DIR / %q", why, rel))
+		return rel, true
+	}
+	p.dataNote(why + ", outside the project → not in app.data: the app writes there itself, so make it writable by the app's user on servers")
+	return "", false
+}
+
+// pyAssignBlock finds the last top-level assignment NAME = ... and returns
+// its whole expression, over as many lines as its brackets span.
+func pyAssignBlock(src []byte, name string) (string, bool) {
+	re := regexp.MustCompile(`(?m)^` + name + `\s*=\s*`)
+	locs := re.FindAllIndex(src, -1)
+	if locs == nil {
+		return "", false
+	}
+	rest := string(src[locs[len(locs)-1][1]:])
+	return balanced(rest, '\n'), true
+}
+
+// innerDicts returns the text of each dict nested one level inside s:
+// the entries of DATABASES = {"default": {...}, "other": {...}}.
+func innerDicts(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			if j := strings.IndexByte(s[i:], '\n'); j > 0 {
+				i += j - 1 // a comment: up to the end of its line
+			} else {
+				i = len(s)
+			}
+		case c == '{':
+			depth++
+			if depth == 2 {
+				start = i
+			}
+		case c == '}':
+			if depth == 2 {
+				out = append(out, s[start:i+1])
+			}
+			depth--
+		}
+	}
+	return out
 }

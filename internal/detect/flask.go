@@ -200,6 +200,9 @@ func detectFlask(dir string, o Options) (*Project, error) {
 	h, why := healthPath(srcs[a.file])
 	p.Health = h
 	p.Found = append(p.Found, "health: "+h+" ("+why+")")
+	if err := p.proposeInstance(dir, a); err != nil {
+		return nil, err
+	}
 	if len(p.Env) == 0 {
 		p.Env = nil
 	}

@@ -434,30 +434,43 @@ func oneOf(s string, set ...string) bool {
 	return false
 }
 
+// ValidateDataPath checks one app.data path: a clean path inside the
+// project, not the project itself and not a folder deploy makes in each
+// release. init checks its proposals with it.
+func ValidateDataPath(d string) error {
+	if err := ValidateRelDir(d); err != nil {
+		return err
+	}
+	c := path.Clean(d)
+	switch {
+	case c != d:
+		return fmt.Errorf("%q is not a clean path: write %q", d, c)
+	case c == ".":
+		return fmt.Errorf("%q is the whole project: name the folder or file the app writes (instance)", d)
+	}
+	if top, _, _ := strings.Cut(c, "/"); top == ".venv" || top == "bin" || top == ".git" || top == ".stackctl" || strings.HasPrefix(top, ".stackctl-") {
+		return fmt.Errorf("%q is a folder deploy makes in each release: choose another path", d)
+	}
+	return nil
+}
+
+// DataOverlaps reports whether two app.data paths are the same or one is
+// inside the other.
+func DataOverlaps(a, b string) bool {
+	return a == b || strings.HasPrefix(a, b+"/") || strings.HasPrefix(b, a+"/")
+}
+
 // dataPaths checks app.data: clean paths inside the project, none inside
 // another and none a part of the project stackctl owns.
 func (v *validator) dataPaths(data []string) {
 	for i, d := range data {
 		f := fmt.Sprintf("app.data[%d]", i)
-		if err := ValidateRelDir(d); err != nil {
+		if err := ValidateDataPath(d); err != nil {
 			v.add(f, "%v", err)
 			continue
 		}
-		c := path.Clean(d)
-		switch {
-		case c != d:
-			v.add(f, "%q is not a clean path: write %q", d, c)
-			continue
-		case c == ".":
-			v.add(f, "%q is the whole project: name the folder or file the app writes (instance)", d)
-			continue
-		}
-		if top, _, _ := strings.Cut(c, "/"); top == ".venv" || top == "bin" || top == ".git" || top == ".stackctl" || strings.HasPrefix(top, ".stackctl-") {
-			v.add(f, "%q is a folder deploy makes in each release: choose another path", d)
-			continue
-		}
 		for j, o := range data[:i] {
-			if o == d || strings.HasPrefix(d, o+"/") || strings.HasPrefix(o, d+"/") {
+			if DataOverlaps(d, o) {
 				v.add(f, "%q overlaps app.data[%d] %q: list each data path once", d, j, o)
 			}
 		}
