@@ -123,9 +123,6 @@ func TestHostDeployFlaskTutorialApp(t *testing.T) {
 	git(t, dir, "commit", "-q", "-am", "marker")
 
 	c := adopt(t, dir, "app.test")
-	if len(c.App.Data) == 0 {
-		c.App.Data = []string{"instance"}
-	} // TEMP
 	if strings.Join(c.App.Data, ",") != "instance" {
 		t.Fatalf("init proposes app.data %q, want [instance]", c.App.Data)
 	}
@@ -222,9 +219,6 @@ func TestHostDeployDjangoProduction(t *testing.T) {
 		t.Fatalf("venv: %v\n%s", err, out)
 	}
 	c := adopt(t, dir, "mysite.test")
-	if len(c.App.Data) == 0 {
-		c.App.Data = []string{"db.sqlite3", "media"}
-	} // TEMP
 	if got := strings.Join(c.App.Data, ","); got != "db.sqlite3,media" && got != "media,db.sqlite3" {
 		t.Fatalf("init proposes app.data %q, want db.sqlite3 and media", c.App.Data)
 	}

@@ -174,7 +174,7 @@ type Deploy struct {
 	// the app's environment, before the release takes traffic.
 	ReleaseCommand string `toml:"release_command"`
 	// HealthTimeout is how long a new release's slot has to answer
-	// app.health with 200 before the release is refused (an nginx-style
+	// app.health with 2xx/3xx before the release is refused (an nginx-style
 	// time, "60s", "2m").
 	HealthTimeout Duration `toml:"health_timeout"`
 }
