@@ -104,6 +104,17 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 			return err
 		}
 	}
+	for _, r := range runs {
+		if !r.pending {
+			continue
+		}
+		if err := r.recover(ctx); err != nil {
+			return err
+		}
+		if err := r.plan(ctx, r.bundle); err != nil {
+			return err
+		}
+	}
 	info := &ReleaseInfo{By: f.by, Commit: f.commit, DeployedAt: f.Now().UTC()}
 	if f.commit != "" && !f.clean {
 		info.Commit += "+changes"
@@ -130,7 +141,13 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		group := runs[b:min(b+batch, len(runs))]
 		// Step 1 on every host of the batch; release_command once, before
 		// the first switch; then each host's switch (steps 3–6).
-		errs := parallel(group, func(r *hostRun) error { return r.stage(ctx) })
+		errs := parallel(group, func(r *hostRun) error {
+			if err := r.record(ctx, "deploy", *info, true, r.filesChanged()); err != nil {
+				return err
+			}
+			faultPoint("recorded")
+			return r.stage(ctx)
+		})
 		if err := errors.Join(errs...); err == nil && b == 0 {
 			if err := runs[0].releaseCommand(ctx); err != nil {
 				errs[0] = err
@@ -150,6 +167,11 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 			}
 			if uerr := r.undo(); uerr != nil {
 				failed = append(failed, uerr)
+			}
+			if r.state.Current == id {
+				// The host showed the switch done: it serves the new
+				// release, and goes back with the others.
+				done = append(done, r)
 			}
 		}
 		if len(failed) > 0 {
@@ -224,7 +246,12 @@ func (r *hostRun) stage(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	return r.installFiles(ctx)
+	faultPoint("prepared")
+	if err := r.installFiles(ctx); err != nil {
+		return err
+	}
+	faultPoint("installed")
+	return nil
 }
 
 // goLive starts the new slot, switches nginx to it and finishes (DEPLOY.md
@@ -236,12 +263,14 @@ func (r *hostRun) goLive(ctx context.Context, info *ReleaseInfo) error {
 	if err := r.startSlot(ctx, r.id); err != nil {
 		return err
 	}
+	faultPoint("started")
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: interrupted: %w", r.h.Name(), err)
 	}
 	if err := r.switchTraffic(ctx, r.id); err != nil {
 		return err
 	}
+	faultPoint("switched")
 	// From here the new release serves: finishing does not undo it.
 	r.prepared = false
 	r.touched = nil
@@ -294,6 +323,9 @@ func (r *hostRun) switchTo(ctx context.Context, id string) error {
 		return err
 	}
 	r.id = ""
+	if err := r.record(ctx, "rollback", ReleaseInfo{ID: id}, false, nil); err != nil {
+		return err
+	}
 	if err := r.startSlot(ctx, id); err != nil {
 		if uerr := r.undo(); uerr != nil {
 			err = errors.Join(err, uerr)
@@ -354,6 +386,20 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 		defer r.unlock()
 		if err := r.lock(ctx, "rollback"); err != nil {
 			return err
+		}
+	}
+	for _, r := range runs {
+		if !r.pending {
+			continue
+		}
+		if err := r.recover(ctx); err != nil {
+			return err
+		}
+		if target == "" {
+			r.id = r.previous()
+		}
+		if !r.facts.OnDisk[r.id] {
+			return ui.Errorf("see 'stackctl releases'", "%s: release %s is not on disk after finishing the cut-off command", r.h.Name(), r.id)
 		}
 	}
 	// Host by host; when one fails, the hosts already rolled back switch

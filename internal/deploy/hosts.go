@@ -113,6 +113,9 @@ type hostRun struct {
 	facts   hostFacts
 	state   hostState
 	oldSums map[string]string
+	// pending is true when the host holds the record of a change a cut-off
+	// command left (journal.go): the next command converges it first.
+	pending bool
 	// oldModes are the current release's file modes; nil when it has no
 	// ModesName (made by an older stackctl): unknown.
 	oldModes map[string]fs.FileMode
@@ -335,10 +338,11 @@ func (r *hostRun) probe(ctx context.Context) error {
 			onWhere(r.h)+": apt-get install "+strings.Join(pkgs, " "))
 	}
 	r.facts = f
-	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName), path.Join(r.l.Current(), ModesName))
+	data, err := readHostFiles(ctx, r.h, r.l.StateFile(), path.Join(r.l.Current(), ManifestName), path.Join(r.l.Current(), ModesName), r.l.Journal())
 	if err != nil {
 		return err
 	}
+	r.pending = data[r.l.Journal()].Exists
 	if sf := data[r.l.StateFile()]; sf.Exists {
 		if err := json.Unmarshal(sf.Data, &r.state); err != nil {
 			return ui.WithFix(fmt.Errorf("%s: %s is not valid: %w", r.h.Name(), r.l.StateFile(), err), "restore it from a backup or remove it (the next deploy starts a new history)")
@@ -485,7 +489,7 @@ func changedFiles(want []HostFile, before map[string]HostFile) []HostFile {
 
 // noop reports whether the host already runs exactly this release.
 func (r *hostRun) noop() bool {
-	return r.state.Current != "" && len(r.changed) == 0 && len(r.oldSums) == len(r.bundle.Files) &&
+	return !r.pending && r.state.Current != "" && len(r.changed) == 0 && len(r.oldSums) == len(r.bundle.Files) &&
 		len(r.filesChanged()) == 0 && r.facts.Active[r.state.Slot] == "active"
 }
 
@@ -497,8 +501,18 @@ func (r *hostRun) lock(ctx context.Context, what string) error {
 	if errors.As(err, &ee) && ee.Status == 3 {
 		var held struct {
 			By, Since, Command string
+			PID                int
 		}
 		json.Unmarshal([]byte(strings.TrimSpace(out)), &held)
+		if staleHolder(held.By, held.PID) {
+			// Its process is gone (SIGKILL, a crash): the lock is free,
+			// and the record it left is converged next (recover).
+			r.say(r.h, "%s the lock of %s (pid %d, %s, since %s) outlived its process: taking it over", r.p.Yellow("!"), orUnknown(held.By), held.PID, orUnknown(held.Command), orUnknown(held.Since))
+			if _, err := host.Output(ctx, r.h, true, "rm", "-rf", "--", r.l.Lock()); err != nil {
+				return err
+			}
+			return r.lock(ctx, what)
+		}
 		return ui.WithFix(fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command)),
 			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: %s", onHost(r.h, "sudo rm -r "+r.l.Lock())))
 	}
@@ -674,6 +688,7 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 	if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{{Path: link, Exists: true, Link: "../releases/" + id}}); err != nil {
 		return err
 	}
+	r.facts.SlotLink[r.newSlot] = "../releases/" + id
 	unit := r.l.Instance(r.newSlot)
 	r.step(r.h, "starting release %s on slot %s, waiting for %s", id, r.newSlot, r.c.App.Health)
 	if _, err := host.Output(ctx, r.h, true, "systemctl", "restart", unit); err != nil {
@@ -767,6 +782,10 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	if err := r.saveState(ctx); err != nil {
 		return err
 	}
+	faultPoint("recorded-current")
+	if err := r.dropJournal(ctx); err != nil {
+		return err
+	}
 	msg := ""
 	if r.oldSlot != "" {
 		msg = fmt.Sprintf(", slot %s stopped", r.oldSlot)
@@ -858,50 +877,22 @@ func (r *hostRun) forget(ctx context.Context, id string) error {
 	return r.saveState(ctx)
 }
 
-// undo puts the host back as it was before this deploy: the old slot
-// serving, every file as it was, the new release removed. It runs on a
+// undo puts the host back as its record says it was before this command
+// (converge): the old slot serving, every file as it was, the new release
+// removed — or, when the host shows the switch done (the connection
+// dropped while the switch ran to its end), finishes it, so that
+// r.state.Current says which release the host serves. It runs on a
 // context of its own, so Ctrl-C still undoes.
 func (r *hostRun) undo() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var errs []error
-	if r.switched {
-		// nginx already points at the new slot: point it back.
-		up, err := r.upstreamFile(r.oldSlot)
-		if err == nil && r.oldSlot != "" {
-			target := "releases/" + r.state.Current
-			_, err = rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), target, strconv.Itoa(int(r.DrainTimeout/time.Second)))
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("switch nginx back: %w", err))
-		}
-		r.switched = false
+	r.prepared, r.touched, r.switched, r.slotBefore = false, nil, false, HostFile{}
+	finished, err := r.converge(ctx)
+	if err != nil {
+		return ui.WithFix(fmt.Errorf("%s: undoing failed: %w", r.h.Name(), err), "the host keeps the record: the next deploy or rollback finishes or reverts it")
 	}
-	if r.newSlot != "" && r.slotBefore.Path != "" {
-		if _, err := host.Output(ctx, r.h, true, "systemctl", "stop", r.l.Instance(r.newSlot)); err != nil {
-			errs = append(errs, err)
-		}
-		if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{r.slotBefore}); err != nil {
-			errs = append(errs, fmt.Errorf("restore the slot link: %w", err))
-		}
+	if !finished {
+		r.say(r.h, "%s the old release keeps serving; every file is as it was", r.p.Yellow("↩ undone:"))
 	}
-	if len(r.touched) > 0 {
-		if err := undoFiles(r.h, r.l.StateDir, r.touched); err != nil {
-			errs = append(errs, fmt.Errorf("restore the files: %w", err))
-		} else if r.unitNew {
-			host.Output(ctx, r.h, true, "systemctl", "daemon-reload")
-		}
-		r.touched = nil
-	}
-	if r.prepared && r.id != "" {
-		if _, err := host.Output(ctx, r.h, true, "sh", "-c", removeReleasesScript, "stackctl", r.l.Releases(), r.id); err != nil {
-			errs = append(errs, fmt.Errorf("remove release %s: %w", r.id, err))
-		}
-		r.prepared = false
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("%s: undoing the deploy failed: %w", r.h.Name(), errors.Join(errs...))
-	}
-	r.say(r.h, "%s the old release keeps serving; every file is as it was", r.p.Yellow("↩ undone:"))
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/stackctl/stackctl/internal/ui"
@@ -29,4 +30,30 @@ func lock(dir string) (func(), error) {
 		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
 		f.Close()
 	}, nil
+}
+
+// staleHolder tells whether the process that took a host's lock (by
+// "user@machine", pid) is gone: it ran on this machine and no process has
+// its pid now (SIGKILL, a crash). A holder elsewhere is never judged stale.
+func staleHolder(by string, pid int) bool {
+	hn, _ := os.Hostname()
+	_, machine, ok := strings.Cut(by, "@")
+	if !ok || machine != hn || pid <= 0 {
+		return false
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
+// faultEnv names a step boundary of deploy at which the process kills
+// itself with SIGKILL: a failpoint for the crash-safety tests, which cut
+// a real deploy at each boundary. Unset, it does nothing.
+const faultEnv = "STACKCTL_FAULT_AT"
+
+// faultPoint is a step boundary: the deploy dies here when faultEnv names
+// it.
+func faultPoint(step string) {
+	if os.Getenv(faultEnv) == step {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {}
+	}
 }

@@ -298,6 +298,9 @@ func ChangeSecrets(ctx context.Context, o HostsOptions, ch SecretsChange) error 
 		if err := r.lock(ctx, "env"); err != nil {
 			return err
 		}
+		if err := r.recover(ctx); err != nil {
+			return err
+		}
 	}
 	changed := false
 	for _, r := range runs {

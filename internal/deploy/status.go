@@ -88,6 +88,9 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		if !HealthyStatus(st.Health) {
 			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+answer(st.Health))
 		}
+		if r.pending {
+			st.Problems = append(st.Problems, "a cut-off command left its record "+r.l.Journal()+": the next deploy, rollback or env change finishes or reverts it")
+		}
 		st.Healthy = len(st.Problems) == 0
 		out = append(out, st)
 	}
