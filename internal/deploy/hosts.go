@@ -72,6 +72,9 @@ type hostState struct {
 	Slot     string        `json:"slot"`
 	Current  string        `json:"current"`
 	Releases []ReleaseInfo `json:"releases"`
+	// History is the releases that became current, oldest first, one
+	// entry per switch (history.go); absent in older state.json files.
+	History []string `json:"history,omitempty"`
 }
 
 func (s *hostState) find(id string) *ReleaseInfo {
@@ -742,6 +745,7 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 		}
 	}
 	r.retireLegacy(ctx, id)
+	r.state.recordSwitch(r.state.Current, id)
 	r.state.Slot = r.newSlot
 	r.state.Current = id
 	if info != nil && r.state.find(id) == nil {
@@ -820,19 +824,15 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// previous is the newest release older than the current one that is still
-// on disk: what a rollback goes back to (ids sort by time).
+// previous is the release that ran before the current one, still on
+// disk, from the host's recorded history: what a rollback goes back to.
 func (r *hostRun) previous() string {
-	best := ""
+	ids := []string{r.id}
 	for id := range r.facts.OnDisk {
-		if id < r.state.Current && id > best {
-			best = id
-		}
+		ids = append(ids, id)
 	}
-	if r.id != "" && r.id < r.state.Current && r.id > best {
-		best = r.id
-	}
-	return best
+	onDisk := func(id string) bool { return id != "" && (r.facts.OnDisk[id] || id == r.id) }
+	return previousRelease(r.state.History, r.state.Current, onDisk, ids)
 }
 
 // forget removes a release the fleet refused from the host's history and
@@ -845,6 +845,7 @@ func (r *hostRun) forget(ctx context.Context, id string) error {
 		}
 	}
 	r.state.Releases = kept
+	r.state.forgetHistory(id)
 	delete(r.facts.OnDisk, id)
 	if _, err := host.Output(ctx, r.h, true, "sh", "-c", removeReleasesScript, "stackctl", r.l.Releases(), id); err != nil {
 		return err
