@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -161,12 +162,25 @@ func onHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool
 	return fn(ctx, o)
 }
 
-func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {
-	return onHosts(ctx, io, c, dryRun, deploy.DeployHosts)
+// runDeployHosts deploys to c's hosts, waiting at most lockWait for a
+// lock another command holds.
+func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, lockWait time.Duration) error {
+	return onHosts(ctx, io, c, dryRun, func(ctx context.Context, o deploy.HostsOptions) error {
+		o.LockWait = lockWait
+		return deploy.DeployHosts(ctx, o)
+	})
 }
 
-func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string) error {
+// runRollbackHosts rolls c's hosts back to release ("" for the previous
+// one), waiting at most lockWait for a lock another command holds.
+func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string, lockWait time.Duration) error {
 	return onHosts(ctx, io, c, dryRun, func(ctx context.Context, o deploy.HostsOptions) error {
+		o.LockWait = lockWait
 		return deploy.RollbackHosts(ctx, o, release)
 	})
+}
+
+// addLockWaitFlag adds --lock-wait to deploy and rollback.
+func addLockWaitFlag(c *cobra.Command, d *time.Duration) {
+	c.Flags().DurationVar(d, "lock-wait", 0, "when another deploy or rollback holds a host's lock, wait up to this long for it (30s, 5m); default: stop at once, naming the holder")
 }

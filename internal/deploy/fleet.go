@@ -27,7 +27,15 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 	runs := make([]*hostRun, len(o.Hosts))
 	for i, h := range o.Hosts {
 		runs[i] = &hostRun{fleet: f, h: h}
-		if err := runs[i].probe(ctx); err != nil {
+	}
+	// The lock first: nothing is read from a host another command changes.
+	unlock, err := f.lockAll(ctx, runs, "deploy")
+	defer unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if err := r.probe(ctx); err != nil {
 			return err
 		}
 	}
@@ -83,19 +91,9 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		return nil
 	}
 	// A slot port another program holds stops the deploy here, before
-	// anything on any host changes (even the lock).
+	// anything on any host changes.
 	for _, r := range runs {
 		if _, err := r.pickNewSlot(); err != nil {
-			return err
-		}
-	}
-	locks := append([]*hostRun(nil), runs...)
-	if lb != nil {
-		locks = append(locks, &hostRun{fleet: f, h: lb.h})
-	}
-	for _, r := range locks {
-		defer r.unlock()
-		if err := r.lock(ctx, "deploy"); err != nil {
 			return err
 		}
 	}
@@ -320,7 +318,15 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 	start := time.Now()
 	runs := make([]*hostRun, len(o.Hosts))
 	for i, h := range o.Hosts {
-		r := &hostRun{fleet: f, h: h}
+		runs[i] = &hostRun{fleet: f, h: h}
+	}
+	unlock, err := f.lockAll(ctx, runs, "rollback")
+	defer unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		h := r.h
 		if err := r.probe(ctx); err != nil {
 			return err
 		}
@@ -337,19 +343,12 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 			return ui.Errorf("choose one of 'stackctl releases'", "%s: release %s is not on disk", h.Name(), to)
 		}
 		r.id = to
-		runs[i] = r
 	}
 	if f.DryRun {
 		for _, r := range runs {
 			r.say(r.h, "would start release %s on slot %s, switch nginx to it and stop slot %s", r.id, otherSlot(r.state.Slot), r.state.Slot)
 		}
 		return nil
-	}
-	for _, r := range runs {
-		defer r.unlock()
-		if err := r.lock(ctx, "rollback"); err != nil {
-			return err
-		}
 	}
 	// Host by host; when one fails, the hosts already rolled back switch
 	// back to the release they ran, so every host keeps running one

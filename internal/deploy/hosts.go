@@ -52,6 +52,9 @@ type HostsOptions struct {
 	// LB, when set, is the load-balancer host: it runs only nginx, with an
 	// upstream over every app host (DEPLOY.md "Several hosts").
 	LB host.Host
+	// LockWait is how long deploy and rollback wait for a host's lock that
+	// another command holds before they stop (--lock-wait); 0: not at all.
+	LockWait time.Duration
 }
 
 // ReleaseInfo is one release in a host's history.
@@ -495,7 +498,7 @@ func (r *hostRun) lock(ctx context.Context, what string) error {
 			By, Since, Command string
 		}
 		json.Unmarshal([]byte(strings.TrimSpace(out)), &held)
-		return ui.WithFix(fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command)),
+		return ui.WithFix(lockHeld{fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command))},
 			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: %s", onHost(r.h, "sudo rm -r "+r.l.Lock())))
 	}
 	if err != nil {
