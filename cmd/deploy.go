@@ -54,9 +54,10 @@ failed request:
   5. the other slot stops; the release is recorded; old ones are pruned
      (deploy.keep_releases; the current and previous are always kept).
 
-A failure in 1-4, Ctrl-C, or a host that drops the connection leaves the
-old release serving and every file as it was; hosts already switched go
-back. Each host's lock is taken before anything is read from it, so two
+A failure in 1-4, Ctrl-C, SIGTERM, a closed terminal (SIGHUP), or a host
+that drops the connection leaves the old release serving and every file as
+it was; hosts already switched go back. A second Ctrl-C cannot cut that
+undo; a third stops at once and says what is left for the next command. Each host's lock is taken before anything is read from it, so two
 deploys never interleave: the second stops naming who holds the lock, or
 waits for it with --lock-wait DURATION. Host keys are always checked against known_hosts. A user that is not
 root needs passwordless sudo. 'stackctl rollback' goes back in seconds;

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
+	"sync"
 	"time"
 )
 
@@ -33,6 +35,9 @@ func (f *fleet) lockAll(ctx context.Context, runs []*hostRun, what string) (unlo
 	unlock = func() {
 		for i := len(locks) - 1; i >= 0; i-- {
 			locks[i].unlock()
+			if !locks[i].locked {
+				heldLocks.Delete(locks[i])
+			}
 		}
 	}
 	if f.DryRun {
@@ -42,8 +47,25 @@ func (f *fleet) lockAll(ctx context.Context, runs []*hostRun, what string) (unlo
 		if err := r.lockWaiting(ctx, what); err != nil {
 			return unlock, err
 		}
+		heldLocks.Store(r, fmt.Sprintf("%s: the deploy lock of %s stays (%s): remove it with %s", r.h.Name(), r.c.Name, r.l.Lock(), onHost(r.h, "sudo rm -r "+r.l.Lock())))
 	}
 	return unlock, nil
+}
+
+// heldLocks are the locks this process holds (*hostRun → what to say).
+var heldLocks sync.Map
+
+// Unfinished says, a line per host, what a command stopped at once
+// (a third Ctrl-C, os.Exit) leaves behind: the locks it holds, with how
+// to remove each. Empty when it holds none.
+func Unfinished() []string {
+	var out []string
+	heldLocks.Range(func(_, v any) bool {
+		out = append(out, v.(string))
+		return true
+	})
+	sort.Strings(out)
+	return out
 }
 
 // lockWaiting takes the host's lock; while another command holds it, it

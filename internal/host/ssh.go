@@ -176,6 +176,7 @@ func (s *SSH) startMaster(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	// A file, not a pipe: the backgrounded master keeps its stderr open.
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = ownGroup()
 	runErr := cmd.Run()
 	if runErr == nil {
 		return nil
@@ -303,6 +304,10 @@ func (s *SSH) Run(ctx context.Context, c Cmd) error {
 			cmd.Stdout = marker
 		}
 		cmd.Stderr = marker
+	}
+	if !c.TTY {
+		// A command with a terminal stays in its group, to read from it.
+		cmd.SysProcAttr = ownGroup()
 	}
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
