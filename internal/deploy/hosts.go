@@ -775,6 +775,9 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	if len(pruned) > 0 {
 		msg += fmt.Sprintf(", pruned %s", strings.Join(pruned, " "))
 	}
+	if left := r.pruneLeftovers(ctx); left != "" {
+		msg += ", " + left
+	}
 	r.say(r.h, "%s release %s is current%s %s", r.p.Green("✓"), id, msg, since(start))
 	return nil
 }
