@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type deployOptions struct {
 	Rollback bool
 	Certbot  bool
 	Hosts    hostFlags
+	LockWait time.Duration
 }
 
 func newCmdDeploy(f *Factory) *cobra.Command { return newCmdDeployWith(f, runDeploy) }
@@ -64,9 +66,19 @@ app.ignore matches. Uncommitted changes ship and deploy says so.
 --dry-run lists every file of the release, which are sent, and which rule
 chose them.
 
-A failure in 1-4, Ctrl-C, or a host that drops the connection leaves the
-old release serving and every file as it was; hosts already switched go
-back. Host keys are always checked against known_hosts. A user that is not
+A failure in 1-4, Ctrl-C, SIGTERM, a closed terminal (SIGHUP), or a host
+that drops the connection leaves the old release serving and every file as
+it was; hosts already switched go back. A second Ctrl-C cannot cut that
+undo; a third stops at once and says what is left. Before it changes a
+host, a deploy writes what it is about to do there
+(/var/lib/stackctl/<name>/journal.json): a deploy killed anywhere (even
+SIGKILL) is finished or reverted by the next command from what the host
+shows — finished when nginx already sends requests to the new release,
+reverted otherwise — and a lock whose process on this machine is gone is
+taken over. Each host's lock is taken before anything is read from it, so
+two deploys never interleave: the second stops naming who holds the lock,
+or waits for it with --lock-wait DURATION. Host keys are always checked
+against known_hosts. A user that is not
 root needs passwordless sudo. 'stackctl rollback' goes back in seconds;
 'stackctl releases' lists what each host has. A deploy that would change
 nothing sends nothing and says so.
@@ -120,6 +132,7 @@ with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.
 		Example: `  stackctl deploy --host web1
   stackctl deploy --host deploy@203.0.113.10 --ssh-config ./ssh_config
   stackctl deploy --host web1 --dry-run
+  stackctl deploy --host web1 --lock-wait 5m
   sudo stackctl deploy --dry-run
   sudo stackctl deploy
   sudo stackctl deploy --rollback
@@ -144,6 +157,7 @@ with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.
 	fl.BoolVar(&opts.Rollback, "rollback", false, "go back to the previous release (same as 'stackctl rollback'); with --root or without systemd: restore the files the last deploy replaced")
 	fl.BoolVar(&opts.Certbot, "certbot", false, "run certbot when TLS is on and there is no certificate yet (--root or no systemd only)")
 	addHostFlags(cmd, &opts.Hosts)
+	addLockWaitFlag(cmd, &opts.LockWait)
 	return cmd
 }
 
@@ -203,9 +217,9 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 		return runSingleUnit(ctx, o, c, root)
 	}
 	if o.Rollback {
-		return runRollbackHosts(ctx, o.IO, c, o.DryRun, "")
+		return runRollbackHosts(ctx, o.IO, c, o.DryRun, "", o.LockWait)
 	}
-	return runDeployHosts(ctx, o.IO, c, o.DryRun)
+	return runDeployHosts(ctx, o.IO, c, o.DryRun, o.LockWait)
 }
 
 // runSingleUnit deploys (or rolls back) with the single-unit engine: into

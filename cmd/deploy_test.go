@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/ui"
@@ -16,12 +17,12 @@ func TestDeployFlags(t *testing.T) {
 	f := &Factory{IO: ios}
 	var got *deployOptions
 	cmd := newCmdDeployWith(f, func(_ context.Context, o *deployOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg", "--lb", "lb1"})
+	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg", "--lb", "lb1", "--lock-wait", "90s"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
 	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem",
-		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, LB: "lb1", SSHConfig: "cfg"}}
+		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, LB: "lb1", SSHConfig: "cfg"}, LockWait: 90 * time.Second}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("options = %+v\nwant      %+v", *got, want)
 	}

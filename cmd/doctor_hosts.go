@@ -45,7 +45,7 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 			return ui.Usagef("write it as [user@]host[:port] or a Host alias of your ssh config", "--host %q: %v", dest, err)
 		}
 	}
-	ctx, stop := interruptible(ctx)
+	ctx, stop := interruptible(ctx, opts.IO.ErrOut)
 	defer stop()
 	var reports []doctor.Report
 	ok := true

@@ -3,11 +3,9 @@ package cmd
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"sync"
-	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -93,15 +91,6 @@ func dialHosts(ctx context.Context, c *stack.Config) ([]host.Host, func(), error
 	return hosts, closeAll, nil
 }
 
-// interruptible returns a context that Ctrl-C or SIGTERM cancels: a deploy
-// then undoes what it did on the hosts and stops.
-func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	return signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-}
-
 // noHostsError is the error of a server command run without hosts on a
 // machine the release engine cannot act on (systemd does not run it).
 func noHostsError(cmd string) error {
@@ -148,10 +137,10 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 }
 
 // onHosts connects to c's hosts, or takes this machine when c has none
-// (Ctrl-C and SIGTERM cancel ctx), runs fn with the engine's options, and
-// closes the connections.
+// (Ctrl-C, SIGTERM and SIGHUP cancel ctx: interruptible), runs fn with
+// the engine's options, and closes the connections.
 func onHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, fn func(context.Context, deploy.HostsOptions) error) error {
-	ctx, stop := interruptible(ctx)
+	ctx, stop := interruptible(ctx, io.ErrOut)
 	defer stop()
 	o, done, err := hostsOptions(ctx, io, c, dryRun)
 	if err != nil {
@@ -161,12 +150,25 @@ func onHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool
 	return fn(ctx, o)
 }
 
-func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool) error {
-	return onHosts(ctx, io, c, dryRun, deploy.DeployHosts)
+// runDeployHosts deploys to c's hosts, waiting at most lockWait for a
+// lock another command holds.
+func runDeployHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, lockWait time.Duration) error {
+	return onHosts(ctx, io, c, dryRun, func(ctx context.Context, o deploy.HostsOptions) error {
+		o.LockWait = lockWait
+		return deploy.DeployHosts(ctx, o)
+	})
 }
 
-func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string) error {
+// runRollbackHosts rolls c's hosts back to release ("" for the previous
+// one), waiting at most lockWait for a lock another command holds.
+func runRollbackHosts(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun bool, release string, lockWait time.Duration) error {
 	return onHosts(ctx, io, c, dryRun, func(ctx context.Context, o deploy.HostsOptions) error {
+		o.LockWait = lockWait
 		return deploy.RollbackHosts(ctx, o, release)
 	})
+}
+
+// addLockWaitFlag adds --lock-wait to deploy and rollback.
+func addLockWaitFlag(c *cobra.Command, d *time.Duration) {
+	c.Flags().DurationVar(d, "lock-wait", 0, "when another deploy or rollback holds a host's lock, wait up to this long for it (30s, 5m); default: stop at once, naming the holder")
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -10,11 +11,12 @@ import (
 
 // rollbackOptions are the inputs of `stackctl rollback`.
 type rollbackOptions struct {
-	IO      *ui.IOStreams
-	Config  string
-	Hosts   hostFlags
-	DryRun  bool
-	Release string
+	IO       *ui.IOStreams
+	Config   string
+	Hosts    hostFlags
+	DryRun   bool
+	Release  string
+	LockWait time.Duration
 }
 
 func newCmdRollback(f *Factory) *cobra.Command { return newCmdRollbackWith(f, runRollback) }
@@ -32,11 +34,15 @@ other slot stops — no request fails. Hosts go one by one; when one cannot
 switch, the hosts already rolled back go back to the release they ran, so
 every host keeps running one release. Same as 'stackctl deploy --rollback'.
 
+Each host's lock is taken first: while another deploy or rollback holds
+it, rollback stops naming the holder, or waits with --lock-wait DURATION.
+
 Without hosts it acts on this machine, when systemd runs it (as root, or
 with passwordless sudo).`,
 		Example: `  stackctl rollback --host web1
   stackctl rollback 20261202T101500Z
-  stackctl rollback --dry-run`,
+  stackctl rollback --dry-run
+  stackctl rollback --host web1 --lock-wait 2m`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -48,6 +54,7 @@ with passwordless sudo).`,
 	addConfigFlag(cmd, &opts.Config)
 	addHostFlags(cmd, &opts.Hosts)
 	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "say what would switch; change nothing")
+	addLockWaitFlag(cmd, &opts.LockWait)
 	return cmd
 }
 
@@ -62,5 +69,5 @@ func runRollback(ctx context.Context, o *rollbackOptions) error {
 	if len(c.Deploy.Hosts) == 0 && !systemdRunning() {
 		return ui.WithFix(noHostsError("rollback"), "on a machine without systemd, 'stackctl deploy --rollback' restores the files the last deploy replaced")
 	}
-	return runRollbackHosts(ctx, o.IO, c, o.DryRun, o.Release)
+	return runRollbackHosts(ctx, o.IO, c, o.DryRun, o.Release, o.LockWait)
 }

@@ -28,8 +28,22 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 	runs := make([]*hostRun, len(o.Hosts))
 	for i, h := range o.Hosts {
 		runs[i] = &hostRun{fleet: f, h: h}
-		if err := runs[i].probe(ctx); err != nil {
+	}
+	// The lock first: nothing is read from a host another command changes.
+	unlock, err := f.lockAll(ctx, runs, "deploy")
+	defer unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if err := r.probe(ctx); err != nil {
 			return err
+		}
+		if !f.DryRun {
+			// A record a cut-off command left is converged first.
+			if err := r.recover(ctx); err != nil {
+				return err
+			}
 		}
 	}
 	var lb *lbRun
@@ -88,30 +102,9 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		return nil
 	}
 	// A slot port another program holds stops the deploy here, before
-	// anything on any host changes (even the lock).
+	// anything on any host changes.
 	for _, r := range runs {
 		if _, err := r.pickNewSlot(); err != nil {
-			return err
-		}
-	}
-	locks := append([]*hostRun(nil), runs...)
-	if lb != nil {
-		locks = append(locks, &hostRun{fleet: f, h: lb.h})
-	}
-	for _, r := range locks {
-		defer r.unlock()
-		if err := r.lock(ctx, "deploy"); err != nil {
-			return err
-		}
-	}
-	for _, r := range runs {
-		if !r.pending {
-			continue
-		}
-		if err := r.recover(ctx); err != nil {
-			return err
-		}
-		if err := r.plan(ctx, r.bundle); err != nil {
 			return err
 		}
 	}
@@ -357,9 +350,22 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 	start := time.Now()
 	runs := make([]*hostRun, len(o.Hosts))
 	for i, h := range o.Hosts {
-		r := &hostRun{fleet: f, h: h}
+		runs[i] = &hostRun{fleet: f, h: h}
+	}
+	unlock, err := f.lockAll(ctx, runs, "rollback")
+	defer unlock()
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		h := r.h
 		if err := r.probe(ctx); err != nil {
 			return err
+		}
+		if !f.DryRun {
+			if err := r.recover(ctx); err != nil {
+				return err
+			}
 		}
 		to := target
 		if to == "" {
@@ -374,33 +380,12 @@ func RollbackHosts(ctx context.Context, o HostsOptions, target string) error {
 			return ui.Errorf("choose one of 'stackctl releases'", "%s: release %s is not on disk", h.Name(), to)
 		}
 		r.id = to
-		runs[i] = r
 	}
 	if f.DryRun {
 		for _, r := range runs {
 			r.say(r.h, "would start release %s on slot %s, switch nginx to it and stop slot %s", r.id, otherSlot(r.state.Slot), r.state.Slot)
 		}
 		return nil
-	}
-	for _, r := range runs {
-		defer r.unlock()
-		if err := r.lock(ctx, "rollback"); err != nil {
-			return err
-		}
-	}
-	for _, r := range runs {
-		if !r.pending {
-			continue
-		}
-		if err := r.recover(ctx); err != nil {
-			return err
-		}
-		if target == "" {
-			r.id = r.previous()
-		}
-		if !r.facts.OnDisk[r.id] {
-			return ui.Errorf("see 'stackctl releases'", "%s: release %s is not on disk after finishing the cut-off command", r.h.Name(), r.id)
-		}
 	}
 	// Host by host; when one fails, the hosts already rolled back switch
 	// back to the release they ran, so every host keeps running one

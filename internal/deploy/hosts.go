@@ -53,6 +53,9 @@ type HostsOptions struct {
 	// LB, when set, is the load-balancer host: it runs only nginx, with an
 	// upstream over every app host (DEPLOY.md "Several hosts").
 	LB host.Host
+	// LockWait is how long deploy and rollback wait for a host's lock that
+	// another command holds before they stop (--lock-wait); 0: not at all.
+	LockWait time.Duration
 }
 
 // ReleaseInfo is one release in a host's history.
@@ -73,6 +76,9 @@ type hostState struct {
 	Slot     string        `json:"slot"`
 	Current  string        `json:"current"`
 	Releases []ReleaseInfo `json:"releases"`
+	// History is the releases that became current, oldest first, one
+	// entry per switch (history.go); absent in older state.json files.
+	History []string `json:"history,omitempty"`
 }
 
 func (s *hostState) find(id string) *ReleaseInfo {
@@ -513,7 +519,7 @@ func (r *hostRun) lock(ctx context.Context, what string) error {
 			}
 			return r.lock(ctx, what)
 		}
-		return ui.WithFix(fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command)),
+		return ui.WithFix(lockHeld{fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command))},
 			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: %s", onHost(r.h, "sudo rm -r "+r.l.Lock())))
 	}
 	if err != nil {
@@ -763,6 +769,7 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 		}
 	}
 	r.retireLegacy(ctx, id)
+	r.state.recordSwitch(r.state.Current, id)
 	r.state.Slot = r.newSlot
 	r.state.Current = id
 	if info != nil && r.state.find(id) == nil {
@@ -792,6 +799,9 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	}
 	if len(pruned) > 0 {
 		msg += fmt.Sprintf(", pruned %s", strings.Join(pruned, " "))
+	}
+	if left := r.pruneLeftovers(ctx); left != "" {
+		msg += ", " + left
 	}
 	r.say(r.h, "%s release %s is current%s %s", r.p.Green("✓"), id, msg, since(start))
 	return nil
@@ -845,19 +855,15 @@ func dedupe(xs []string) []string {
 	return out
 }
 
-// previous is the newest release older than the current one that is still
-// on disk: what a rollback goes back to (ids sort by time).
+// previous is the release that ran before the current one, still on
+// disk, from the host's recorded history: what a rollback goes back to.
 func (r *hostRun) previous() string {
-	best := ""
+	ids := []string{r.id}
 	for id := range r.facts.OnDisk {
-		if id < r.state.Current && id > best {
-			best = id
-		}
+		ids = append(ids, id)
 	}
-	if r.id != "" && r.id < r.state.Current && r.id > best {
-		best = r.id
-	}
-	return best
+	onDisk := func(id string) bool { return id != "" && (r.facts.OnDisk[id] || id == r.id) }
+	return previousRelease(r.state.History, r.state.Current, onDisk, ids)
 }
 
 // forget removes a release the fleet refused from the host's history and
@@ -870,6 +876,7 @@ func (r *hostRun) forget(ctx context.Context, id string) error {
 		}
 	}
 	r.state.Releases = kept
+	r.state.forgetHistory(id)
 	delete(r.facts.OnDisk, id)
 	if _, err := host.Output(ctx, r.h, true, "sh", "-c", removeReleasesScript, "stackctl", r.l.Releases(), id); err != nil {
 		return err

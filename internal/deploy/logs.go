@@ -199,12 +199,15 @@ func journalField(raw json.RawMessage) string {
 		for _, n := range nums {
 			b = append(b, byte(n))
 		}
-		return strings.ToValidUTF8(string(b), "\uFFFD")
+		return string(b) // formatLogLine shows its bytes that are not UTF-8
 	}
 	return ""
 }
 
+// formatLogLine writes an entry as one line of text: what the app logged
+// reaches the terminal with its control characters made visible
+// (ui.Visible), so an escape sequence in a log cannot drive the terminal.
 func formatLogLine(l LogLine, loc *time.Location) string {
 	unit := strings.TrimSuffix(l.Unit, ".service")
-	return fmt.Sprintf("%s %s: %s", l.Time.In(loc).Format("Jan 02 15:04:05"), unit, strings.TrimRight(l.Message, "\n"))
+	return fmt.Sprintf("%s %s: %s", l.Time.In(loc).Format("Jan 02 15:04:05"), ui.Visible(unit), ui.Visible(strings.TrimRight(l.Message, "\n")))
 }

@@ -27,6 +27,9 @@ func (l Local) Run(ctx context.Context, c Cmd) error {
 	}
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	if !c.TTY {
+		cmd.SysProcAttr = ownGroup() // Ctrl-C reaches stackctl, not the command
+	}
 	err := cmd.Run()
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%s: interrupted: %w", l.Name(), ctx.Err())

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,6 +176,7 @@ func (s *SSH) startMaster(ctx context.Context) error {
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	// A file, not a pipe: the backgrounded master keeps its stderr open.
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = ownGroup()
 	runErr := cmd.Run()
 	if runErr == nil {
 		return nil
@@ -288,22 +290,51 @@ func (s *SSH) Run(ctx context.Context, c Cmd) error {
 	} else {
 		args = append(args, "-T")
 	}
-	args = append(args, "--", s.dest.Host, Quote(argv...))
+	line := Quote(argv...)
+	var marker *markerWriter
+	if !c.TTY {
+		line = remoteLine(argv)
+		marker = &markerWriter{w: orDiscard(c.Stderr)}
+	}
+	args = append(args, "--", s.dest.Host, line)
 	cmd := exec.CommandContext(ctx, "ssh", args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	if marker != nil {
+		if sameWriter(c.Stdout, c.Stderr) {
+			cmd.Stdout = marker
+		}
+		cmd.Stderr = marker
+	}
+	if !c.TTY {
+		// A command with a terminal stays in its group, to read from it.
+		cmd.SysProcAttr = ownGroup()
+	}
 	cmd.WaitDelay = 5 * time.Second
 	err := cmd.Run()
+	ran255 := false
+	if marker != nil {
+		ran255, _ = marker.close()
+	}
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%s: interrupted: %w", s.name, ctx.Err())
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		if ee.ExitCode() == 255 {
+		// 255 is OpenSSH's own failure, unless the command said it exited
+		// so (status.go).
+		if ee.ExitCode() == 255 && !ran255 && (marker != nil || !s.masterAlive()) {
 			return fmt.Errorf("%s: the SSH connection failed while running %s", s.name, shortArgv(c.Argv))
 		}
 		return &ExitError{Host: s.name, Argv: c.Argv, Status: ee.ExitCode()}
 	}
 	return err
+}
+
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
 }
 
 // Close ends the connection.

@@ -227,6 +227,20 @@ func TestValidationErrors(t *testing.T) {
 		{"name = \"x\"\n[nginx.tls]\ncert = \"cert.pem\"", `stack.toml:3: nginx.tls.cert: "cert.pem" is not an absolute path`},
 		{"name = \"x\"\n[deploy]\nuser = \"Root User\"", `stack.toml:3: deploy.user: "Root User" is not a user name`},
 		{"name = \"x\"\n[deploy]\nservice = \"a b\"", `stack.toml:3: deploy.service: "a b" is not a unit name`},
+		// Names and folders a server or stackctl already uses (reserved.go).
+		{"name = \"x\"\n[deploy]\nuser = \"root\"", `stack.toml:3: deploy.user: "root" must not run the app: the app would run with every privilege on the server; give the app a user of its own (deploy.user = "x-app")`},
+		{"name = \"x\"\n[deploy]\nuser = \"www-data\"", `stack.toml:3: deploy.user: "www-data" must not run the app: the system or one of its daemons runs as that user`},
+		{"name = \"x\"\n[deploy]\nuser = \"nobody\"", `stack.toml:3: deploy.user: "nobody" must not run the app`},
+		{"name = \"x\"\n[deploy]\nuser = \"systemd-network\"", `stack.toml:3: deploy.user: "systemd-network" must not run the app: it is a user of systemd's own services`},
+		{"name = \"x\"\n[deploy]\nservice = \"nginx\"", `stack.toml:3: deploy.service: "nginx": the server or stackctl already has a unit of that name; choose a name of the app's own (deploy.service = "x-app")`},
+		{"name = \"x\"\n[deploy]\nservice = \"stackctl\"", `stack.toml:3: deploy.service: "stackctl": the server or stackctl already has a unit of that name`},
+		{"name = \"x\"\n[deploy]\nservice = \"ssh.service\"", `stack.toml:3: deploy.service: "ssh.service": the server or stackctl already has a unit of that name`},
+		{"name = \"x\"\n[deploy]\nservice = \"systemd-journald\"", `stack.toml:3: deploy.service: "systemd-journald": systemd's own units are named systemd-*`},
+		{"name = \"x\"\n[deploy]\nservice = \"postgresql\"", `stack.toml:3: deploy.service: "postgresql": the server or stackctl`},
+		{"name = \"x\"\n[nginx]\napp_dir = \"/var/lib/x/app\"", `stack.toml:3: nginx.app_dir: "/var/lib/x/app" is under /var/lib/x: it is the service's StateDirectory=, which systemd gives to deploy.user: the app could rewrite its own release; put the app elsewhere (app_dir = "/srv/x")`},
+		{"name = \"x\"\n[nginx]\napp_dir = \"/var/lib/web\"\n[deploy]\nservice = \"web\"", `stack.toml:3: nginx.app_dir: "/var/lib/web" is under /var/lib/web: it is the service's StateDirectory=`},
+		{"name = \"x\"\n[nginx]\napp_dir = \"/var/lib/stackctl/x\"", `stack.toml:3: nginx.app_dir: "/var/lib/stackctl/x" is under /var/lib/stackctl: stackctl keeps its records and the app's secrets there`},
+		{"name = \"x\"\n[nginx]\napp_dir = \"/etc/stackctl\"", `stack.toml:3: nginx.app_dir: "/etc/stackctl" is under /etc/stackctl`},
 		{"name = \"x\"\n[app]\nport = \"80\"", `stack.toml:3: app.port: incompatible types`},
 	}
 	for _, tt := range tests {
@@ -525,6 +539,22 @@ func TestValidators(t *testing.T) {
 	for _, in := range []string{"", "has space", "/abs", "a//b", "a/../b", "trailing/"} {
 		if ValidateModulePath(in) == nil {
 			t.Errorf("ValidateModulePath(%q) accepted", in)
+		}
+	}
+}
+
+// Names close to the reserved ones, and app_dir beside /var/lib/<service>,
+// are the app's own and pass.
+func TestDeployNamesAccepted(t *testing.T) {
+	for _, file := range []string{
+		"name = \"x\"\n[deploy]\nuser = \"rooted\"\nservice = \"nginx-app\"",
+		"name = \"x\"\n[deploy]\nservice = \"mysystemd-x\"",
+		"name = \"x\"\n[nginx]\napp_dir = \"/var/lib/xy\"",
+		"name = \"x\"\n[nginx]\napp_dir = \"/var/lib/x-app\"\n[deploy]\nservice = \"x\"",
+		"name = \"x\"\n[nginx]\napp_dir = \"/srv/stackctl\"",
+	} {
+		if _, err := Parse([]byte(file), "stack.toml"); err != nil {
+			t.Errorf("%q: %v", file, err)
 		}
 	}
 }

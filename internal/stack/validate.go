@@ -326,6 +326,7 @@ func (c *Config) Validate() error {
 	if !serviceRE.MatchString(d.Service) {
 		v.add("deploy.service", "%q is not a unit name (letters, digits, _ . @ -)", d.Service)
 	}
+	v.deployNames(c)
 	if d.SitesDir != "" {
 		v.check("deploy.sites_dir", ValidateAbsPath(d.SitesDir))
 	}
