@@ -19,175 +19,40 @@ import (
 // any host until every host answered and the build succeeded. A host that
 // fails is undone, and the hosts already switched go back to the release
 // they ran, so every host ends on one release.
+//
+// The flow, step by step (rollout.go): lock every host, read it (and
+// converge what a cut-off command left), build and plan, name the
+// release; then per batch of hosts: prepare (record, send, install), the
+// release command once, start → switch → finish; on failure revert.
 func DeployHosts(ctx context.Context, o HostsOptions) error {
 	f, err := newFleet(o)
 	if err != nil {
 		return err
 	}
-	start := time.Now()
-	runs := make([]*hostRun, len(o.Hosts))
-	for i, h := range o.Hosts {
-		runs[i] = &hostRun{fleet: f, h: h}
-	}
-	// The lock first: nothing is read from a host another command changes.
-	unlock, err := f.lockAll(ctx, runs, "deploy")
+	d := newRollout(f)
+	unlock, err := f.lockAll(ctx, d.runs, "deploy")
 	defer unlock()
 	if err != nil {
 		return err
 	}
-	for _, r := range runs {
-		if err := r.probe(ctx); err != nil {
-			return err
-		}
-		if !f.DryRun {
-			// A record a cut-off command left is converged first.
-			if err := r.recover(ctx); err != nil {
-				return err
-			}
-		}
+	if err := d.read(ctx); err != nil {
+		return err
 	}
-	var lb *lbRun
-	if f.LB != nil {
-		if lb, err = f.probeLB(ctx, runs); err != nil {
-			return err
-		}
+	if err := d.build(ctx); err != nil {
+		return err
 	}
-	bundles := map[string]*Bundle{}
-	for _, r := range runs {
-		arch, err := GOARCH(r.facts.Arch)
-		if err != nil {
-			return fmt.Errorf("%s: %w", r.h.Name(), err)
-		}
-		if bundles[arch] == nil {
-			t := time.Now()
-			if bundles[arch], err = BuildBundle(ctx, f.c, arch); err != nil {
-				return err
-			}
-			if f.c.App.Template == "go" {
-				fmt.Fprintf(f.Out, "built %s for linux/%s %s\n", f.c.Name, arch, since(t))
-			}
-			// Said once: every bundle holds the same project files.
-			if note := uncommittedNote(bundles[arch].Uncommitted); note != "" && len(bundles) == 1 {
-				fmt.Fprintf(f.Out, "%s %s\n", f.p.Yellow("note:"), note)
-			}
-		}
-		if err := r.plan(ctx, bundles[arch]); err != nil {
-			return err
-		}
-	}
-	if lb != nil {
-		if err := lb.plan(ctx, runs); err != nil {
-			return err
-		}
-	}
-	if f.DryRun {
-		for _, r := range runs {
-			r.printDryRun()
-		}
-		if lb != nil {
-			lb.printDryRun()
-		}
+	if d.settled() {
 		return nil
 	}
-	allNoop := lb == nil || len(lb.changed()) == 0
-	for _, r := range runs {
-		if !r.noop() {
-			allNoop = false
-		}
+	if err := d.name(); err != nil {
+		return err
 	}
-	if allNoop {
-		for _, r := range runs {
-			r.say(r.h, "%s already runs release %s on slot %s: nothing sent, nothing restarted", f.p.Green("No changes:"), r.state.Current, r.state.Slot)
-		}
-		return nil
-	}
-	// A slot port another program holds stops the deploy here, before
-	// anything on any host changes.
-	for _, r := range runs {
-		if _, err := r.pickNewSlot(); err != nil {
+	for _, group := range d.batches() {
+		if err := d.rollOut(ctx, group); err != nil {
 			return err
 		}
 	}
-	info := &ReleaseInfo{By: f.by, Commit: f.commit, DeployedAt: f.Now().UTC()}
-	if f.commit != "" && !f.clean {
-		info.Commit += "+changes"
-	}
-	// One id for every host, so they all run "the same release".
-	id := runs[0].newID()
-	for _, r := range runs[1:] {
-		if cand := r.newID(); cand > id {
-			id = cand
-		}
-	}
-	info.ID = id
-	for _, r := range runs {
-		r.id = id
-		r.ranBefore = r.state.Current
-		r.oldSlot = r.state.Slot
-		if r.newSlot, err = r.pickNewSlot(); err != nil {
-			return err
-		}
-	}
-	var done []*hostRun
-	batch := max(f.c.Deploy.Batch, 1)
-	for b := 0; b < len(runs); b += batch {
-		group := runs[b:min(b+batch, len(runs))]
-		// Step 1 on every host of the batch; release_command once, before
-		// the first switch; then each host's switch (steps 3–6).
-		errs := parallel(group, func(r *hostRun) error {
-			if err := r.record(ctx, "deploy", *info, true, r.filesChanged()); err != nil {
-				return err
-			}
-			faultPoint("recorded")
-			return r.stage(ctx)
-		})
-		if err := errors.Join(errs...); err == nil && b == 0 {
-			if err := runs[0].releaseCommand(ctx); err != nil {
-				errs[0] = err
-			}
-		}
-		if errors.Join(errs...) == nil {
-			errs = parallel(group, func(r *hostRun) error { return r.goLive(ctx, info) })
-		}
-		var failed []error
-		for i, r := range group {
-			if errs[i] == nil && r.state.Current == id {
-				done = append(done, r)
-				continue
-			}
-			if errs[i] != nil {
-				failed = append(failed, errs[i])
-			}
-			if uerr := r.undo(); uerr != nil {
-				failed = append(failed, uerr)
-			}
-			if r.state.Current == id {
-				// The host showed the switch done: it serves the new
-				// release, and goes back with the others.
-				done = append(done, r)
-			}
-		}
-		if len(failed) > 0 {
-			err := errors.Join(failed...)
-			if len(done) > 0 {
-				if rerr := f.revert(done, true); rerr != nil {
-					err = errors.Join(err, ui.WithFix(fmt.Errorf("switching %s back to the release they ran failed, so the hosts may run different releases: %w", hostNames(done), rerr),
-						"see 'stackctl releases', then 'stackctl rollback RELEASE' to put every host on one release"))
-				} else {
-					fmt.Fprintf(f.Out, "\n%s the hosts that took the refused release are back on the release they ran before.\n", f.p.Yellow("Rolled back:"))
-				}
-			}
-			return err
-		}
-	}
-	if lb != nil {
-		if err := lb.apply(context.WithoutCancel(ctx)); err != nil {
-			return fmt.Errorf("every app host runs release %s, but the lb's site failed: %w", id, err)
-		}
-	}
-	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, id, hostNames(runs), since(start), hostFlags(runs))
-	f.certbotHint(runs, lb)
-	return nil
+	return d.complete(ctx)
 }
 
 // certbotHint says how to get the certificate where TLS is wanted but

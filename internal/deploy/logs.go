@@ -67,50 +67,20 @@ func Logs(ctx context.Context, o LogsOptions) error {
 	if o.Location == nil {
 		o.Location = time.Local
 	}
-	units := []string{}
-	for _, s := range Slots {
-		units = append(units, "-u", f.l.Instance(s))
-	}
-	base := append([]string{"journalctl", "--no-pager", "--quiet", "-o", "json"}, units...)
-	backlog := append([]string(nil), base...)
-	if o.Lines >= 0 {
-		backlog = append(backlog, "-n", strconv.Itoa(o.Lines))
-	} else if o.Follow && o.Since == "" {
-		backlog = append(backlog, "-n", "10") // journalctl -f's default
-	}
-	if o.Since != "" {
-		backlog = append(backlog, "--since="+journalSince(o.Since))
-	}
+	base, backlog := journalArgv(f.l, o)
 	mux := ui.NewLogMux(o.Out, o.Colored)
 	writers := make([]*ui.PrefixWriter, len(o.Hosts))
 	for i, h := range o.Hosts {
 		writers[i] = mux.Writer(h.Name())
 	}
-
-	// The backlog of every host, merged by time.
-	lines := make([][]LogLine, len(o.Hosts))
-	errs := make([]error, len(o.Hosts))
-	var wg sync.WaitGroup
-	for i, h := range o.Hosts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var out, errOut bytes.Buffer
-			err := h.Run(ctx, host.Cmd{Argv: backlog, Root: true, Stdout: &out, Stderr: &errOut})
-			if err != nil {
-				errs[i] = fmt.Errorf("%s: journalctl: %w: %s", h.Name(), err, strings.TrimSpace(errOut.String()))
-				return
-			}
-			lines[i] = parseJournal(h.Name(), &out, nil)
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	lines, err := readBacklog(ctx, o.Hosts, backlog)
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
+	// The backlog of every host, merged by time.
 	var all []LogLine
 	index := map[string]int{}
 	for i, h := range o.Hosts {
@@ -124,8 +94,55 @@ func Logs(ctx context.Context, o LogsOptions) error {
 	if !o.Follow {
 		return nil
 	}
+	return followJournals(ctx, o, base, lines, writers)
+}
 
-	// Then every host's new lines as they come.
+// journalArgv builds the journalctl commands of logs: base reads the
+// slots' units as JSON; backlog is base with -n and --since.
+func journalArgv(l HostLayout, o LogsOptions) (base, backlog []string) {
+	base = []string{"journalctl", "--no-pager", "--quiet", "-o", "json"}
+	for _, s := range Slots {
+		base = append(base, "-u", l.Instance(s))
+	}
+	backlog = append([]string(nil), base...)
+	if o.Lines >= 0 {
+		backlog = append(backlog, "-n", strconv.Itoa(o.Lines))
+	} else if o.Follow && o.Since == "" {
+		backlog = append(backlog, "-n", "10") // journalctl -f's default
+	}
+	if o.Since != "" {
+		backlog = append(backlog, "--since="+journalSince(o.Since))
+	}
+	return base, backlog
+}
+
+// readBacklog runs backlog on every host at once and parses each output.
+func readBacklog(ctx context.Context, hosts []host.Host, backlog []string) ([][]LogLine, error) {
+	lines := make([][]LogLine, len(hosts))
+	errs := make([]error, len(hosts))
+	var wg sync.WaitGroup
+	for i, h := range hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var out, errOut bytes.Buffer
+			err := h.Run(ctx, host.Cmd{Argv: backlog, Root: true, Stdout: &out, Stderr: &errOut})
+			if err != nil {
+				errs[i] = fmt.Errorf("%s: journalctl: %w: %s", h.Name(), err, strings.TrimSpace(errOut.String()))
+				return
+			}
+			lines[i] = parseJournal(h.Name(), &out, nil)
+		}()
+	}
+	wg.Wait()
+	return lines, errors.Join(errs...)
+}
+
+// followJournals prints every host's new lines as they come (journalctl
+// -f after the backlog's last cursor) until ctx ends.
+func followJournals(ctx context.Context, o LogsOptions, base []string, lines [][]LogLine, writers []*ui.PrefixWriter) error {
+	errs := make([]error, len(o.Hosts))
+	var wg sync.WaitGroup
 	for i, h := range o.Hosts {
 		follow := append(append([]string(nil), base...), "-f")
 		if n := len(lines[i]); n > 0 && lines[i][n-1].cursor != "" {
