@@ -286,42 +286,28 @@ func ChangeSecrets(ctx context.Context, o HostsOptions, ch SecretsChange) error 
 	}
 	start := time.Now()
 	runs := make([]*secretsRun, len(o.Hosts))
+	hostRuns := make([]*hostRun, len(o.Hosts))
 	for i, h := range o.Hosts {
-		r := &secretsRun{hostRun: &hostRun{fleet: f, h: h}}
-		if err := r.probe(ctx); err != nil {
-			return err
-		}
-		runs[i] = r
+		hostRuns[i] = &hostRun{fleet: f, h: h}
+		runs[i] = &secretsRun{hostRun: hostRuns[i]}
+	}
+	// The lock first: nothing is read from a host another command changes.
+	unlock, err := f.lockAll(ctx, hostRuns, "env")
+	defer unlock()
+	if err != nil {
+		return err
 	}
 	for _, r := range runs {
-		defer r.unlock()
-		if err := r.lock(ctx, "env"); err != nil {
+		if err := r.probe(ctx); err != nil {
 			return err
 		}
 		if err := r.recover(ctx); err != nil {
 			return err
 		}
 	}
-	changed := false
-	for _, r := range runs {
-		before, env, err := r.readSecrets(ctx)
-		if err != nil {
-			return err
-		}
-		for k, v := range ch.Set {
-			env[k] = v
-		}
-		for _, k := range ch.Unset {
-			delete(env, k)
-		}
-		r.before = before
-		r.after = HostFile{Path: r.l.SecretsFile, Exists: true, Data: RenderEnvFile(f.c.Name, env), Mode: 0o600}
-		if !before.Exists && len(env) == 0 {
-			r.after = before
-		}
-		if !r.before.same(r.after) {
-			changed = true
-		}
+	changed, err := planSecrets(ctx, runs, ch)
+	if err != nil {
+		return err
 	}
 	what := describeChange(ch)
 	if !changed {
@@ -330,26 +316,60 @@ func ChangeSecrets(ctx context.Context, o HostsOptions, ch SecretsChange) error 
 		}
 		return nil
 	}
-	fail := func(cause error) error {
+	if err := f.applySecrets(ctx, runs, what); err != nil {
 		if rerr := f.restoreSecrets(runs); rerr != nil {
-			return errors.Join(cause, rerr)
+			return errors.Join(err, rerr)
 		}
-		return cause
+		return err
 	}
+	fmt.Fprintf(f.Out, "\n%s %s's secrets on %s (%s) in %s.\n", f.p.Bold("Changed"), f.c.Name, secretHostNames(runs), what, since(start))
+	return nil
+}
+
+// planSecrets reads each host's secrets and computes the file ch makes of
+// them; it reports whether any host's file changes.
+func planSecrets(ctx context.Context, runs []*secretsRun, ch SecretsChange) (bool, error) {
+	changed := false
+	for _, r := range runs {
+		before, env, err := r.readSecrets(ctx)
+		if err != nil {
+			return false, err
+		}
+		for k, v := range ch.Set {
+			env[k] = v
+		}
+		for _, k := range ch.Unset {
+			delete(env, k)
+		}
+		r.before = before
+		r.after = HostFile{Path: r.l.SecretsFile, Exists: true, Data: RenderEnvFile(r.c.Name, env), Mode: 0o600}
+		if !before.Exists && len(env) == 0 {
+			r.after = before
+		}
+		if !r.before.same(r.after) {
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+// applySecrets writes each host's new secrets file, then restarts the app
+// where it runs through the two-slot switch (no failed request).
+func (f *fleet) applySecrets(ctx context.Context, runs []*secretsRun, what string) error {
 	for _, r := range runs {
 		if r.before.same(r.after) {
 			r.say(r.h, "%s already as asked", r.l.SecretsFile)
 			continue
 		}
 		if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{r.after}); err != nil {
-			return fail(fmt.Errorf("%s: write %s: %w", r.h.Name(), r.l.SecretsFile, err))
+			return fmt.Errorf("%s: write %s: %w", r.h.Name(), r.l.SecretsFile, err)
 		}
 		r.wrote = true
 		r.say(r.h, "%s %s: %s", f.p.Cyan("✎"), r.l.SecretsFile, what)
 	}
 	for _, r := range runs {
 		if err := ctx.Err(); err != nil {
-			return fail(fmt.Errorf("%s: %w", r.h.Name(), err))
+			return fmt.Errorf("%s: %w", r.h.Name(), err)
 		}
 		if !r.wrote {
 			continue
@@ -359,11 +379,10 @@ func ChangeSecrets(ctx context.Context, o HostsOptions, ch SecretsChange) error 
 			continue
 		}
 		if err := r.switchTo(ctx, r.state.Current); err != nil {
-			return fail(err)
+			return err
 		}
 		r.restarted = true
 	}
-	fmt.Fprintf(f.Out, "\n%s %s's secrets on %s (%s) in %s.\n", f.p.Bold("Changed"), f.c.Name, secretHostNames(runs), what, since(start))
 	return nil
 }
 
