@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -59,14 +60,27 @@ func TestHostDeployCut(t *testing.T) {
 	o := hostOpts(c, dial(t, cl, "", "web1"), nil)
 	deployOK(t, o)
 	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
+	css := filepath.Join(c.Dir(), "static", "style.css")
+	served := "initial"
+	os.WriteFile(css, []byte("/* initial */\n"), 0o644)
+	deployOK(t, o)
 	for _, step := range []string{"recorded", "prepared", "installed", "started", "switched", "recorded-current"} {
 		setHello(t, c, "Hello, "+step+"!")
+		os.WriteFile(css, []byte("/* "+step+" */\n"), 0o644)
 		child := exec.Command(os.Args[0], "-test.run=^TestHelperCutDeploy$", "-test.count=1")
 		child.Env = append(os.Environ(), faultEnv+"="+step, cutConfigEnv+"="+c.Path, cutHostEnv+"=web1", cutSSHEnv+"="+cl.SSHConfig)
 		out, err := child.CombinedOutput()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 			t.Fatalf("%s: the child deploy was not killed at the step: %v\n%s", step, err, out)
+		}
+		// Static files switch with the upstream, in nginx's reload: before
+		// the switch the old release's, after it the new one's.
+		if step == "switched" || step == "recorded-current" {
+			served = step
+		}
+		if _, body := getSite(t, web1.Addr, "/static/style.css"); body != "/* "+served+" */\n" {
+			t.Errorf("%s: after the cut /static/style.css = %q, want the %s release's", step, body, served)
 		}
 		sts, err := Status(context.Background(), o)
 		if err != nil {
@@ -82,6 +96,10 @@ func TestHostDeployCut(t *testing.T) {
 		}
 		if _, body := getSite(t, web1.Addr, "/"); !strings.Contains(body, "Hello, "+step+"!") {
 			t.Errorf("%s: after the next deploy GET / = %q", step, body)
+		}
+		served = step
+		if _, body := getSite(t, web1.Addr, "/static/style.css"); body != "/* "+step+" */\n" {
+			t.Errorf("%s: after the next deploy /static/style.css = %q", step, body)
 		}
 		if left := cl.SSH(t, "web1", "ls -A /var/lib/stackctl/myapp/ /srv/myapp/releases/ | grep -E 'journal|lock|\\.tmp' || true"); left != "" {
 			t.Errorf("%s: left behind: %s", step, left)

@@ -69,6 +69,10 @@ type SiteOptions struct {
 	// UpstreamInclude, when set, makes the upstream block include this
 	// file instead of listing servers (the slot switch on servers).
 	UpstreamInclude string
+	// ReleaseInclude, when set, is the file the site includes for the
+	// release folder its static files come from (switched with the
+	// upstream).
+	ReleaseInclude string
 	// TrustedProxies are the addresses of a load balancer in front of the
 	// site, whose X-Forwarded-For/-Proto it trusts.
 	TrustedProxies []string

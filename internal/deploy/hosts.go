@@ -422,7 +422,7 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	sc := *r.c
 	sc.Nginx.AppDir = r.l.Current()
 	tlsOn := r.c.Nginx.TLS.Enabled && r.facts.Cert
-	so := SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(), ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn}
+	so := SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(), ReleaseInclude: r.l.ReleaseFile(), ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn}
 	if len(r.trusted) > 0 {
 		// Behind the lb: TLS, the ACME challenge and the security headers
 		// are the lb's; this site trusts the lb's forwarded headers.
@@ -455,6 +455,14 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	if r.state.Slot == "" {
 		r.want = append(r.want, HostFile{Path: r.l.UpstreamFile(), Exists: true, Data: up, Mode: 0o644})
 	}
+	// The release file names what serves now (the switch moves it): on a
+	// host a deploy of an earlier stackctl set up it is written here, for
+	// the site that includes it.
+	rel, err := r.releaseFile(r.state.Current)
+	if err != nil {
+		return err
+	}
+	r.want = append(r.want, HostFile{Path: r.l.ReleaseFile(), Exists: true, Data: rel, Mode: 0o644})
 	if link != "" {
 		r.want = append(r.want, HostFile{Path: link, Exists: true, Link: sitePath})
 	}
@@ -476,6 +484,31 @@ func (r *hostRun) upstreamFile(slot string) ([]byte, error) {
 		return nil, err
 	}
 	return append([]byte("# the slot taking traffic, written by stackctl deploy\n"), lines...), nil
+}
+
+// releaseFile is the release file naming release id's folder (the
+// current link when there is no release yet: nothing serves then).
+func (r *hostRun) releaseFile(id string) ([]byte, error) {
+	dir := r.l.Current()
+	if id != "" {
+		dir = r.l.Release(id)
+	}
+	return nginx.ReleaseMap(r.c, dir)
+}
+
+// switchArgs are switchScript's arguments for a switch to slot running
+// release id; the upstream file goes on stdin (the first result).
+func (r *hostRun) switchArgs(slot, id string) ([]byte, []string, error) {
+	up, err := r.upstreamFile(slot)
+	if err != nil {
+		return nil, nil, err
+	}
+	rel, err := r.releaseFile(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	return up, []string{"sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), "releases/" + id,
+		strconv.Itoa(int(r.DrainTimeout / time.Second)), r.l.ReleaseFile(), string(rel)}, nil
 }
 
 // filesChanged returns the system files this deploy changes.
@@ -726,11 +759,11 @@ func (r *hostRun) startSlot(ctx context.Context, id string) error {
 func (r *hostRun) switchTraffic(ctx context.Context, id string) error {
 	start := time.Now()
 	r.step(r.h, "switching nginx to slot %s, waiting for its old workers", r.newSlot)
-	up, err := r.upstreamFile(r.newSlot)
+	up, args, err := r.switchArgs(r.newSlot, id)
 	if err != nil {
 		return err
 	}
-	out, err := rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), "releases/"+id, strconv.Itoa(int(r.DrainTimeout/time.Second)))
+	out, err := rootOutput(ctx, r.h, bytes.NewReader(up), args...)
 	if err != nil {
 		return ui.WithFix(fmt.Errorf("%s: switching nginx to slot %s failed: %s", r.h.Name(), r.newSlot, strings.TrimSpace(out)), "the old release keeps serving; see 'nginx -t' on the host")
 	}

@@ -145,7 +145,11 @@ func (r *hostRun) rollForward(ctx context.Context, j *journal, f hostFacts) erro
 	}
 	// nginx may not have reloaded after the upstream file changed, and
 	// the current link may lag: both follow the upstream file now.
-	if out, err := host.Output(ctx, r.h, true, "sh", "-c", pointScript, "stackctl", r.l.Current(), "releases/"+j.Release.ID, strconv.Itoa(int(r.DrainTimeout/time.Second))); err != nil {
+	rel, err := r.releaseFile(j.Release.ID)
+	if err != nil {
+		return err
+	}
+	if out, err := host.Output(ctx, r.h, true, "sh", "-c", pointScript, "stackctl", r.l.Current(), "releases/"+j.Release.ID, strconv.Itoa(int(r.DrainTimeout/time.Second)), r.l.ReleaseFile(), string(rel)); err != nil {
 		return fmt.Errorf("%s: reload nginx on slot %s: %s: %w", r.h.Name(), j.NewSlot, strings.TrimSpace(out), err)
 	}
 	if j.OldSlot != "" && j.OldSlot != j.NewSlot {
@@ -171,26 +175,28 @@ func (r *hostRun) rollForward(ctx context.Context, j *journal, f hostFacts) erro
 }
 
 // rollBack reverts a change whose switch the host does not show done.
-func (r *hostRun) rollBack(ctx context.Context, j *journal, f hostFacts) error {
+func (r *hostRun) rollBack(ctx context.Context, j *journal, f hostFacts) (err error) {
 	if j.OldSlot != "" && servingSlot(r, f) != j.OldSlot {
 		// The upstream file was moved but the slot link does not match:
 		// point nginx back at the slot that served.
-		up, err := r.upstreamFile(j.OldSlot)
+		up, args, err := r.switchArgs(j.OldSlot, j.RanBefore)
 		if err != nil {
 			return err
 		}
-		target := ""
-		if j.RanBefore != "" {
-			target = "releases/" + j.RanBefore
-		}
-		if out, err := rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), target, strconv.Itoa(int(r.DrainTimeout/time.Second))); err != nil {
+		if out, err := rootOutput(ctx, r.h, bytes.NewReader(up), args...); err != nil {
 			return fmt.Errorf("%s: switch nginx back to slot %s: %s: %w", r.h.Name(), j.OldSlot, strings.TrimSpace(out), err)
 		}
 	}
 	if j.NewSlot != j.OldSlot {
 		host.Output(ctx, r.h, true, "systemctl", "stop", r.l.Instance(j.NewSlot))
 	}
-	args := []string{"sh", "-c", revertScript, "stackctl", r.l.SlotLink(j.NewSlot), j.SlotBefore, r.l.Current(), j.RanBefore, j.Backup}
+	rel := []byte{}
+	if j.RanBefore != "" {
+		if rel, err = r.releaseFile(j.RanBefore); err != nil {
+			return err
+		}
+	}
+	args := []string{"sh", "-c", revertScript, "stackctl", r.l.SlotLink(j.NewSlot), j.SlotBefore, r.l.Current(), j.RanBefore, j.Backup, r.l.ReleaseFile(), string(rel)}
 	for _, jf := range j.Files {
 		if jf.Existed {
 			args = append(args, "restore:"+jf.Path)
@@ -230,26 +236,32 @@ func (r *hostRun) loadState(ctx context.Context) error {
 	return nil
 }
 
-// pointScript makes the link $1 point at $2 and reloads nginx gracefully,
-// waiting at most $3 seconds for its old workers: a cut-off switch,
-// finished.
+// pointScript makes the link $1 point at $2, the release file $4 hold $5,
+// and reloads nginx gracefully, waiting at most $3 seconds for its old
+// workers: a cut-off switch, finished.
 const pointScript = reloadAndDrain + `set -eu
 ln -sfn "$2" "$1.new"
 mv -fT "$1.new" "$1"
+printf '%s' "$5" >"$4.new"
+mv -fT "$4.new" "$4"
 nginx -t 2>&1
 reload_and_drain "$3"
 `
 
 // revertScript puts a host back as a journal says it was: the slot link
 // $1 points at $2 again (removed when $2 is empty), the current link $3 at
-// releases/$4 (when $4 is set), and each "restore:PATH" is copied back
-// from the backup folder $5, each "rm:PATH" (a file the change created)
-// removed. Then systemd and nginx reread their files (nginx only when its
-// configuration is valid: a site that never served is simply gone).
+// releases/$4 and the release file $6 holds $7 (when $4 is set), and each
+// "restore:PATH" is copied back from the backup folder $5, each "rm:PATH"
+// (a file the change created) removed. Then systemd and nginx reread
+// their files (nginx only when its configuration is valid: a site that
+// never served is simply gone).
 const revertScript = `set -eu
-link=$1; before=$2; cur=$3; ran=$4; backup=$5; shift 5
+link=$1; before=$2; cur=$3; ran=$4; backup=$5; rel=$6; relbody=$7; shift 7
 if [ -n "$before" ]; then ln -sfn "$before" "$link.new" && mv -fT "$link.new" "$link"; else rm -f "$link"; fi
-if [ -n "$ran" ]; then ln -sfn "releases/$ran" "$cur.new" && mv -fT "$cur.new" "$cur"; fi
+if [ -n "$ran" ]; then
+	ln -sfn "releases/$ran" "$cur.new" && mv -fT "$cur.new" "$cur"
+	printf '%s' "$relbody" >"$rel.new" && mv -fT "$rel.new" "$rel"
+fi
 for op in "$@"; do
 	kind=${op%%:*}; p=${op#*:}
 	case $kind in

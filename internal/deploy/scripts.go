@@ -185,21 +185,27 @@ done
 `
 
 // switchScript moves traffic: the upstream file $1 gets the content on
-// stdin and the link $2 points at $3; nginx checks its configuration
-// (both are put back when it refuses) and reloads gracefully; then it
-// waits, at most $4 seconds, for nginx's old workers to finish the
+// stdin, the release file $5 (the folder nginx serves static files from)
+// the content $6, and the link $2 points at $3; nginx checks its
+// configuration (all three are put back when it refuses) and reloads
+// gracefully, so the upstream and the static files switch together; then
+// it waits, at most $4 seconds, for nginx's old workers to finish the
 // requests they hold, so the old slot can stop without failing one.
 const switchScript = reloadAndDrain + `set -eu
 umask 022
-up=$1; cur=$2; target=$3; drain=$4
+up=$1; cur=$2; target=$3; drain=$4; rel=$5; relbody=$6
 cat >"$up.new"
+printf '%s' "$relbody" >"$rel.new"
 had_up=0; [ -e "$up" ] && { cp -a "$up" "$up.old"; had_up=1; }
+had_rel=0; [ -e "$rel" ] && { cp -a "$rel" "$rel.old"; had_rel=1; }
 oldcur=$(readlink "$cur" 2>/dev/null || true)
 restore() {
 	if [ "$had_up" = 1 ]; then mv -fT "$up.old" "$up"; else rm -f "$up"; fi
+	if [ "$had_rel" = 1 ]; then mv -fT "$rel.old" "$rel"; else rm -f "$rel"; fi
 	if [ -n "$oldcur" ]; then ln -sfn "$oldcur" "$cur.new" && mv -fT "$cur.new" "$cur"; else rm -f "$cur"; fi
 }
 mv -fT "$up.new" "$up"
+mv -fT "$rel.new" "$rel"
 ln -sfn "$target" "$cur.new"
 mv -fT "$cur.new" "$cur"
 if ! out=$(nginx -t 2>&1); then
@@ -212,7 +218,7 @@ if ! out=$(reload_and_drain "$drain" 2>&1); then
 	printf '%s\n' "$out"
 	exit 1
 fi
-rm -f "$up.old"
+rm -f "$up.old" "$rel.old"
 echo "$out"
 `
 

@@ -92,6 +92,10 @@ func (l HostLayout) AppEnv() string { return path.Join(l.EtcDir, "app.env") }
 // server of the slot taking traffic.
 func (l HostLayout) UpstreamFile() string { return path.Join(l.EtcDir, "upstream.conf") }
 
+// ReleaseFile is the file the site includes for the release folder its
+// static files come from: switched with UpstreamFile.
+func (l HostLayout) ReleaseFile() string { return path.Join(l.EtcDir, "release.conf") }
+
 // StateFile records the slots and the releases' history.
 func (l HostLayout) StateFile() string { return path.Join(l.StateDir, "state.json") }
 

@@ -53,6 +53,13 @@ type Options struct {
 	// rewrites that small file (see UpstreamServers) and reloads nginx,
 	// leaving the site itself unchanged.
 	UpstreamInclude string
+	// ReleaseInclude, when set, is an absolute path the site includes at
+	// http level: a map giving the release folder nginx serves static files
+	// from (see ReleaseMap). The static locations alias that variable, so
+	// deploy switches them with the upstream, in the same reload: nginx's
+	// old workers keep serving the old release's files to the requests they
+	// finish.
+	ReleaseInclude string
 	// TrustedProxies are the addresses of a load balancer in front of this
 	// site (deploy's lb host). Requests from them have their client address
 	// taken from X-Forwarded-For (nginx's realip module) and their
@@ -60,6 +67,19 @@ type Options struct {
 	// them, so the app sees the client exactly as on a single host. Every
 	// other peer gets the single-host behaviour.
 	TrustedProxies []string
+}
+
+// ReleaseVar is the nginx variable holding the release folder the site's
+// static files come from when Options.ReleaseInclude is set.
+func ReleaseVar(c *stack.Config) string { return "$" + UpstreamName(c.Name) + "_release" }
+
+// ReleaseMap returns the content of the file Options.ReleaseInclude names:
+// the release folder dir (absolute, clean) as ReleaseVar.
+func ReleaseMap(c *stack.Config, dir string) ([]byte, error) {
+	if err := stack.ValidateAbsPath(dir); err != nil {
+		return nil, fmt.Errorf("release folder %q: %w", dir, err)
+	}
+	return []byte("# the release nginx serves static files from, written by stackctl deploy\nmap $host " + ReleaseVar(c) + " {\n    default \"" + dir + "\";\n}\n"), nil
 }
 
 // UpstreamServers returns the server lines of the site's upstream block for
@@ -133,6 +153,7 @@ func ConnectionUpgradeVar(projectName string) string {
 // site is what site.conf.tmpl needs.
 type site struct {
 	Header            []string
+	ReleaseInclude    string
 	Trusted           *trusted
 	Upstream          upstream
 	WebSocket         bool
@@ -267,8 +288,17 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 		ReadTimeout:    v.millis("proxy.read_timeout", p.ReadTimeout),
 	}
 
+	if opts.ReleaseInclude != "" {
+		if err := stack.ValidateAbsPath(opts.ReleaseInclude); err != nil {
+			return nil, fmt.Errorf("release include %q: %w", opts.ReleaseInclude, err)
+		}
+		s.ReleaseInclude = opts.ReleaseInclude
+	}
 	for i, st := range p.Static {
 		alias := path.Join(n.AppDir, path.Clean(st.Dir)) + "/"
+		if s.ReleaseInclude != "" {
+			alias = ReleaseVar(c) + "/" + path.Clean(st.Dir) + "/"
+		}
 		var exp string
 		if st.Expires != "" {
 			exp = v.seconds(fmt.Sprintf("proxy.static[%d].expires", i), st.Expires)

@@ -485,3 +485,45 @@ func TestHSTSPreloadOnlyWhenAsked(t *testing.T) {
 		t.Errorf("preload without hsts: %v", err)
 	}
 }
+
+// With ReleaseInclude (deploy's slot switch), the static locations alias
+// the release variable the included map sets, so they switch with the
+// upstream in one reload; nginx accepts the site and the map, and a
+// hostile path is refused.
+func TestReleaseInclude(t *testing.T) {
+	c := cfg("rel", func(c *stack.Config) {
+		c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static", Expires: "30d"}}
+	})
+	dir := t.TempDir()
+	inc, up := dir+"/release.conf", dir+"/upstream.conf"
+	rel, err := ReleaseMap(c, "/srv/rel/releases/20261203T101500Z")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers, _ := UpstreamServers(c, []string{"127.0.0.1:15000"})
+	os.WriteFile(inc, rel, 0o644)
+	os.WriteFile(up, servers, 0o644)
+	out, err := Render(c, Options{NginxVersion: "1.22.1", UpstreamInclude: up, ReleaseInclude: inc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site := string(out)
+	for _, want := range []string{"\ninclude " + inc + ";\n", "alias " + ReleaseVar(c) + "/static/;"} {
+		if !strings.Contains(site, want) {
+			t.Errorf("site lacks %q:\n%s", want, site)
+		}
+	}
+	if !strings.Contains(string(rel), "map $host "+ReleaseVar(c)+" {\n    default \"/srv/rel/releases/20261203T101500Z\";\n}") {
+		t.Errorf("release map:\n%s", rel)
+	}
+	bin := nginxtest.Require(t)
+	if err := nginxtest.Test(t, bin, nginxtest.Minimal, out); err != nil {
+		t.Errorf("nginx -t: %v", err)
+	}
+	if _, err := ReleaseMap(c, `/srv/x"; } include /etc/passwd; map $a $b {`); err == nil {
+		t.Error("a hostile release folder was accepted")
+	}
+	if _, err := Render(c, Options{NginxVersion: "1.22.1", ReleaseInclude: "/x; include /etc/passwd"}); err == nil {
+		t.Error("a hostile ReleaseInclude was accepted")
+	}
+}
