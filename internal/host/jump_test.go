@@ -17,19 +17,28 @@ import (
 // that lets web1 accept a new key (a common ~/.ssh/config line), and a
 // known_hosts that lacks web1's key, is refused naming the jump host and
 // its fingerprint, and nothing is learned; with both keys pinned it works,
-// and the connection really comes through web1.
+// and the connection really comes through web1. A chain (web3 through
+// web1 then web2) whose second hop's key changed is refused naming that
+// hop; pinned, it works.
 func TestSSHProxyJumpStrict(t *testing.T) {
-	cl := hosttest.Start(t, "web1", "web2")
+	cl := hosttest.Start(t, "web1", "web2", "web3")
 	ctx := context.Background()
-	w1, w2 := cl.Host("web1"), cl.Host("web2")
+	w1, w2, w3 := cl.Host("web1"), cl.Host("web2"), cl.Host("web3")
 	pinned, err := os.ReadFile(cl.KnownHosts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var onlyWeb2 []string
+	var onlyWeb2, web2Changed []string
 	for _, line := range strings.Split(string(pinned), "\n") {
-		if strings.HasPrefix(line, "web2,") {
+		f := strings.Fields(line)
+		switch {
+		case strings.HasPrefix(line, "web2,"):
 			onlyWeb2 = append(onlyWeb2, line)
+		case strings.HasPrefix(line, "web1,"):
+			// web1's key pinned under web2's address too: web2's changed.
+			web2Changed = append(web2Changed, line, w2.Addr+" "+f[1]+" "+f[2])
+		case len(f) == 3:
+			web2Changed = append(web2Changed, line)
 		}
 	}
 	dir := t.TempDir()
@@ -41,13 +50,16 @@ func TestSSHProxyJumpStrict(t *testing.T) {
 Host web2
 	HostName %s
 	ProxyJump web1
+Host web3
+	HostName %s
+	ProxyJump web1,web2
 Host *
 	User root
 	IdentityFile %q
 	IdentitiesOnly yes
 	UserKnownHostsFile %q
 	GlobalKnownHostsFile /dev/null
-`, w1.Addr, w2.Addr, cl.Key, known)
+`, w1.Addr, w2.Addr, w3.Addr, cl.Key, known)
 		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -70,6 +82,29 @@ Host *
 	}
 	if after, _ := os.ReadFile(known); strings.Contains(string(after), w1.Addr) {
 		t.Errorf("the jump host's key was learned:\n%s", after)
+	}
+
+	changed := filepath.Join(dir, "known_hosts_changed")
+	os.WriteFile(changed, []byte(strings.Join(web2Changed, "\n")+"\n"), 0o600)
+	h, err = host.Dial(ctx, "web3", host.SSHOptions{Config: writeConfig(changed)})
+	if err == nil {
+		h.Close()
+		t.Fatalf("web3 through web1 and web2, web2's key changed: connected")
+	}
+	t.Logf("refused: %s", err)
+	for _, want := range []string{"web3: the jump host web2 (" + w2.Addr, "CHANGED", "ssh-keygen -R " + w2.Addr + " -f " + changed} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal lacks %q:\n%s", want, err)
+		}
+	}
+
+	h3, err := host.Dial(ctx, "web3", host.SSHOptions{Config: writeConfig(cl.KnownHosts)})
+	if err != nil {
+		t.Fatalf("web3 through web1 and web2, keys pinned: %v", err)
+	}
+	defer h3.Close()
+	if out, err := host.Output(ctx, h3, false, "sh", "-c", "hostname; echo $SSH_CONNECTION"); err != nil || !strings.HasPrefix(out, "web3\n"+w2.Addr+" ") {
+		t.Errorf("web3 through the chain: %q %v, want web3 reached from %s", out, err, w2.Addr)
 	}
 
 	h, err = host.Dial(ctx, "web2", host.SSHOptions{Config: writeConfig(cl.KnownHosts)})
