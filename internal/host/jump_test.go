@@ -121,3 +121,16 @@ Host *
 		t.Errorf("hostname and SSH_CONNECTION: %q, want web2 reached from %s", out, w1.Addr)
 	}
 }
+
+// A line ssh cannot read in the user's own config is reported under that
+// file's name, not the link stackctl's config includes it by.
+func TestDialNamesTheUsersConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "my_config")
+	if err := os.WriteFile(cfg, []byte("Host web1\n\tNoSuchOption yes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := host.Dial(context.Background(), "web1", host.SSHOptions{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), cfg+": line 2") || strings.Contains(err.Error(), "user_config") {
+		t.Errorf("a bad line in the user's config: %v", err)
+	}
+}

@@ -165,7 +165,12 @@ func (s *SSH) settings(ctx context.Context, d stack.Destination) (sshSettings, e
 	args := append(append(s.optionArgs(), destArgs(d)...), "-G", "--", d.Host)
 	out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput()
 	if err != nil {
-		return st, ui.WithFix(fmt.Errorf("%s: ssh cannot read its configuration: %s", s.name, strings.TrimSpace(string(out))), "fix the ssh config file it names")
+		msg := strings.TrimSpace(string(out))
+		if abs, err := filepath.Abs(s.opts.Config); err == nil && s.opts.Config != "" {
+			// The user's file, not the link our config includes it by.
+			msg = strings.ReplaceAll(msg, filepath.Join(s.dir, "user_config"), abs)
+		}
+		return st, ui.WithFix(fmt.Errorf("%s: ssh cannot read its configuration: %s", s.name, msg), "fix the ssh config file it names")
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
