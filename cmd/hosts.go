@@ -27,12 +27,17 @@ type hostFlags struct {
 func addHostFlags(c *cobra.Command, hf *hostFlags) {
 	c.Flags().StringArrayVar(&hf.Hosts, "host", nil, "SSH destination [user@]host[:port] or ssh_config alias (repeatable; deploy.hosts)")
 	c.Flags().StringVar(&hf.LB, "lb", "", "SSH destination of the load-balancer host in front of the hosts (deploy.lb)")
-	c.Flags().StringVar(&hf.SSHConfig, "ssh-config", "", "ssh_config file to reach the hosts (deploy.ssh_config; default ~/.ssh/config)")
+	c.Flags().StringVar(&hf.SSHConfig, "ssh-config", "", "ssh_config file to reach the hosts, trusted like ~/.ssh/config (default); deploy.ssh_config, which comes with the project, may not run commands here (ProxyCommand, Match exec, Include…)")
 }
 
 // apply overrides deploy.hosts and deploy.ssh_config with the flags. A
 // relative deploy.ssh_config is relative to the project; a relative
 // --ssh-config to the current folder.
+//
+// --ssh-config is the user's own choice and trusted, as ~/.ssh/config is.
+// deploy.ssh_config comes with stack.toml, which a cloned repository
+// controls: when it is used (there are hosts), it is refused if it could
+// run anything on this machine (host.CheckProjectSSHConfig).
 func (hf *hostFlags) apply(c *stack.Config) error {
 	if len(hf.Hosts) > 0 {
 		c.Deploy.Hosts = append([]string(nil), hf.Hosts...)
@@ -46,10 +51,18 @@ func (hf *hostFlags) apply(c *stack.Config) error {
 			return err
 		}
 		c.Deploy.SSHConfig = abs
-	} else if c.Deploy.SSHConfig != "" && !filepath.IsAbs(c.Deploy.SSHConfig) {
+		return revalidate(c)
+	}
+	if c.Deploy.SSHConfig != "" && !filepath.IsAbs(c.Deploy.SSHConfig) {
 		c.Deploy.SSHConfig = filepath.Join(c.Dir(), c.Deploy.SSHConfig)
 	}
-	return revalidate(c)
+	if err := revalidate(c); err != nil {
+		return err
+	}
+	if c.Deploy.SSHConfig != "" && (len(c.Deploy.Hosts) > 0 || c.Deploy.LB != "") {
+		return host.CheckProjectSSHConfig(c.Deploy.SSHConfig)
+	}
+	return nil
 }
 
 // dialHosts connects to every host of c at once, the lb (deploy.lb) last

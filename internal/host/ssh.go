@@ -32,10 +32,11 @@ type SSHOptions struct {
 // SSH is a server reached with the system's OpenSSH client over one
 // connection (a control master) that every command is multiplexed on.
 //
-// Host keys are always checked against known_hosts
-// (StrictHostKeyChecking=yes is given on the command line, where it
-// overrides every ssh_config), authentication never asks for a password
-// (BatchMode=yes), and privileged commands run through `sudo -n`.
+// Host keys are always checked against known_hosts, for the destination
+// and for every ProxyJump hop (see writeConfig): StrictHostKeyChecking=yes
+// comes before any ssh_config, where it overrides every one;
+// authentication never asks for a password (BatchMode=yes), and
+// privileged commands run through `sudo -n`.
 type SSH struct {
 	dest     stack.Destination
 	name     string
@@ -51,6 +52,10 @@ type sshSettings struct {
 	Port       int
 	User       string
 	KnownHosts []string
+	// HostKeyAlias is the name its key is looked up under, if not HostName.
+	HostKeyAlias string
+	// ProxyJump is the hops before it ("" or "none": none).
+	ProxyJump string
 }
 
 // Dial connects to dest ([user@]host[:port] or an ssh_config alias),
@@ -77,7 +82,11 @@ func Dial(ctx context.Context, dest string, o SSHOptions) (*SSH, error) {
 		return nil, err
 	}
 	s := &SSH{dest: d, name: dest, opts: o, dir: dir}
-	if s.resolved, err = s.settings(ctx); err != nil {
+	if err := s.writeConfig(); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if s.resolved, err = s.settings(ctx, s.dest); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
@@ -106,6 +115,8 @@ func (s *SSH) User() string { return s.resolved.User }
 
 func (s *SSH) controlPath() string { return filepath.Join(s.dir, "cm") }
 
+func (s *SSH) configPath() string { return filepath.Join(s.dir, "config") }
+
 // Drop ends the connection abruptly, as a network failure would: commands
 // running on it fail, and later commands connect anew (with the same
 // checks). Tests use it to drop a deploy's connection mid-way.
@@ -116,35 +127,50 @@ func (s *SSH) Drop() error {
 
 // baseArgs are the options of every ssh invocation, before the destination.
 func (s *SSH) baseArgs() []string {
-	args := []string{}
-	if s.opts.Config != "" {
-		args = append(args, "-F", s.opts.Config)
-	}
-	args = append(args,
+	return append(s.optionArgs(), destArgs(s.dest)...)
+}
+
+// optionArgs are the options of every ssh invocation: our config (which
+// includes the user's, and which ssh passes on to ProxyJump hops), then
+// the strict options again on the command line, which the hops do not
+// get but the config gives them.
+func (s *SSH) optionArgs() []string {
+	return []string{"-F", s.configPath(),
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "BatchMode=yes",
 		"-o", "UpdateHostKeys=no",
-		"-o", "ConnectTimeout="+strconv.Itoa(int(s.opts.ConnectTimeout/time.Second)),
+		"-o", "ConnectTimeout=" + strconv.Itoa(int(s.opts.ConnectTimeout/time.Second)),
 		"-o", "ServerAliveInterval=5",
 		"-o", "ServerAliveCountMax=3",
-		"-o", "ControlPath="+s.controlPath(),
+		"-o", "ControlPath=" + s.controlPath(),
 		"-o", "LogLevel=ERROR",
-	)
-	if s.dest.User != "" {
-		args = append(args, "-l", s.dest.User)
 	}
-	if s.dest.Port != 0 {
-		args = append(args, "-p", strconv.Itoa(s.dest.Port))
+}
+
+// destArgs are -l and -p for what d names.
+func destArgs(d stack.Destination) []string {
+	var args []string
+	if d.User != "" {
+		args = append(args, "-l", d.User)
+	}
+	if d.Port != 0 {
+		args = append(args, "-p", strconv.Itoa(d.Port))
 	}
 	return args
 }
 
-func (s *SSH) settings(ctx context.Context) (sshSettings, error) {
+// settings asks `ssh -G` what d resolves to with our config.
+func (s *SSH) settings(ctx context.Context, d stack.Destination) (sshSettings, error) {
 	var st sshSettings
-	args := append(s.baseArgs(), "-G", "--", s.dest.Host)
+	args := append(append(s.optionArgs(), destArgs(d)...), "-G", "--", d.Host)
 	out, err := exec.CommandContext(ctx, "ssh", args...).CombinedOutput()
 	if err != nil {
-		return st, ui.WithFix(fmt.Errorf("%s: ssh cannot read its configuration: %s", s.name, strings.TrimSpace(string(out))), "fix the ssh config file it names")
+		msg := strings.TrimSpace(string(out))
+		if abs, err := filepath.Abs(s.opts.Config); err == nil && s.opts.Config != "" {
+			// The user's file, not the link our config includes it by.
+			msg = strings.ReplaceAll(msg, filepath.Join(s.dir, "user_config"), abs)
+		}
+		return st, ui.WithFix(fmt.Errorf("%s: ssh cannot read its configuration: %s", s.name, msg), "fix the ssh config file it names")
 	}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
@@ -158,6 +184,10 @@ func (s *SSH) settings(ctx context.Context) (sshSettings, error) {
 			st.User = v
 		case "userknownhostsfile":
 			st.KnownHosts = strings.Fields(v)
+		case "hostkeyalias":
+			st.HostKeyAlias = v
+		case "proxyjump":
+			st.ProxyJump = v
 		}
 	}
 	return st, nil
@@ -185,32 +215,22 @@ func (s *SSH) startMaster(ctx context.Context) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: connecting was interrupted: %w", s.name, ctx.Err())
 	}
-	return s.classify(ctx, strings.TrimSpace(string(msg)))
+	text := strings.TrimSpace(string(msg))
+	if j := s.resolved.ProxyJump; j != "" && !strings.EqualFold(j, "none") {
+		text = strings.TrimSpace(text + "\n" + s.jumpMessages(ctx))
+	}
+	return s.classify(ctx, text)
 }
 
 // classify turns what ssh printed when it could not connect into an error
 // that names the host and the fix.
 func (s *SSH) classify(ctx context.Context, msg string) error {
+	if strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED") || strings.Contains(msg, "Host key verification failed") || strings.Contains(msg, "host key is known") {
+		return s.hostKeyError(ctx, msg)
+	}
 	r := s.resolved
-	addr := r.HostName
-	if r.Port != 22 && r.Port != 0 {
-		addr = fmt.Sprintf("[%s]:%d", r.HostName, r.Port)
-	}
 	where := fmt.Sprintf("%s (%s, port %d)", s.name, r.HostName, r.Port)
-	known := "~/.ssh/known_hosts"
-	if len(r.KnownHosts) > 0 {
-		known = r.KnownHosts[0]
-	}
-	keyscan := fmt.Sprintf("ssh-keyscan -p %d -t ed25519 %s >> %s", r.Port, r.HostName, known)
 	switch {
-	case strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED"):
-		fp := s.fingerprints(ctx)
-		return ui.WithFix(fmt.Errorf("%s: the host key has CHANGED since it was trusted (now %s). Someone may be intercepting the connection; nothing was sent", where, fp),
-			fmt.Sprintf("if the server was reinstalled, check the new key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then replace it: ssh-keygen -R %s -f %s && %s", addr, known, keyscan))
-	case strings.Contains(msg, "Host key verification failed") || strings.Contains(msg, "host key is known"):
-		fp := s.fingerprints(ctx)
-		return ui.WithFix(fmt.Errorf("%s: the host key is not known (the server offers %s); nothing was sent", where, fp),
-			fmt.Sprintf("check the fingerprint on the server's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then trust it: %s", keyscan))
 	case strings.Contains(msg, "Permission denied"):
 		return ui.WithFix(fmt.Errorf("%s: the server refused user %q with the keys offered: %s", where, r.User, msg),
 			fmt.Sprintf("check the user, and that your public key is in ~%s/.ssh/authorized_keys on the server (ssh-copy-id %s@%s); keys come from the ssh agent and IdentityFile", r.User, r.User, r.HostName))
@@ -226,13 +246,40 @@ func (s *SSH) classify(ctx context.Context, msg string) error {
 	return ui.WithFix(fmt.Errorf("%s: cannot connect: %s", where, msg), "try 'ssh -v "+s.name+"' to see why")
 }
 
-// fingerprints asks the server for its host keys (ssh-keyscan sends nothing
-// but the key exchange) and returns their SHA256 fingerprints, as
-// ssh-keygen -l shows them.
-func (s *SSH) fingerprints(ctx context.Context) string {
+// hostKeyError is the error of a host key that is unknown or changed: the
+// destination's, or a ProxyJump hop's when ssh names one (jump.go).
+func (s *SSH) hostKeyError(ctx context.Context, msg string) error {
+	r := s.resolved
+	where := fmt.Sprintf("%s (%s, port %d)", s.name, r.HostName, r.Port)
+	if hop, ok := s.failedHop(ctx, msg); ok {
+		r = hop.st
+		where = fmt.Sprintf("%s: the jump host %s (%s, port %d)", s.name, hop.name, r.HostName, r.Port)
+	}
+	addr := r.HostName
+	if r.Port != 22 && r.Port != 0 {
+		addr = fmt.Sprintf("[%s]:%d", r.HostName, r.Port)
+	}
+	known := "~/.ssh/known_hosts"
+	if len(r.KnownHosts) > 0 {
+		known = r.KnownHosts[0]
+	}
+	keyscan := fmt.Sprintf("ssh-keyscan -p %d -t ed25519 %s >> %s", r.Port, r.HostName, known)
+	fp := fingerprints(ctx, r.HostName, r.Port)
+	if strings.Contains(msg, "REMOTE HOST IDENTIFICATION HAS CHANGED") || strings.Contains(msg, "has changed and you have requested strict checking") {
+		return ui.WithFix(fmt.Errorf("%s: the host key has CHANGED since it was trusted (now %s). Someone may be intercepting the connection; nothing was sent", where, fp),
+			fmt.Sprintf("if the server was reinstalled, check the new key on its console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then replace it: ssh-keygen -R %s -f %s && %s", addr, known, keyscan))
+	}
+	return ui.WithFix(fmt.Errorf("%s: the host key is not known (the server offers %s); nothing was sent", where, fp),
+		fmt.Sprintf("check the fingerprint on the server's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), then trust it: %s", keyscan))
+}
+
+// fingerprints asks the server at hostName:port for its host keys
+// (ssh-keyscan sends nothing but the key exchange) and returns their
+// SHA256 fingerprints, as ssh-keygen -l shows them.
+func fingerprints(ctx context.Context, hostName string, port int) string {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, "ssh-keyscan", "-p", strconv.Itoa(s.resolved.Port), "-t", "ed25519,ecdsa,rsa", "--", s.resolved.HostName).Output()
+	out, err := exec.CommandContext(ctx, "ssh-keyscan", "-p", strconv.Itoa(port), "-t", "ed25519,ecdsa,rsa", "--", hostName).Output()
 	if err != nil && len(out) == 0 {
 		return "a key ssh-keyscan could not read"
 	}
