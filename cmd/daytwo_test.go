@@ -315,7 +315,7 @@ func TestDayTwo(t *testing.T) {
 		go func() {
 			done <- runExec(ctx, &execOptions{IO: ios, Config: path, Argv: []string{"sh", "-c", `trap 'echo got-int; exit 130' INT; echo ready; sleep 60 & wait`}})
 		}()
-		waitFor(t, 30*time.Second, "exec to start", func() bool { return strings.Contains(stdout.String(), "ready") })
+		waitFor(t, 2*time.Minute, "exec to start", func() bool { return strings.Contains(stdout.String(), "ready") })
 		cancel()
 		select {
 		case err := <-done:

@@ -159,8 +159,11 @@ func (s *onServer) setText(rel, old, new string) {
 // and the units' states, to compare before and after a refused deploy.
 func (s *onServer) snapshot() string {
 	s.t.Helper()
+	// The releases' virtualenvs (thousands of pip's files) are left out:
+	// a deploy never changes an existing one, and hashing them one process
+	// per file took minutes on a loaded machine.
 	return s.root(`cd / && find etc/stackctl etc/systemd/system etc/nginx srv var/lib/stackctl \
-		\( -path var/lib/stackctl/'*'/backups -prune \) -o -print 2>/dev/null | LC_ALL=C sort | while read -r f; do
+		\( -path var/lib/stackctl/'*'/backups -prune \) -o \( -path '*/.venv' -prune \) -o -print 2>/dev/null | LC_ALL=C sort | while read -r f; do
 		if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -f "$f" ]; then echo "$f $(sha256sum <"$f" | cut -c1-16) $(stat -c %a "$f")"; else echo "$f/"; fi
 	done; systemctl is-active hello@a.service hello@b.service hello.service || true`)
 }

@@ -156,7 +156,7 @@ func interruptDeploy(t *testing.T, cl *hosttest.Cluster, bin, path string, sigs 
 func serverSnapshot(t *testing.T, cl *hosttest.Cluster) string {
 	t.Helper()
 	return cl.SSH(t, "web1", `cd / && find etc/stackctl etc/systemd/system etc/nginx srv var/lib/stackctl \
-		\( -path var/lib/stackctl/'*'/backups -prune \) -o -print 2>/dev/null | LC_ALL=C sort | while read -r f; do
+		\( -path var/lib/stackctl/'*'/backups -prune \) -o \( -path '*/.venv' -prune \) -o -print 2>/dev/null | LC_ALL=C sort | while read -r f; do
 		if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"; elif [ -f "$f" ]; then echo "$f $(sha256sum <"$f" | cut -c1-16) $(stat -c %a "$f")"; else echo "$f/"; fi
 	done; systemctl is-active myapp@a.service myapp@b.service || true`)
 }
