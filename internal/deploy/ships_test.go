@@ -293,7 +293,7 @@ func TestPrepareScriptModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("sh", "-c", prepareScript, "stackctl", rels, id, base, "0", "0")
+		cmd := exec.Command("sh", "-c", prepareScript, "stackctl", rels, id, base, "0", "0", filepath.Join(filepath.Dir(rels), "data"))
 		cmd.Stdin = strings.NewReader(string(data))
 		out, err := cmd.CombinedOutput()
 		return string(out), err
