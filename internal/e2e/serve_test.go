@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"github.com/stackctl/stackctl/internal/testutil"
 	"io"
 	"net"
 	"net/http"
@@ -24,7 +25,7 @@ import (
 // and an edit of app.py is live after serve's reload.
 func TestFlaskUnderServe(t *testing.T) {
 	flasktest.RequirePython(t)
-	appPort := nginxtest.FreePort(t)
+	appPort := testutil.PortRange(t, 2) // serve's next version takes the port after
 	listen := "127.0.0.1:" + itoa(nginxtest.FreePort(t))
 	dir := newProject(t, "hello", "--template", "flask", "--port", itoa(appPort))
 

@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"net"
 	"os"
 	"os/exec"
@@ -72,16 +73,13 @@ func TempDir(t testing.TB) string {
 	return dir
 }
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago: the
-// kernel picks it for a listener on :0, which is then closed.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	// Below Linux's ephemeral range (see testutil.PortRange): a port the
+	// kernel hands out for outgoing connections (a load generator makes
+	// thousands) could be taken between this check and its use.
+	return testutil.PortRange(t, 1)
 }
 
 // Wrapper builds the nginx.conf that loads site files: Minimal or Stock.
