@@ -283,35 +283,20 @@ func pyAssignBlock(src []byte, name string) (string, bool) {
 func innerDicts(s string) []string {
 	var out []string
 	depth, start := 0, 0
-	var quote byte
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case quote != 0:
-			if c == '\\' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '#':
-			if j := strings.IndexByte(s[i:], '\n'); j > 0 {
-				i += j - 1 // a comment: up to the end of its line
-			} else {
-				i = len(s)
-			}
-		case c == '{':
+	pyCode(s, func(i int, c byte) bool {
+		switch c {
+		case '{':
 			depth++
 			if depth == 2 {
 				start = i
 			}
-		case c == '}':
+		case '}':
 			if depth == 2 {
 				out = append(out, s[start:i+1])
 			}
 			depth--
 		}
-	}
+		return true
+	})
 	return out
 }

@@ -144,7 +144,25 @@ func instancePathArg(src []byte) (string, bool) {
 // balanced returns s up to the first stop character outside brackets and
 // string literals (or all of s).
 func balanced(s string, stop byte) string {
-	depth := 0
+	depth, end := 0, len(s)
+	pyCode(s, func(i int, c byte) bool {
+		switch {
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case depth == 0 && (c == stop || c == ')' || c == ']' || c == '}'):
+			end = i
+			return false
+		case c == ')' || c == ']' || c == '}':
+			depth--
+		}
+		return true
+	})
+	return s[:end]
+}
+
+// pyCode calls fn with each byte of Python source s that is code: not in
+// a string literal or a comment. fn returns false to stop.
+func pyCode(s string, fn func(i int, c byte) bool) {
 	var quote byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
@@ -163,15 +181,12 @@ func balanced(s string, stop byte) string {
 			} else {
 				i = len(s)
 			}
-		case c == '(' || c == '[' || c == '{':
-			depth++
-		case depth == 0 && (c == stop || c == ')' || c == ']' || c == '}'):
-			return s[:i]
-		case c == ')' || c == ']' || c == '}':
-			depth--
+		default:
+			if !fn(i, c) {
+				return
+			}
 		}
 	}
-	return s
 }
 
 // fileRelPath reads a path Python code builds from the module's own
