@@ -5,6 +5,7 @@ package deploy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -18,33 +19,91 @@ import (
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
-// Environment of the child process TestHostDeployCut starts.
+// Environment of the child process the cut tests start.
 const (
 	cutConfigEnv = "STACKCTL_TEST_CUT_CONFIG"
-	cutHostEnv   = "STACKCTL_TEST_CUT_HOST"
+	cutHostEnv   = "STACKCTL_TEST_CUT_HOST" // comma-separated app hosts
+	cutLBEnv     = "STACKCTL_TEST_CUT_LB"
 	cutSSHEnv    = "STACKCTL_TEST_CUT_SSH_CONFIG"
+	cutCmdEnv    = "STACKCTL_TEST_CUT_COMMAND" // "deploy" (default) or "rollback"
 )
 
-// TestHelperCutDeploy is the child process of TestHostDeployCut, not a test
-// of its own: a deploy that kills itself with SIGKILL at the step boundary
-// STACKCTL_FAULT_AT names.
+// TestHelperCutDeploy is the child process of the cut tests, not a test of
+// its own: a deploy (or a rollback) that fails at the step boundary
+// STACKCTL_FAULT_AT names — killed with SIGKILL, or, with
+// STACKCTL_FAULT_MODE=drop, losing its SSH connection there and going on.
+// It prints "result: ERR" when it ran to the end.
 func TestHelperCutDeploy(t *testing.T) {
 	cfg := os.Getenv(cutConfigEnv)
 	if cfg == "" {
-		t.Skip("the child process of TestHostDeployCut")
+		t.Skip("the child process of the cut tests")
 	}
 	c, err := stack.Load(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := host.Dial(context.Background(), os.Getenv(cutHostEnv), host.SSHOptions{Config: os.Getenv(cutSSHEnv)})
-	if err != nil {
-		t.Fatal(err)
+	ssh := host.SSHOptions{Config: os.Getenv(cutSSHEnv)}
+	var hs []host.Host
+	for _, n := range strings.Split(os.Getenv(cutHostEnv), ",") {
+		h, err := host.Dial(context.Background(), n, ssh)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs = append(hs, h)
 	}
-	o := HostsOptions{Config: c, Hosts: []host.Host{h}, Out: os.Stdout, Colors: ui.NewPalette(false), RenderSite: renderServerSite,
+	o := HostsOptions{Config: c, Hosts: hs, Out: os.Stdout, Colors: ui.NewPalette(false), RenderSite: renderServerSite,
 		HealthTimeout: 20 * time.Second, DrainTimeout: 20 * time.Second}
-	err = DeployHosts(context.Background(), o)
-	t.Fatalf("the deploy ran past the fault point %s: %v", os.Getenv(faultEnv), err)
+	if lb := os.Getenv(cutLBEnv); lb != "" {
+		if o.LB, err = host.Dial(context.Background(), lb, ssh); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if os.Getenv(cutCmdEnv) == "rollback" {
+		err = RollbackHosts(context.Background(), o, "")
+	} else {
+		err = DeployHosts(context.Background(), o)
+	}
+	fmt.Printf("result: %v\n", err)
+	if os.Getenv(faultModeEnv) != "drop" {
+		t.Fatalf("the %s ran past the fault point %s: %v", os.Getenv(cutCmdEnv), os.Getenv(faultEnv), err)
+	}
+}
+
+// cutChild runs command ("deploy" or "rollback") of c on hosts (behind lb
+// when set) in a child process that fails at step: SIGKILL, or mode
+// "drop". It returns the child's output, and fails the test when a kill
+// did not happen at the step.
+func cutChild(t *testing.T, cl *hosttest.Cluster, c *stack.Config, command, step, mode string, hosts []string, lb string) string {
+	t.Helper()
+	child := exec.Command(os.Args[0], "-test.run=^TestHelperCutDeploy$", "-test.count=1", "-test.v")
+	child.Env = append(os.Environ(), faultEnv+"="+step, faultModeEnv+"="+mode, cutCmdEnv+"="+command, cutConfigEnv+"="+c.Path,
+		cutHostEnv+"="+strings.Join(hosts, ","), cutLBEnv+"="+lb, cutSSHEnv+"="+cl.SSHConfig)
+	out, err := child.CombinedOutput()
+	var ee *exec.ExitError
+	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
+	if mode == "drop" {
+		if killed || !strings.Contains(string(out), "fault: dropped the connection") {
+			t.Fatalf("%s: the child %s did not drop its connection at the step: %v\n%s", step, command, err, out)
+		}
+	} else if !killed {
+		t.Fatalf("%s: the child %s was not killed at the step: %v\n%s", step, command, err, out)
+	}
+	return string(out)
+}
+
+// recoveryLines are the lines of a command's output that say what it did
+// with a cut-off command's lock and record.
+func recoveryLines(out string) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, "↻") || strings.Contains(l, "↺") || strings.Contains(l, "outlived its process") {
+			keep = append(keep, strings.Join(strings.Fields(l), " "))
+		}
+	}
+	if len(keep) == 0 {
+		return "(nothing to converge)"
+	}
+	return strings.Join(keep, " | ")
 }
 
 // A deploy killed with SIGKILL at each boundary of its flow, under a
@@ -61,13 +120,7 @@ func TestHostDeployCut(t *testing.T) {
 	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
 	for _, step := range []string{"recorded", "prepared", "installed", "started", "switched", "recorded-current"} {
 		setHello(t, c, "Hello, "+step+"!")
-		child := exec.Command(os.Args[0], "-test.run=^TestHelperCutDeploy$", "-test.count=1")
-		child.Env = append(os.Environ(), faultEnv+"="+step, cutConfigEnv+"="+c.Path, cutHostEnv+"=web1", cutSSHEnv+"="+cl.SSHConfig)
-		out, err := child.CombinedOutput()
-		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
-			t.Fatalf("%s: the child deploy was not killed at the step: %v\n%s", step, err, out)
-		}
+		cutChild(t, cl, c, "deploy", step, "", []string{"web1"}, "")
 		sts, err := Status(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)

@@ -789,7 +789,12 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	if err := r.saveState(ctx); err != nil {
 		return err
 	}
-	faultPoint("recorded-current")
+	if info != nil {
+		faultPoint("recorded-current", r.h)
+	} else {
+		// A rollback (or a deploy's switch back): no release of its own.
+		faultPoint("rollback-recorded-current", r.h)
+	}
 	if err := r.dropJournal(ctx); err != nil {
 		return err
 	}

@@ -2,9 +2,35 @@
 
 package host
 
-import "syscall"
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
 
 // ownGroup puts a command in a process group of its own: the terminal's
 // Ctrl-C (sent to its foreground group) reaches stackctl only, which
 // reverts through commands a second Ctrl-C then cannot cut.
 func ownGroup() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
+
+// KillMaster kills the connection's control master with SIGKILL, as a
+// dropped network connection ends it: commands running on it fail, and
+// later commands connect anew (with the same checks). The crash-safety
+// tests use it (STACKCTL_FAULT_MODE=drop).
+func (s *SSH) KillMaster() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	args := append(s.baseArgs(), "-O", "check", "--", s.dest.Host)
+	out, _ := exec.CommandContext(ctx, "ssh", args...).CombinedOutput()
+	// "Master running (pid=1234)"
+	_, rest, ok := strings.Cut(string(out), "(pid=")
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), ")")))
+	if !ok || err != nil || pid <= 0 {
+		return fmt.Errorf("%s: no control master answers: %s", s.name, strings.TrimSpace(string(out)))
+	}
+	return syscall.Kill(pid, syscall.SIGKILL)
+}
