@@ -3,11 +3,14 @@
 package deploy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -26,6 +29,9 @@ const (
 	cutLBEnv     = "STACKCTL_TEST_CUT_LB"
 	cutSSHEnv    = "STACKCTL_TEST_CUT_SSH_CONFIG"
 	cutCmdEnv    = "STACKCTL_TEST_CUT_COMMAND" // "deploy" (default) or "rollback"
+	// cutHoldEnv names a file: once connected, the child writes it and
+	// waits for FILE.go before it starts the command.
+	cutHoldEnv = "STACKCTL_TEST_CUT_HOLD"
 )
 
 // TestHelperCutDeploy is the child process of the cut tests, not a test of
@@ -58,6 +64,14 @@ func TestHelperCutDeploy(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	if hold := os.Getenv(cutHoldEnv); hold != "" {
+		os.WriteFile(hold, nil, 0o644)
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(hold + ".go"); err == nil {
+				break
+			}
+		}
+	}
 	if os.Getenv(cutCmdEnv) == "rollback" {
 		err = RollbackHosts(context.Background(), o, "")
 	} else {
@@ -71,24 +85,66 @@ func TestHelperCutDeploy(t *testing.T) {
 
 // cutChild runs command ("deploy" or "rollback") of c on hosts (behind lb
 // when set) in a child process that fails at step: SIGKILL, or mode
-// "drop". It returns the child's output, and fails the test when a kill
-// did not happen at the step.
+// "drop". It returns the child's output, and fails the test when the
+// fault did not happen at the step.
 func cutChild(t *testing.T, cl *hosttest.Cluster, c *stack.Config, command, step, mode string, hosts []string, lb string) string {
+	t.Helper()
+	return cutChildHeld(t, cl, c, command, step, mode, hosts, lb, nil)
+}
+
+// cutChildHeld is cutChild that, when connected calls connected (with
+// the child's connections open) before the command starts.
+func cutChildHeld(t *testing.T, cl *hosttest.Cluster, c *stack.Config, command, step, mode string, hosts []string, lb string, connected func()) string {
 	t.Helper()
 	child := exec.Command(os.Args[0], "-test.run=^TestHelperCutDeploy$", "-test.count=1", "-test.v")
 	child.Env = append(os.Environ(), faultEnv+"="+step, faultModeEnv+"="+mode, cutCmdEnv+"="+command, cutConfigEnv+"="+c.Path,
 		cutHostEnv+"="+strings.Join(hosts, ","), cutLBEnv+"="+lb, cutSSHEnv+"="+cl.SSHConfig)
-	out, err := child.CombinedOutput()
+	hold := filepath.Join(t.TempDir(), "connected")
+	if connected != nil {
+		child.Env = append(child.Env, cutHoldEnv+"="+hold)
+	}
+	var out bytes.Buffer
+	child.Stdout, child.Stderr = &out, &out
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if connected != nil {
+		for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if _, err := os.Stat(hold); err == nil {
+				break
+			}
+		}
+		connected()
+		os.WriteFile(hold+".go", nil, 0o644)
+	}
+	err := child.Wait()
 	var ee *exec.ExitError
 	killed := errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == syscall.SIGKILL
 	if mode == "drop" {
-		if killed || !strings.Contains(string(out), "fault: dropped the connection") {
-			t.Fatalf("%s: the child %s did not drop its connection at the step: %v\n%s", step, command, err, out)
+		if killed || !strings.Contains(out.String(), "fault: dropped the connection") {
+			t.Fatalf("%s: the child %s did not drop its connection at the step: %v\n%s", step, command, err, out.String())
 		}
 	} else if !killed {
-		t.Fatalf("%s: the child %s was not killed at the step: %v\n%s", step, command, err, out)
+		t.Fatalf("%s: the child %s was not killed at the step: %v\n%s", step, command, err, out.String())
 	}
-	return string(out)
+	return out.String()
+}
+
+// childResult is the "result:" line of a child's output: what its
+// command returned after a dropped connection.
+func childResult(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if r, ok := strings.CutPrefix(l, "result: "); ok {
+			if r == "<nil>" {
+				return "went on over a new connection and succeeded"
+			}
+			if len(r) > 160 {
+				r = r[:160] + "…"
+			}
+			return "failed: " + r
+		}
+	}
+	return "(no result)"
 }
 
 // recoveryLines are the lines of a command's output that say what it did
@@ -120,7 +176,10 @@ func TestHostDeployCut(t *testing.T) {
 	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
 	for _, step := range []string{"recorded", "prepared", "installed", "started", "switched", "recorded-current"} {
 		setHello(t, c, "Hello, "+step+"!")
+		ok0, failed0 := l.Counts()
+		before := readState(t, cl, c, "web1")
 		cutChild(t, cl, c, "deploy", step, "", []string{"web1"}, "")
+		_, cut := served(t, cl, c, "web1")
 		sts, err := Status(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
@@ -130,6 +189,21 @@ func TestHostDeployCut(t *testing.T) {
 			t.Errorf("%s: status after the cut: %+v, want the site healthy and the record reported", step, st)
 		}
 		out2 := deployOK(t, o)
+		ok1, failed1 := l.Counts()
+		t.Logf("TABLE | 1 host | deploy %s | SIGKILL | %d | %d | %s", step, ok1-ok0+failed1-failed0, failed1-failed0, recoveryLines(out2))
+		// Every switch is in the history: the cut deploy's, when the
+		// next one finished it, then the next deploy's.
+		want := slices.Clone(before.History)
+		if strings.Contains(out2, "↻") {
+			want = append(want, cut)
+		}
+		after := readState(t, cl, c, "web1")
+		if len(want) == 0 || want[len(want)-1] != after.Current {
+			want = append(want, after.Current) // not when it had no changes
+		}
+		if !slices.Equal(after.History, want) {
+			t.Errorf("%s: history %v, want %v", step, after.History, want)
+		}
 		if !strings.Contains(out2, "outlived its process") {
 			t.Errorf("%s: the next deploy should take over the dead deploy's lock:\n%s", step, out2)
 		}

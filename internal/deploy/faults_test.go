@@ -130,3 +130,103 @@ func TestHostRollbackCut(t *testing.T) {
 	}
 	l.Check(t, "rollbacks killed at each step")
 }
+
+// denySSH makes web's sshd refuse (or again accept) new logins of user
+// deploy; connections already open stay up, as sshd leaves them.
+func denySSH(t *testing.T, cl *hosttest.Cluster, name string, deny bool) {
+	t.Helper()
+	cmd := "rm -f /etc/ssh/sshd_config.d/stackctl-test-deny.conf"
+	if deny {
+		cmd = "echo 'DenyUsers deploy' >/etc/ssh/sshd_config.d/stackctl-test-deny.conf"
+	}
+	cl.SSH(t, name, cmd+" && sshd -t && systemctl reload ssh")
+}
+
+// A deploy (and a rollback) whose SSH connection drops at a step boundary
+// — its control master killed — under a browser-like load through nginx.
+// When the host takes new logins, the command goes on over a new
+// connection; when it refuses them (the network stays down), the command
+// fails and cannot undo, so the host keeps the record and the lock. Either
+// way no request fails, status tells the truth, and the next command
+// converges the host and succeeds with no manual step.
+func TestHostDeployDrop(t *testing.T) {
+	cl := hosttest.Start(t, "web1")
+	web1 := cl.Host("web1")
+	c := serverProject(t, "myapp", "go")
+	o := hostOpts(c, dial(t, cl, "", "web1"), nil)
+	deployOK(t, o)
+	l := hosttest.StartLoad(t, web1.Addr, "app.test", "/healthz", 4)
+	for _, f := range []struct {
+		command, step string
+		down          bool
+	}{
+		{"deploy", "started", false}, {"deploy", "switched", false},
+		{"deploy", "prepared", true}, {"deploy", "started", true}, {"deploy", "switched", true}, {"deploy", "recorded-current", true},
+		{"rollback", "rollback-started", true}, {"rollback", "rollback-switched", true},
+	} {
+		name := f.step + map[bool]string{false: " (reconnects)", true: " (stays down)"}[f.down]
+		ok0, failed0 := l.Counts()
+		if f.command == "deploy" {
+			setHello(t, c, "Hello, "+f.step+"!")
+		}
+		var connected func()
+		if f.down {
+			connected = func() { denySSH(t, cl, "web1", true) }
+		}
+		out := cutChildHeld(t, cl, c, f.command, f.step, "drop", []string{"deploy@web1"}, "", connected)
+		if f.down {
+			denySSH(t, cl, "web1", false)
+		}
+		checkStatusTruth(t, cl, o, name, "web1")
+		next := deployOK(t, o)
+		ok1, failed1 := l.Counts()
+		t.Logf("TABLE | 1 host | %s %s | drop | %d | %d | %s; next deploy: %s", f.command, name, ok1-ok0+failed1-failed0, failed1-failed0, childResult(out), recoveryLines(next))
+		if f.down && !strings.Contains(childResult(out), "failed") {
+			t.Errorf("%s: the %s went on though the host refused new logins:\n%s", name, f.command, out)
+		}
+		if _, body := getSite(t, web1.Addr, "/"); !strings.Contains(body, helloText[c.Dir()]) {
+			t.Errorf("%s: after the next deploy GET / = %q, want %q", name, body, helloText[c.Dir()])
+		}
+		if _, rel := served(t, cl, c, "web1"); rel != readState(t, cl, c, "web1").Current {
+			t.Errorf("%s: nginx serves %s, state.json says otherwise", name, rel)
+		}
+		if left := cl.SSH(t, "web1", "ls -A /var/lib/stackctl/myapp/ /srv/myapp/releases/ | grep -E 'journal|lock|\\.tmp' || true"); left != "" {
+			t.Errorf("%s: left behind: %s", name, left)
+		}
+	}
+	l.Check(t, "deploys whose connection dropped at a step")
+}
+
+// Two app hosts behind an lb, a deploy cut while the first host is done
+// and the second is not (killed after web1 recorded or switched, or its
+// connections dropped after each switch), under a browser-like load
+// through the lb: no request fails, status tells the truth of each host,
+// and the next deploy puts every host on one release.
+func TestHostLBCut(t *testing.T) {
+	cl, lb, c, o := lbCluster(t)
+	deployOK(t, o)
+	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
+	for _, f := range []struct{ step, mode string }{{"recorded", ""}, {"switched", ""}, {"switched", "drop"}} {
+		name := f.step + " " + map[string]string{"": "SIGKILL", "drop": "drop"}[f.mode]
+		ok0, failed0 := l.Counts()
+		v := "v-" + strings.ReplaceAll(name, " ", "-")
+		setEcho(t, c, v, "")
+		out := cutChild(t, cl, c, "deploy", f.step, f.mode, []string{"web1", "web2"}, "lb1")
+		checkStatusTruth(t, cl, o, name, "web1", "web2")
+		next := deployOK(t, o)
+		ok1, failed1 := l.Counts()
+		what := recoveryLines(next)
+		if f.mode == "drop" {
+			what = childResult(out) + "; next deploy: " + what
+		}
+		t.Logf("TABLE | web1+web2 behind lb1 | deploy %s | %d | %d | %s", name, ok1-ok0+failed1-failed0, failed1-failed0, what)
+		if vs := versions(t, lb, 10); vs["web1"] != v || vs["web2"] != v {
+			t.Errorf("%s: after the next deploy the hosts run %v, want %s on both", name, vs, v)
+		}
+		s1, s2 := readState(t, cl, c, "web1"), readState(t, cl, c, "web2")
+		if s1.Current != s2.Current {
+			t.Errorf("%s: web1 runs %s, web2 %s", name, s1.Current, s2.Current)
+		}
+	}
+	l.Check(t, "deploys behind an lb cut at a step")
+}
