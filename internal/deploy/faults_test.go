@@ -181,6 +181,9 @@ func TestHostDeployDrop(t *testing.T) {
 		next := deployOK(t, o)
 		ok1, failed1 := l.Counts()
 		t.Logf("TABLE | 1 host | %s %s | drop | %d | %d | %s; next deploy: %s", f.command, name, ok1-ok0+failed1-failed0, failed1-failed0, childResult(out), recoveryLines(next))
+		if strings.Contains(out, "Control socket connect") {
+			t.Errorf("%s: ssh's complaint about the dead master's socket reached the output:\n%s", name, out)
+		}
 		if f.down && !strings.Contains(childResult(out), "failed") {
 			t.Errorf("%s: the %s went on though the host refused new logins:\n%s", name, f.command, out)
 		}

@@ -4,7 +4,10 @@ package host
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -33,4 +36,20 @@ func (s *SSH) KillMaster() error {
 		return fmt.Errorf("%s: no control master answers: %s", s.name, strings.TrimSpace(string(out)))
 	}
 	return syscall.Kill(pid, syscall.SIGKILL)
+}
+
+// dropStaleSocket removes the control socket when no master listens on
+// it: a master that died without removing it (killed, crashed) leaves it
+// behind, and every later ssh then writes "Control socket connect(…):
+// Connection refused" into the command's output — shown as the cause when
+// that command fails — before it connects anew.
+func (s *SSH) dropStaleSocket() {
+	c, err := net.Dial("unix", s.controlPath())
+	if err == nil {
+		c.Close()
+		return
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		os.Remove(s.controlPath())
+	}
 }
