@@ -35,7 +35,19 @@ func (s *SSH) KillMaster() error {
 	if !ok || err != nil || pid <= 0 {
 		return fmt.Errorf("%s: no control master answers: %s", s.name, strings.TrimSpace(string(out)))
 	}
-	return syscall.Kill(pid, syscall.SIGKILL)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		return err
+	}
+	// Return once the connection is gone (the master's socket no longer
+	// accepts), as it is after a drop: not while the master is dying.
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		c, err := net.Dial("unix", s.controlPath())
+		if err != nil {
+			return nil
+		}
+		c.Close()
+	}
+	return fmt.Errorf("%s: the control master (pid %d) still answers after SIGKILL", s.name, pid)
 }
 
 // dropStaleSocket removes the control socket when no master listens on
