@@ -184,6 +184,9 @@ func TestHostDeployDrop(t *testing.T) {
 		if strings.Contains(out, "Control socket connect") {
 			t.Errorf("%s: ssh's complaint about the dead master's socket reached the output:\n%s", name, out)
 		}
+		if f.down && strings.Contains(out, "the old release keeps serving; see 'nginx -t'") {
+			t.Errorf("%s: a dropped connection is reported as nginx refusing the switch:\n%s", name, out)
+		}
 		if f.down && !strings.Contains(childResult(out), "failed") {
 			t.Errorf("%s: the %s went on though the host refused new logins:\n%s", name, f.command, out)
 		}

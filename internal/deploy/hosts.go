@@ -731,6 +731,12 @@ func (r *hostRun) switchTraffic(ctx context.Context, id string) error {
 		return err
 	}
 	out, err := rootOutput(ctx, r.h, bytes.NewReader(up), "sh", "-c", switchScript, "stackctl", r.l.UpstreamFile(), r.l.Current(), "releases/"+id, strconv.Itoa(int(r.DrainTimeout/time.Second)))
+	var ee *host.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		// The connection failed (or Ctrl-C), not nginx: the switch may
+		// have happened, and the host's record tells (journal.go).
+		return fmt.Errorf("switching nginx to slot %s: %w: %s", r.newSlot, err, strings.TrimSpace(out))
+	}
 	if err != nil {
 		return ui.WithFix(fmt.Errorf("%s: switching nginx to slot %s failed: %s", r.h.Name(), r.newSlot, strings.TrimSpace(out)), "the old release keeps serving; see 'nginx -t' on the host")
 	}
