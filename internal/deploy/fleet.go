@@ -104,11 +104,11 @@ func (r *hostRun) stage(ctx context.Context) error {
 	if err := r.prepare(ctx); err != nil {
 		return err
 	}
-	faultPoint("prepared")
+	faultPoint("prepared", r.h)
 	if err := r.installFiles(ctx); err != nil {
 		return err
 	}
-	faultPoint("installed")
+	faultPoint("installed", r.h)
 	return nil
 }
 
@@ -121,14 +121,14 @@ func (r *hostRun) goLive(ctx context.Context, info *ReleaseInfo) error {
 	if err := r.startSlot(ctx, r.id); err != nil {
 		return err
 	}
-	faultPoint("started")
+	faultPoint("started", r.h)
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("%s: interrupted: %w", r.h.Name(), err)
 	}
 	if err := r.switchTraffic(ctx, r.id); err != nil {
 		return err
 	}
-	faultPoint("switched")
+	faultPoint("switched", r.h)
 	// From here the new release serves: finishing does not undo it.
 	r.prepared = false
 	r.touched = nil
@@ -184,18 +184,21 @@ func (r *hostRun) switchTo(ctx context.Context, id string) error {
 	if err := r.record(ctx, "rollback", ReleaseInfo{ID: id}, false, nil); err != nil {
 		return err
 	}
+	faultPoint("rollback-recorded", r.h)
 	if err := r.startSlot(ctx, id); err != nil {
 		if uerr := r.undo(); uerr != nil {
 			err = errors.Join(err, uerr)
 		}
 		return err
 	}
+	faultPoint("rollback-started", r.h)
 	if err := r.switchTraffic(ctx, id); err != nil {
 		if uerr := r.undo(); uerr != nil {
 			err = errors.Join(err, uerr)
 		}
 		return err
 	}
+	faultPoint("rollback-switched", r.h)
 	r.switched = false
 	r.slotBefore = HostFile{}
 	return r.finish(context.WithoutCancel(ctx), id, nil)

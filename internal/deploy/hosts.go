@@ -764,6 +764,12 @@ func (r *hostRun) switchTraffic(ctx context.Context, id string) error {
 		return err
 	}
 	out, err := rootOutput(ctx, r.h, bytes.NewReader(up), args...)
+	var ee *host.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		// The connection failed (or Ctrl-C), not nginx: the switch may
+		// have happened, and the host's record tells (journal.go).
+		return fmt.Errorf("switching nginx to slot %s: %w: %s", r.newSlot, err, strings.TrimSpace(out))
+	}
 	if err != nil {
 		return ui.WithFix(fmt.Errorf("%s: switching nginx to slot %s failed: %s", r.h.Name(), r.newSlot, strings.TrimSpace(out)), "the old release keeps serving; see 'nginx -t' on the host")
 	}
@@ -822,7 +828,12 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	if err := r.saveState(ctx); err != nil {
 		return err
 	}
-	faultPoint("recorded-current")
+	if info != nil {
+		faultPoint("recorded-current", r.h)
+	} else {
+		// A rollback (or a deploy's switch back): no release of its own.
+		faultPoint("rollback-recorded-current", r.h)
+	}
 	if err := r.dropJournal(ctx); err != nil {
 		return err
 	}

@@ -159,6 +159,9 @@ func (r *hostRun) rollForward(ctx context.Context, j *journal, f hostFacts) erro
 	if err := r.loadState(ctx); err != nil {
 		return err
 	}
+	// The switch happened: the history holds it, or "the previous
+	// release" skips it (a no-op when finish already recorded it).
+	r.state.recordSwitch(r.state.Current, j.Release.ID)
 	r.state.Slot, r.state.Current = j.NewSlot, j.Release.ID
 	if r.state.find(j.Release.ID) == nil && j.Release.By != "" {
 		r.state.Releases = append(r.state.Releases, j.Release)

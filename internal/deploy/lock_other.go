@@ -5,6 +5,8 @@ package deploy
 import (
 	"fmt"
 	"os"
+
+	"github.com/stackctl/stackctl/internal/host"
 )
 
 // lock only creates dir where file locks are not available.
@@ -19,4 +21,4 @@ func lock(dir string) (func(), error) {
 func staleHolder(by string, pid int) bool { return false }
 
 // faultPoint is a step boundary (a failpoint on unix only).
-func faultPoint(step string) {}
+func faultPoint(step string, h host.Host) {}

@@ -3,12 +3,14 @@
 package deploy
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 
+	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -44,16 +46,32 @@ func staleHolder(by string, pid int) bool {
 	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
-// faultEnv names a step boundary of deploy at which the process kills
-// itself with SIGKILL: a failpoint for the crash-safety tests, which cut
-// a real deploy at each boundary. Unset, it does nothing.
+// faultEnv names a step boundary of a deploy or a rollback at which the
+// process fails on purpose: a failpoint for the crash-safety tests, which
+// cut a real command at each boundary. Unset, it does nothing.
 const faultEnv = "STACKCTL_FAULT_AT"
 
-// faultPoint is a step boundary: the deploy dies here when faultEnv names
-// it.
-func faultPoint(step string) {
-	if os.Getenv(faultEnv) == step {
-		syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {}
+// faultModeEnv says how the command fails at the boundary faultEnv names:
+// unset, the process kills itself with SIGKILL; "drop", it kills the SSH
+// control master of the host it works on instead, as a dropped connection
+// would, and goes on (its next remote call connects anew, or fails).
+const faultModeEnv = "STACKCTL_FAULT_MODE"
+
+// faultPoint is a step boundary on host h: the command dies here, or
+// loses its connection to h, when faultEnv names step.
+func faultPoint(step string, h host.Host) {
+	if os.Getenv(faultEnv) != step {
+		return
 	}
+	if os.Getenv(faultModeEnv) == "drop" {
+		k, ok := h.(interface{ KillMaster() error })
+		err := errors.New("not an SSH host")
+		if ok {
+			err = k.KillMaster()
+		}
+		fmt.Fprintf(os.Stderr, "fault: dropped the connection to %s at %s: %v\n", h.Name(), step, err)
+		return
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGKILL)
+	select {}
 }

@@ -162,7 +162,7 @@ func (d *rollout) rollOut(ctx context.Context, group []*hostRun) error {
 		if err := r.record(ctx, "deploy", *d.info, true, r.filesChanged()); err != nil {
 			return err
 		}
-		faultPoint("recorded")
+		faultPoint("recorded", r.h)
 		return r.stage(ctx)
 	})
 	if err := errors.Join(errs...); err == nil && d.first {

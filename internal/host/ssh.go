@@ -330,6 +330,7 @@ func (s *SSH) Run(ctx context.Context, c Cmd) error {
 	if c.Root && !s.root {
 		argv = append([]string{"sudo", "-n", "--"}, argv...)
 	}
+	s.dropStaleSocket()
 	args := s.baseArgs()
 	args = append(args, "-o", "ControlMaster=no")
 	if c.TTY {

@@ -67,6 +67,10 @@ func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
 	return l
 }
 
+// Counts is how many requests were answered 200 and how many failed so
+// far, for a test that reports each step's share of the load.
+func (l *Load) Counts() (ok, failed int64) { return l.ok.Load(), l.failed.Load() }
+
 func (l *Load) end() {
 	l.once.Do(func() { close(l.stop) })
 	l.wg.Wait()
