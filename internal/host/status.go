@@ -17,14 +17,17 @@ import (
 // the control master whether the connection still stands.
 
 // exitMarker is what the remote command line writes to stderr after the
-// command exited 255. It starts with a newline and is removed whole, so
-// the command's own stderr reaches the caller byte for byte.
-const exitMarker = "\nstackctl: remote command exited 255\n"
+// command exited 255. It is removed whole, so the command's own stderr
+// reaches the caller byte for byte. It starts with a NUL byte, which text
+// output does not end a write with: markerWriter holds back only what
+// could be the marker's start, so the output streams as it comes.
+const exitMarker = "\x00stackctl: remote command exited 255\n"
 
 // remoteLine is the command line the server's shell runs for argv: argv,
 // then the marker when it exited 255, and argv's status.
 func remoteLine(argv []string) string {
-	return Quote(argv...) + "; s=$?; [ $s -ne 255 ] || printf '" + strings.ReplaceAll(exitMarker, "\n", `\n`) + "' >&2; exit $s"
+	marker := strings.NewReplacer("\x00", `\000`, "\n", `\n`).Replace(exitMarker)
+	return Quote(argv...) + "; s=$?; [ $s -ne 255 ] || printf '" + marker + "' >&2; exit $s"
 }
 
 // sameWriter reports whether a and b are one writer (exec.Cmd then runs
@@ -39,8 +42,8 @@ func sameWriter(a, b io.Writer) (same bool) {
 }
 
 // markerWriter passes everything written to w except a trailing
-// exitMarker: it holds back the last len(exitMarker) bytes until the
-// stream ends (close).
+// exitMarker: it holds back only the end of what it got that could be
+// the start of the marker, until more comes or the stream ends (close).
 type markerWriter struct {
 	w    io.Writer
 	hold []byte
@@ -48,13 +51,24 @@ type markerWriter struct {
 
 func (m *markerWriter) Write(p []byte) (int, error) {
 	m.hold = append(m.hold, p...)
-	if n := len(m.hold) - len(exitMarker); n > 0 {
+	if n := len(m.hold) - markerStart(m.hold); n > 0 {
 		if _, err := m.w.Write(m.hold[:n]); err != nil {
 			return 0, err
 		}
 		m.hold = append(m.hold[:0], m.hold[n:]...)
 	}
 	return len(p), nil
+}
+
+// markerStart is the length of the longest end of b that begins
+// exitMarker (all of it included).
+func markerStart(b []byte) int {
+	for n := min(len(b), len(exitMarker)); n > 0; n-- {
+		if bytes.HasPrefix([]byte(exitMarker), b[len(b)-n:]) {
+			return n
+		}
+	}
+	return 0
 }
 
 // close ends the stream: it reports whether the marker ended it, and
