@@ -45,13 +45,18 @@ failed request:
      changed since the host's current release, in content or mode, are
      sent; a Go app is cross-compiled for the host's architecture, a
      Python app gets a virtualenv with requirements.txt, reused when it
-     did not change);
-  2. deploy.release_command runs once in it (first host), as deploy.user
-     with the app's environment; a failure stops the deploy;
+     did not change; its scripts name the release's own virtualenv); each
+     app.data path becomes a link into the data folder
+     /var/lib/<deploy.service>/, which deploys and rollbacks never touch;
+  2. deploy.release_command runs once in it (first host), as the app runs:
+     deploy.user, app.env and the secrets, the data folder, the hardening;
+     a failure stops the deploy;
   3. the idle slot (<service>@a or @b, on app.port or app.port+10000)
-     starts the release and must answer app.health with 200;
-  4. nginx's upstream moves to that slot ('nginx -t', graceful reload) and
-     the old nginx workers finish their requests;
+     starts the release and must answer GET app.health, asked as the site
+     (Host: the first server name), with any 2xx or 3xx;
+  4. nginx's upstream and the release its static files come from move to
+     that slot together ('nginx -t', graceful reload) and the old nginx
+     workers finish their requests;
   5. the other slot stops; the release is recorded; old ones are pruned
      (deploy.keep_releases; the current and previous are always kept).
 
