@@ -164,35 +164,12 @@ func ParseEnvFile(data []byte) (map[string]string, error) {
 		var v strings.Builder
 		switch {
 		case i < len(s) && s[i] == '"':
-			i++
-			for {
-				if i >= len(s) {
-					return nil, fmt.Errorf("line %d: a double quote is not closed", line)
-				}
-				c := s[i]
-				if c == '"' {
-					i++
-					break
-				}
-				if c == '\\' && i+1 < len(s) {
-					switch n := s[i+1]; n {
-					case '"', '\\', '$', '`':
-						v.WriteByte(n)
-					case '\n':
-						line++ // a continued line
-					default:
-						v.WriteByte('\\')
-						v.WriteByte(n)
-					}
-					i += 2
-					continue
-				}
-				if c == '\n' {
-					line++
-				}
-				v.WriteByte(c)
-				i++
+			val, next, err := doubleQuoted(s, i+1, &line)
+			if err != nil {
+				return nil, err
 			}
+			v.WriteString(val)
+			i = next
 		case i < len(s) && s[i] == '\'':
 			end := strings.IndexByte(s[i+1:], '\'')
 			if end < 0 {
@@ -213,6 +190,41 @@ func ParseEnvFile(data []byte) (map[string]string, error) {
 		env[k] = v.String()
 		// Whatever follows a closing quote on its line is ignored.
 		toNextLine()
+	}
+}
+
+// doubleQuoted reads the double-quoted value of an environment file that
+// starts at s[i] (after the opening quote), as systemd reads it: \", \\,
+// \$ and \` escapes, a backslash-newline continues the line. It returns
+// the value and the index after the closing quote; line counts the lines.
+func doubleQuoted(s string, i int, line *int) (string, int, error) {
+	var v strings.Builder
+	for {
+		if i >= len(s) {
+			return "", i, fmt.Errorf("line %d: a double quote is not closed", *line)
+		}
+		c := s[i]
+		if c == '"' {
+			return v.String(), i + 1, nil
+		}
+		if c == '\\' && i+1 < len(s) {
+			switch n := s[i+1]; n {
+			case '"', '\\', '$', '`':
+				v.WriteByte(n)
+			case '\n':
+				*line++ // a continued line
+			default:
+				v.WriteByte('\\')
+				v.WriteByte(n)
+			}
+			i += 2
+			continue
+		}
+		if c == '\n' {
+			*line++
+		}
+		v.WriteByte(c)
+		i++
 	}
 }
 
