@@ -9,7 +9,10 @@
 // filesystem (built by mkrootfs.sh next to this file when missing, about 5
 // minutes), so each boot is a clean host and nothing leaks between tests.
 // Users: root, deploy (NOPASSWD sudo) and nosudo (no sudo rights), all
-// accepting the cluster's key.
+// accepting the cluster's key. StartWith(t, Options{Bare: true}, …) boots
+// servers as a provider hands them over instead (root only, no nginx, no
+// sudo). Every cluster's hosts install packages for real from a local
+// repository served on the bridge (mkaptrepo.sh).
 //
 // Tests that call Start are skipped when systemd-nspawn, debootstrap, ip,
 // ssh or root rights are missing, and fail instead when
@@ -21,11 +24,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -42,6 +45,12 @@ const (
 	rootfsEnv = "STACKCTL_ROOTFS"
 	// defaultRootfs is the cache; bump -vN together with mkrootfs.sh.
 	defaultRootfs = "/var/lib/machines/stackctl-bookworm-v2"
+	// bareRootfsEnv and aptRepoEnv override where mkaptrepo.sh's caches
+	// live; the defaults carry the same -vN as that script.
+	bareRootfsEnv     = "STACKCTL_BARE_ROOTFS"
+	defaultBareRootfs = "/var/lib/machines/stackctl-bookworm-bare-v1"
+	aptRepoEnv        = "STACKCTL_APT_REPO"
+	defaultAptRepo    = "/var/lib/machines/stackctl-apt-v1"
 	// rootfsMarker exists only in a complete root filesystem.
 	rootfsMarker = "etc/stackctl-rootfs"
 
@@ -51,8 +60,11 @@ const (
 	sshdTimeout   = 90 * time.Second
 	systemTimeout = 120 * time.Second
 	cmdTimeout    = 20 * time.Second
-	stopGrace     = 5 * time.Second
-	pollInterval  = 200 * time.Millisecond
+	// installTimeout bounds an apt-get install on a host in hosttest's
+	// own tests.
+	installTimeout = 5 * time.Minute
+	stopGrace      = 5 * time.Second
+	pollInterval   = 200 * time.Millisecond
 )
 
 // Host is one booted server of a Cluster.
@@ -85,12 +97,29 @@ type Cluster struct {
 	Key        string // private key file (ed25519, made per cluster); its .pub is bind-mounted as authorized_keys for root, deploy and nosudo
 	BridgeAddr string // the test machine's address on the bridge ("10.77.3.1")
 
-	t      testing.TB // Start's, for Host's failure
-	bridge string     // stkbrN
-	net    int        // N: the subnet is 10.77.N.0/24
+	// AptSource is the sources.list line of the cluster's package
+	// repository ("deb [trusted=yes] http://10.77.3.1:PORT/ ./"), which
+	// is every host's /etc/apt/sources.list.
+	AptSource string
+
+	t       testing.TB // Start's, for Host's failure
+	bridge  string     // stkbrN
+	net     int        // N: the subnet is 10.77.N.0/24
+	bare    bool       // booted from the bare root filesystem
+	aptList string     // the sources.list file bound into every host
+	aptSrv  *http.Server
 }
 
 var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// Options changes what Start boots.
+type Options struct {
+	// Bare boots servers fresh from a provider: the root filesystem
+	// without nginx, python3-venv, pip, gunicorn, Flask, Django, sudo or
+	// the deploy/nosudo users, and no package lists fetched; only root
+	// accepts the cluster's key (mkaptrepo.sh builds it).
+	Bare bool
+}
 
 // Start boots one server per name in parallel and waits until each answers
 // SSH and systemd reports the system running (or degraded). It registers
@@ -104,6 +133,17 @@ var validName = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
 // STACKCTL_REQUIRE_HOSTS=1. It builds the root filesystem (mkrootfs.sh)
 // when the cache is missing, which takes minutes.
 func Start(t testing.TB, names ...string) *Cluster {
+	t.Helper()
+	return StartWith(t, Options{}, names...)
+}
+
+// StartWith is Start with options. Every cluster, bare or not, gets the
+// package repository of mkaptrepo.sh served on its bridge (AptSource):
+// each host's /etc/apt/sources.list names only it, so `apt-get update`
+// then `apt-get install PKG` installs for real what the repository holds
+// (nginx, python3-venv, sudo, postgresql, redis-server, certbot, nftables,
+// unattended-upgrades, … — see the script).
+func StartWith(t testing.TB, o Options, names ...string) *Cluster {
 	t.Helper()
 	if len(names) == 0 {
 		t.Fatal("hosttest.Start: no host names")
@@ -123,8 +163,12 @@ func Start(t testing.TB, names ...string) *Cluster {
 	}
 	checkPrerequisites(t)
 	rootfs := ensureRootfs(t)
+	bare, repo := ensureAptRepo(t, rootfs)
+	if o.Bare {
+		rootfs = bare
+	}
 
-	c := &Cluster{Dir: t.TempDir(), t: t}
+	c := &Cluster{Dir: t.TempDir(), t: t, bare: o.Bare}
 	// Registered after t.TempDir, so it runs before the dir is removed.
 	t.Cleanup(c.cleanup)
 
@@ -133,6 +177,9 @@ func Start(t testing.TB, names ...string) *Cluster {
 		t.Fatalf("hosttest: ssh-keygen: %v: %s", err, out)
 	}
 	if err := c.makeBridge(); err != nil {
+		t.Fatalf("hosttest: %v", err)
+	}
+	if err := c.serveAptRepo(repo); err != nil {
 		t.Fatalf("hosttest: %v", err)
 	}
 	for i, name := range names {
@@ -236,11 +283,7 @@ func ensureRootfs(t testing.TB) string {
 	if _, err := os.Stat(filepath.Join(dir, rootfsMarker)); err == nil {
 		return dir
 	}
-	_, self, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("hosttest: cannot locate mkrootfs.sh (runtime.Caller failed)")
-	}
-	script := filepath.Join(filepath.Dir(self), "mkrootfs.sh")
+	script := besideThisFile(t, "mkrootfs.sh")
 	t.Logf("hosttest: building the root filesystem %s with %s (a few minutes, once)", dir, script)
 	began := time.Now()
 	out, err := run(rootfsTimeout, "bash", script, dir)
@@ -320,9 +363,13 @@ exec "$0" "$@"`,
 		"-b",
 		"--network-namespace-path=/run/netns/"+h.netns,
 		"--bind-ro="+pub+":/root/.ssh/authorized_keys",
-		"--bind-ro="+pub+":/home/deploy/.ssh/authorized_keys",
-		"--bind-ro="+pub+":/home/nosudo/.ssh/authorized_keys",
+		"--bind-ro="+c.aptList+":/etc/apt/sources.list",
 	)
+	if !c.bare {
+		h.cmd.Args = append(h.cmd.Args,
+			"--bind-ro="+pub+":/home/deploy/.ssh/authorized_keys",
+			"--bind-ro="+pub+":/home/nosudo/.ssh/authorized_keys")
+	}
 	h.cmd.Env = append(os.Environ(), "HOSTTEST_CGROUPS="+strings.Join(h.cgroups, " "))
 	h.cmd.Stdin = nil // /dev/null
 	h.cmd.Stdout, h.cmd.Stderr = f, f
@@ -550,6 +597,9 @@ func (c *Cluster) cleanup() {
 		}()
 	}
 	wg.Wait()
+	if c.aptSrv != nil {
+		c.aptSrv.Close()
+	}
 	if c.bridge != "" {
 		run(cmdTimeout, "ip", "link", "del", c.bridge)
 	}
@@ -557,6 +607,11 @@ func (c *Cluster) cleanup() {
 
 // run runs a command with a timeout and returns its combined output.
 func run(timeout time.Duration, name string, args ...string) (string, error) {
+	return runEnv(timeout, nil, name, args...)
+}
+
+// runEnv is run with env added to this process's environment.
+func runEnv(timeout time.Duration, env []string, name string, args ...string) (string, error) {
 	path, err := lookPath(name)
 	if err != nil {
 		return "", err
@@ -564,6 +619,9 @@ func run(timeout time.Duration, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, path, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.WaitDelay = time.Second
