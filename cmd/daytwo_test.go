@@ -90,6 +90,7 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // restores every host; unset; doctor --host; and every bad input refused
 // with nothing changed.
 func TestDayTwo(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1", "web2")
 	_, path := serverProject(t, cl, "web1", "web2")
 	var outputs []string // everything stackctl printed, checked for secrets at the end

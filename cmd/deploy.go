@@ -2,14 +2,10 @@ package cmd
 
 import (
 	"context"
-	"errors"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stackctl/stackctl/internal/deploy"
-	"github.com/stackctl/stackctl/internal/nginx"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/ui"
 )
@@ -22,10 +18,8 @@ type deployOptions struct {
 	SitesDir string
 	Cert     string
 	Key      string
-	Root     string
 	DryRun   bool
 	Rollback bool
-	Certbot  bool
 	Hosts    hostFlags
 	LockWait time.Duration
 }
@@ -92,62 +86,23 @@ Without hosts, on a machine systemd runs, deploy does the same on this
 machine: releases, two slots and the nginx switch, through the same engine
 (as root, or as a user with passwordless sudo; deploy says which sudoers
 line is missing). 'stackctl releases', 'rollback', 'env', 'exec', 'logs'
-and 'status' without hosts act on this machine too. A machine an earlier
-deploy set up as one unit (<deploy.service>.service on app.port) is taken
-over with no failed request: the first release starts in the slot whose
-port is free, nginx switches to it, then the old unit is stopped and
-disabled (its file is kept under /var/lib/stackctl/<name>/backups).
-
---root DIR, and a machine where systemd does not run (containers), use the
-single-unit engine instead:
-
-  1. the app in nginx.app_dir (/srv/<name>): the Go app built with
-     'go build -trimpath' to bin/<name> plus its static folders, or the
-     Python app's files (chosen as above), run by gunicorn;
-  2. a hardened systemd unit, /etc/systemd/system/<deploy.service>.service,
-     running the app as deploy.user on 127.0.0.1:app.port with app.env;
-  3. the nginx site where this nginx reads sites: sites-available/<name>.conf
-     plus a link in sites-enabled/ (Debian), else conf.d/<name>.conf.
-
-Then 'nginx -t' checks the whole configuration. If nginx rejects it, every
-file deploy touched is restored byte for byte and nginx's error is shown with
-the failing line. Otherwise nginx reloads, and a health check asks nginx for
-app.health with the site's Host header.
-
-Every replaced file is first copied to a timestamped folder under
-/var/lib/stackctl/<name>/backups; --rollback restores the last one. A deploy
-that would change nothing writes nothing and says so. --dry-run prints the
-diff of every file and the commands, and writes nothing.
-
-Systemd does not start this unit: deploy writes and verifies it, prints the
-command it runs, does everything else, and the health check is only a
-warning.
+and 'status' without hosts act on this machine too. On a machine systemd
+does not run (a container), deploy without hosts stops and says so: deploy
+to a server with --host, or write the nginx site with 'stackctl gen-nginx'.
 
 With nginx.tls.enabled and no certificate yet, the HTTP site is deployed
-first (TLS is off for that run, and deploy says so) and the certbot command
-that gets the certificate is printed. With the single-unit engine --certbot
-runs it, then deploys HTTPS; the release engine refuses --certbot (run the
-printed command, then deploy again). A wildcard name needs your own
-certificate (--cert/--key).
-
---root DIR puts every path under DIR and drives the nginx whose configuration
-is DIR + the --conf-path of 'nginx -V' (DIR/etc/nginx/nginx.conf on Debian)
-with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.
---root cannot be combined with hosts.`,
+first (it answers the ACME challenge) and the certbot command that gets the
+certificate is printed; run it, then deploy again. A wildcard name needs
+your own certificate (--cert/--key).`,
 		Example: `  stackctl deploy --host web1
   stackctl deploy --host deploy@203.0.113.10 --ssh-config ./ssh_config
   stackctl deploy --host web1 --dry-run
   stackctl deploy --host web1 --lock-wait 5m
   sudo stackctl deploy --dry-run
   sudo stackctl deploy
-  sudo stackctl deploy --rollback
-  sudo stackctl deploy --certbot
-  stackctl deploy --root /tmp/target --app-dir /srv/myapp`,
+  sudo stackctl deploy --rollback`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if opts.Rollback && opts.Certbot {
-				return ui.Usagef("run them one after the other", "--rollback and --certbot cannot be combined")
-			}
 			return runF(cmd.Context(), opts)
 		},
 	}
@@ -157,10 +112,8 @@ with 'nginx -p DIR/ -c DIR/etc/nginx/nginx.conf'; systemd is never touched.
 	fl.StringVar(&opts.SitesDir, "sites-dir", "", "write the nginx site to this folder (deploy.sites_dir; default: found from nginx)")
 	fl.StringVar(&opts.Cert, "cert", "", "TLS certificate chain (nginx.tls.cert)")
 	fl.StringVar(&opts.Key, "key", "", "TLS private key (nginx.tls.key)")
-	fl.StringVar(&opts.Root, "root", "", "put every path under this folder and drive the nginx configured there (single-unit engine; tests, staging)")
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "print the diff of every file and the commands; write nothing")
-	fl.BoolVar(&opts.Rollback, "rollback", false, "go back to the previous release (same as 'stackctl rollback'); with --root or without systemd: restore the files the last deploy replaced")
-	fl.BoolVar(&opts.Certbot, "certbot", false, "run certbot when TLS is on and there is no certificate yet (--root or no systemd only)")
+	fl.BoolVar(&opts.Rollback, "rollback", false, "go back to the previous release (same as 'stackctl rollback')")
 	addHostFlags(cmd, &opts.Hosts)
 	addLockWaitFlag(cmd, &opts.LockWait)
 	return cmd
@@ -197,56 +150,11 @@ func runDeploy(ctx context.Context, o *deployOptions) error {
 	if err := o.Hosts.apply(c); err != nil {
 		return err
 	}
-	root := o.Root
-	if root != "" {
-		if root, err = filepath.Abs(root); err != nil {
-			return err
-		}
-		if root == "/" {
-			root = ""
-		}
-	}
-	// The release engine (two slots, releases, rollback in seconds) acts on
-	// the hosts, or on this machine when systemd runs it; --root staging
-	// and machines without systemd keep the single-unit engine.
-	if len(c.Deploy.Hosts) > 0 {
-		if o.Root != "" || o.Certbot {
-			return ui.Usagef("drop --root/--certbot, or deploy without hosts", "--root and --certbot act on this machine, not on hosts")
-		}
-	} else if root == "" && systemdRunning() {
-		if o.Certbot {
-			return ui.WithFix(errors.New("--certbot: on a machine systemd runs, deploy installs releases and does not run certbot (--certbot is for --root and machines without systemd)"),
-				"deploy without --certbot: with TLS on and no certificate yet it deploys the HTTP site, which answers certbot's challenge, and prints the certbot command; run it, then deploy again to turn HTTPS on")
-		}
-	} else {
-		return runSingleUnit(ctx, o, c, root)
+	if len(c.Deploy.Hosts) == 0 && !systemdRunning() {
+		return ui.WithFix(noHostsError("deploy"), "or write the nginx site with 'stackctl gen-nginx' and run the app as you do today")
 	}
 	if o.Rollback {
 		return runRollbackHosts(ctx, o.IO, c, o.DryRun, "", o.LockWait)
 	}
 	return runDeployHosts(ctx, o.IO, c, o.DryRun, o.LockWait)
-}
-
-// runSingleUnit deploys (or rolls back) with the single-unit engine: into
-// the folder root (--root), or on this machine when systemd does not run
-// it (the unit is written and verified, its command printed).
-func runSingleUnit(ctx context.Context, o *deployOptions, c *stack.Config, root string) error {
-	do := deploy.Options{
-		Config:  c,
-		Root:    root,
-		DryRun:  o.DryRun,
-		Certbot: o.Certbot,
-		Out:     o.IO.Out,
-		Colors:  o.IO.OutColors(),
-		System:  deploy.RealSystem(),
-		RenderSite: func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
-			return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge, Source: c.Path, StackctlVersion: Version()})
-		},
-	}
-	if o.Rollback {
-		_, err := deploy.Rollback(ctx, do)
-		return err
-	}
-	_, err := deploy.Run(ctx, do)
-	return err
 }

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -17,19 +18,22 @@ func TestDeployFlags(t *testing.T) {
 	f := &Factory{IO: ios}
 	var got *deployOptions
 	cmd := newCmdDeployWith(f, func(_ context.Context, o *deployOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--root", "/tmp/r", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg", "--lb", "lb1", "--lock-wait", "90s"})
+	cmd.SetArgs([]string{"--config", "p/stack.toml", "--app-dir", "/opt/x", "--sites-dir", "/etc/nginx/conf.d", "--dry-run", "--cert", "/c.pem", "--key", "/k.pem", "--host", "web1", "--host", "deploy@web2:2222", "--ssh-config", "cfg", "--lb", "lb1", "--lock-wait", "90s"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", Root: "/tmp/r", DryRun: true, Cert: "/c.pem", Key: "/k.pem",
+	want := deployOptions{IO: ios, Config: "p/stack.toml", AppDir: "/opt/x", SitesDir: "/etc/nginx/conf.d", DryRun: true, Cert: "/c.pem", Key: "/k.pem",
 		Hosts: hostFlags{Hosts: []string{"web1", "deploy@web2:2222"}, LB: "lb1", SSHConfig: "cfg"}, LockWait: 90 * time.Second}
 	if !reflect.DeepEqual(*got, want) {
 		t.Errorf("options = %+v\nwant      %+v", *got, want)
 	}
-	cmd = newCmdDeployWith(f, func(context.Context, *deployOptions) error { return nil })
-	cmd.SetArgs([]string{"--rollback", "--certbot"})
-	if err := cmd.Execute(); ui.ExitCode(err) != 2 {
-		t.Errorf("--rollback --certbot: %v (exit %d), want a usage error", err, ui.ExitCode(err))
+	// One engine: the single-unit engine's flags are gone.
+	for _, gone := range []string{"--root=/tmp/r", "--certbot"} {
+		cmd = newCmdDeployWith(f, func(context.Context, *deployOptions) error { return nil })
+		cmd.SetArgs([]string{gone})
+		if err := cmd.Execute(); err == nil || !strings.Contains(err.Error(), "unknown flag") {
+			t.Errorf("%s: %v, want an unknown flag", gone, err)
+		}
 	}
 }
 
@@ -51,15 +55,28 @@ func TestApplyDeployFlags(t *testing.T) {
 	}
 }
 
-func TestDeployReportsBadRoot(t *testing.T) {
+// Without hosts on a machine systemd does not run, deploy and rollback
+// stop before they touch anything and say how to name a server.
+func TestDeployWithoutSystemdRefuses(t *testing.T) {
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "stack.toml")
 	if err := stack.Default("myapp", "go").Save(cfg); err != nil {
 		t.Fatal(err)
 	}
+	was := systemdRunning
+	systemdRunning = func() bool { return false }
+	defer func() { systemdRunning = was }()
 	ios, _, _, _ := ui.Test()
-	err := runDeploy(context.Background(), &deployOptions{IO: ios, Config: cfg, Root: filepath.Join(dir, "missing")})
-	if ui.ExitCode(err) != 2 || !strings.Contains(err.Error(), "is not a folder") {
-		t.Errorf("missing --root: %v", err)
+	for name, run := range map[string]func() error{
+		"deploy":   func() error { return runDeploy(context.Background(), &deployOptions{IO: ios, Config: cfg}) },
+		"rollback": func() error { return runRollback(context.Background(), &rollbackOptions{IO: ios, Config: cfg}) },
+	} {
+		err := run()
+		if ui.ExitCode(err) == 0 || !strings.Contains(err.Error(), "systemd does not run this machine") || !strings.Contains(err.Error(), "--host") {
+			t.Errorf("%s without hosts or systemd: %v", name, err)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("the project folder changed: %v", entries)
 	}
 }

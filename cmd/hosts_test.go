@@ -19,6 +19,7 @@ import (
 // and changes nothing, releases --json, rollback RELEASE, and hostile
 // --host values refused as usage errors naming the key.
 func TestServerCommands(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	c, path := serverProject(t, cl, "web1")
 

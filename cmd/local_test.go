@@ -8,16 +8,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/hosttest"
-	"github.com/stackctl/stackctl/internal/nginx"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/scaffold"
@@ -201,82 +198,25 @@ func startServer(t *testing.T) *onServer {
 	return s
 }
 
-// setUpSingleUnit installs the project on the server the way the
-// single-unit engine (deploy before releases) left a machine: its files
-// in nginx.app_dir, <service>.service running gunicorn on app.port, its
-// environment file, the nginx site pointing at app.port, its installed
-// list and the file it flocks as its lock; then starts it.
-func (s *onServer) setUpSingleUnit() {
-	t, c := s.t, s.c
-	files, _, err := deploy.BuildApp(context.Background(), deploy.RealSystem(), c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	unit, err := deploy.RenderUnit(c, deploy.UnitOptions{Gunicorn: "/usr/bin/gunicorn", Workers: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	site, err := nginx.Render(c, nginx.Options{NginxVersion: "1.22.1", Source: c.Path, StackctlVersion: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, data []byte, mode int64) {
-		tw.WriteHeader(&tar.Header{Name: strings.TrimPrefix(name, "/"), Mode: mode, Size: int64(len(data))})
-		tw.Write(data)
-	}
-	var installed []string
-	for _, f := range files {
-		add(path.Join(c.Nginx.AppDir, f.Rel), f.Data, int64(f.Mode.Perm()))
-		installed = append(installed, `"`+f.Rel+`"`)
-	}
-	add("/var/lib/stackctl/hello/installed.json", []byte(`{"app_dir": "`+c.Nginx.AppDir+`", "files": [`+strings.Join(installed, ", ")+"]}\n"), 0o644)
-	add(unit.EnvFile, unit.EnvData, 0o600)
-	add("/etc/systemd/system/"+unit.Name, unit.Text, 0o644)
-	add("/etc/nginx/sites-available/hello.conf", site, 0o644)
-	tw.Close()
-	if out, code := s.sshAs("root", `set -e
-tar -C / --no-same-owner -xf -
-ln -sfn /etc/nginx/sites-available/hello.conf /etc/nginx/sites-enabled/hello.conf
-: >/var/lib/stackctl/hello/lock
-useradd --system --user-group --no-create-home --home-dir /srv/hello --shell /usr/sbin/nologin hello
-systemctl daemon-reload
-systemctl enable --now hello.service
-nginx -t 2>&1
-systemctl reload nginx`, &buf); code != 0 {
-		t.Fatalf("set up the single-unit deploy: %s", out)
-	}
-	waitFor(t, 30*time.Second, "the single-unit service to answer through nginx", func() bool {
-		code, body := s.get("/")
-		return code == 200 && strings.Contains(body, "Hello, World!")
-	})
-}
-
 var releaseLine = regexp.MustCompile(`release (\d{8}T\d{6}Z\S*) is current`)
 
 // On a server whose systemd runs it, `stackctl deploy` without hosts is
-// the release engine on this machine: it takes over the single-unit
-// deploy an earlier stackctl left (no failed request, old unit stopped
-// and disabled, its file kept), redeploys as a sudo user under load,
-// lists releases, rolls back under load, refuses an unhealthy release
-// (the old one keeps serving, every file as it was), and the day-two
-// commands work without hosts; a user without sudo and --certbot are
-// refused with the fix.
+// the release engine on this machine: it deploys, redeploys as a sudo
+// user under load, lists releases, rolls back under load, refuses an
+// unhealthy release (the old one keeps serving, every file as it was), and
+// the day-two commands work without hosts; a user without sudo is refused
+// with the fix.
 func TestLocalDeployOnServer(t *testing.T) {
+	t.Parallel()
 	s := startServer(t)
-	s.setUpSingleUnit()
 
-	// Take over, under load.
-	l := hosttest.StartLoad(t, s.cl.Host("web1").Addr, "app.test", "/healthz", 4)
 	out, code := s.stackctl("root", "/root/app", "deploy")
-	l.Check(t, "takeover of the single-unit deploy")
 	if code != 0 {
-		t.Fatalf("deploy (takeover): exit %d\n%s", code, out)
+		t.Fatalf("deploy: exit %d\n%s", code, out)
 	}
-	for _, want := range []string{"this machine", "healthy on slot b", "nginx → slot b", "took over from the earlier single-unit deploy: hello.service is stopped and disabled", "Roll back with: stackctl rollback\n"} {
+	for _, want := range []string{"this machine", "healthy on slot a", "nginx → slot a", "Roll back with: stackctl rollback\n"} {
 		if !strings.Contains(out, want) {
-			t.Errorf("takeover output lacks %q:\n%s", want, out)
+			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
 	}
 	if strings.Contains(out, "ssh ") || strings.Contains(out, "--host") {
@@ -286,34 +226,29 @@ func TestLocalDeployOnServer(t *testing.T) {
 	if first == nil {
 		t.Fatalf("no release id in:\n%s", out)
 	}
-	state := s.root(`systemctl is-active hello.service || true; systemctl is-enabled hello.service 2>&1 || true
-test -e /etc/systemd/system/hello.service && echo unit-file-still-there
-ls /var/lib/stackctl/hello/backups/*-takeover/
-systemctl is-active hello@b.service; readlink /srv/hello/current /srv/hello/slots/b
+	state := s.root(`systemctl is-active hello@a.service; readlink /srv/hello/current /srv/hello/slots/a
 test -d /var/lib/stackctl/hello/lock && echo lock-left-behind
 cat /var/lib/stackctl/hello/state.json`)
-	for _, want := range []string{"inactive", "hello.service\n", "active\nreleases/" + first[1], "../releases/" + first[1], `"slot": "b"`, `"current": "` + first[1] + `"`, `"by": "root@web1"`} {
+	for _, want := range []string{"active\nreleases/" + first[1], "../releases/" + first[1], `"slot": "a"`, `"current": "` + first[1] + `"`, `"by": "root@web1"`} {
 		if !strings.Contains(state, want) {
-			t.Errorf("after the takeover the server lacks %q:\n%s", want, state)
+			t.Errorf("after the deploy the server lacks %q:\n%s", want, state)
 		}
 	}
-	for _, bad := range []string{"unit-file-still-there", "lock-left-behind", "enabled\n"} {
-		if strings.Contains(state, bad) {
-			t.Errorf("after the takeover: %s\n%s", bad, state)
-		}
+	if strings.Contains(state, "lock-left-behind") {
+		t.Errorf("after the deploy: the lock is left behind\n%s", state)
 	}
 
 	// A one-line change deployed by a sudo user (sudo -n), under load.
 	s.setText("templates/index.html", "Hello, World!", "Hello, two!")
 	s.copyProject("/home/deploy/app", "deploy")
-	l = hosttest.StartLoad(t, s.cl.Host("web1").Addr, "app.test", "/healthz", 4)
+	l := hosttest.StartLoad(t, s.cl.Host("web1").Addr, "app.test", "/healthz", 4)
 	out, code = s.stackctl("deploy", "/home/deploy/app", "deploy")
 	l.Check(t, "redeploy by the sudo user")
 	if code != 0 {
 		t.Fatalf("deploy as the sudo user: exit %d\n%s", code, out)
 	}
-	if !strings.Contains(out, "nginx → slot a") || !strings.Contains(out, "virtualenv reused") || strings.Contains(out, "took over") {
-		t.Errorf("the redeploy should switch to slot a, reuse the virtualenv and take nothing over:\n%s", out)
+	if !strings.Contains(out, "nginx → slot b") || !strings.Contains(out, "virtualenv reused") {
+		t.Errorf("the redeploy should switch to slot b and reuse the virtualenv:\n%s", out)
 	}
 	if code, body := s.get("/"); code != 200 || !strings.Contains(body, "Hello, two!") {
 		t.Fatalf("after the redeploy GET / = %d %q", code, body)
@@ -322,17 +257,17 @@ cat /var/lib/stackctl/hello/state.json`)
 	if second == nil {
 		t.Fatalf("no release id in:\n%s", out)
 	}
-	if st := s.root("cat /var/lib/stackctl/hello/state.json; systemctl is-active hello@b.service || true"); !strings.Contains(st, `"by": "deploy@web1"`) || !strings.HasSuffix(strings.TrimSpace(st), "inactive") {
+	if st := s.root("cat /var/lib/stackctl/hello/state.json; systemctl is-active hello@a.service || true"); !strings.Contains(st, `"by": "deploy@web1"`) || !strings.HasSuffix(strings.TrimSpace(st), "inactive") {
 		t.Errorf("state after the sudo user's deploy:\n%s", st)
 	}
 
 	// releases, from the root's copy of the project (same name, same host).
 	out, code = s.stackctl("root", "/root/app", "releases")
-	if code != 0 || !strings.Contains(out, "this machine") || !strings.Contains(out, first[1]) || !regexp.MustCompile(regexp.QuoteMeta(second[1])+`\s+\* slot a\s+\S+ \S+\s+deploy@web1`).MatchString(out) {
+	if code != 0 || !strings.Contains(out, "this machine") || !strings.Contains(out, first[1]) || !regexp.MustCompile(regexp.QuoteMeta(second[1])+`\s+\* slot b\s+\S+ \S+\s+deploy@web1`).MatchString(out) {
 		t.Errorf("releases: exit %d\n%s", code, out)
 	}
 
-	// rollback, under load: back on the first release, slot b.
+	// rollback, under load: back on the first release, slot a.
 	l = hosttest.StartLoad(t, s.cl.Host("web1").Addr, "app.test", "/healthz", 4)
 	out, code = s.stackctl("deploy", "/home/deploy/app", "rollback")
 	l.Check(t, "rollback")
@@ -393,9 +328,5 @@ cat /var/lib/stackctl/hello/state.json`)
 	out, code = s.stackctl("nosudo", "/tmp/nosudo-app", "status")
 	if code == 0 || !strings.Contains(out, "nosudo is not root and sudo asks for a password") || !strings.Contains(out, "'nosudo ALL=(ALL) NOPASSWD: ALL'") {
 		t.Errorf("a user without sudo: exit %d\n%s", code, out)
-	}
-	out, code = s.stackctl("root", "/root/app", "deploy", "--certbot")
-	if code == 0 || !strings.Contains(out, "--certbot") || !strings.Contains(out, "deploy without --certbot") {
-		t.Errorf("--certbot: exit %d\n%s", code, out)
 	}
 }

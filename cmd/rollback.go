@@ -67,7 +67,7 @@ func runRollback(ctx context.Context, o *rollbackOptions) error {
 		return err
 	}
 	if len(c.Deploy.Hosts) == 0 && !systemdRunning() {
-		return ui.WithFix(noHostsError("rollback"), "on a machine without systemd, 'stackctl deploy --rollback' restores the files the last deploy replaced")
+		return noHostsError("rollback")
 	}
 	return runRollbackHosts(ctx, o.IO, c, o.DryRun, o.Release, o.LockWait)
 }

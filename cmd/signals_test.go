@@ -23,6 +23,7 @@ import (
 // run in process groups of their own, out of the terminal's reach. A third
 // Ctrl-C stops at once, says what is left, and the next deploy goes on.
 func TestDeploySignalsRevert(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	c, path := serverProject(t, cl, "web1")
 	bin := filepath.Join(t.TempDir(), "stackctl")

@@ -168,6 +168,7 @@ func recoveryLines(out string) string {
 // deploy — taking over the dead process's lock — finishes or reverts the
 // cut-off one from what the host shows and succeeds with no manual step.
 func TestHostDeployCut(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")

@@ -80,6 +80,7 @@ func checkStatusTruth(t *testing.T, cl *hosttest.Cluster, o HostsOptions, step s
 // every switch that happened (the previous release is the one that ran
 // before).
 func TestHostRollbackCut(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")
@@ -150,6 +151,7 @@ func denySSH(t *testing.T, cl *hosttest.Cluster, name string, deny bool) {
 // way no request fails, status tells the truth, and the next command
 // converges the host and succeeds with no manual step.
 func TestHostDeployDrop(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")
@@ -209,6 +211,7 @@ func TestHostDeployDrop(t *testing.T) {
 // through the lb: no request fails, status tells the truth of each host,
 // and the next deploy puts every host on one release.
 func TestHostLBCut(t *testing.T) {
+	t.Parallel()
 	cl, lb, c, o := lbCluster(t)
 	deployOK(t, o)
 	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)

@@ -400,9 +400,6 @@ func (r *hostRun) printDryRun() {
 	if r.state.Slot != "" {
 		fmt.Fprintf(r.Out, "; systemctl disable --now %s", r.l.Instance(r.state.Slot))
 	}
-	if r.facts.Legacy != "" {
-		fmt.Fprintf(r.Out, "; systemctl disable --now %s (the earlier single-unit deploy; its unit file kept in the backups)", r.l.legacyUnit())
-	}
 	fmt.Fprintln(r.Out)
 	if r.c.Deploy.ReleaseCommand != "" {
 		fmt.Fprintf(r.Out, "    release_command (before the switch, as %s): %s\n", r.c.Deploy.User, r.c.Deploy.ReleaseCommand)

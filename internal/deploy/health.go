@@ -1,15 +1,9 @@
 package deploy
 
 import (
-	"context"
-	"crypto/tls"
-	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
 )
@@ -49,64 +43,6 @@ func healthTarget(c *stack.Config, tlsOn bool, httpsPort int) (HealthTarget, err
 		URL:  scheme + "://" + net.JoinHostPort(host, strconv.Itoa(port)) + c.App.Health,
 		Host: name,
 	}, nil
-}
-
-// checkHealth asks nginx for the app's health path until it answers 2xx or
-// 3xx (not followed) or the timeout passes; it returns the last problem seen.
-func checkHealth(ctx context.Context, t HealthTarget, timeout time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	client := &http.Client{
-		Transport: &http.Transport{
-			// The check is about the app behind nginx, not the certificate,
-			// which may be a fresh one for a name that does not resolve here.
-			TLSClientConfig:   &tls.Config{ServerName: t.Host, InsecureSkipVerify: true}, //nolint:gosec
-			DisableKeepAlives: true,
-			Proxy:             nil,
-		},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-		Timeout:       2 * time.Second,
-	}
-	var last error
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL, nil)
-		if err != nil {
-			return err
-		}
-		req.Host = t.Host
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-			resp.Body.Close()
-			if HealthyStatus(resp.StatusCode) {
-				return nil
-			}
-			last = fmt.Errorf("GET %s (Host: %s) answered %s%s", t.URL, t.Host, resp.Status, bodyHint(resp.Header.Get("Content-Type"), body))
-		} else if ctx.Err() == nil || last == nil {
-			// A request cut short by the deadline says less than the
-			// answer before it.
-			last = fmt.Errorf("GET %s (Host: %s): %v", t.URL, t.Host, err)
-		}
-		select {
-		case <-ctx.Done():
-			return last
-		case <-tick.C:
-		}
-	}
-}
-
-// bodyHint is the first line of a plain-text answer, which often says what
-// is wrong; an HTML error page says nothing the status does not.
-func bodyHint(contentType string, body []byte) string {
-	if !strings.HasPrefix(contentType, "text/plain") {
-		return ""
-	}
-	if line := strings.TrimSpace(firstLine(string(body))); line != "" {
-		return ": " + line
-	}
-	return ""
 }
 
 // servedName is a host name the site answers itself rather than

@@ -13,6 +13,7 @@ import (
 // the release that ran before R4, not R3, the one rolled back as bad; the
 // history survives in state.json between commands.
 func TestHostRollbackFollowsHistory(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")

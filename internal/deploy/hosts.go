@@ -100,9 +100,6 @@ type hostFacts struct {
 	Active                   map[string]string // slot → systemctl is-active
 	Busy                     map[string]bool   // slot → something listens on its port
 	OnDisk                   map[string]bool   // release ids present
-	// Legacy is the state of the single-unit engine's <service>.service
-	// ("" when no unit file stackctl wrote has that name).
-	Legacy string
 	// SlotLink is where each slot's link points ("../releases/<id>").
 	SlotLink map[string]string
 	// Serving is the address nginx's upstream include sends requests to
@@ -300,11 +297,6 @@ func probeHost(ctx context.Context, h host.Host, appDir, service, cert, upstream
 			f.Active[strings.TrimPrefix(k, "active_")] = v
 		case strings.HasPrefix(k, "busy_"):
 			f.Busy[strings.TrimPrefix(k, "busy_")] = true
-		case k == "legacy":
-			f.Legacy = v
-			if v == "" {
-				f.Legacy = "unknown"
-			}
 		case k == "release":
 			f.OnDisk[v] = true
 		case strings.HasPrefix(k, "link_"):
@@ -807,7 +799,6 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 			r.say(r.h, "%s stop %s: %v", r.p.Yellow("warning:"), old, err)
 		}
 	}
-	r.retireLegacy(ctx, id)
 	r.state.recordSwitch(r.state.Current, id)
 	r.state.Slot = r.newSlot
 	r.state.Current = id

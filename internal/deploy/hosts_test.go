@@ -135,6 +135,7 @@ var helloText = map[string]string{}
 // no-op redeploy, a one-line change and a rollback under a browser-like
 // load with no failed request, releases, and keep_releases.
 func TestHostDeployGo(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")
@@ -236,6 +237,7 @@ func TestHostDeployGo(t *testing.T) {
 // release_command, a site nginx rejects, Ctrl-C during the health check,
 // a stale lock, and a dropped connection.
 func TestHostDeployFailuresLoseNothing(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "myapp", "go")
@@ -345,6 +347,7 @@ func TestHostDeployFailuresLoseNothing(t *testing.T) {
 // host's pip find-links), gunicorn runs from it, and a redeploy with the
 // same requirements.txt reuses the virtualenv.
 func TestHostDeployFlaskAsSudoUser(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	c := serverProject(t, "shop", "flask")
@@ -404,6 +407,7 @@ printf '[global]\nno-index = true\nfind-links = /opt/wheels\n' >/etc/pip.conf`)
 // user sudo asks a password of, a user the server refuses, an unreachable
 // host, a host without python3-venv for a Python app.
 func TestHostDeployRefusals(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1", "web2")
 	ctx := context.Background()
 
@@ -472,6 +476,7 @@ func TestHostDeployRefusals(t *testing.T) {
 // through --system-site-packages), collectstatic's files served by nginx,
 // `manage.py check` as the release command.
 func TestHostDeployAdoptedDjango(t *testing.T) {
+	t.Parallel()
 	project := flasktest.DjangoProject(t)
 	cl := hosttest.Start(t, "web1")
 	p, err := detect.Detect(project, detect.Options{Domain: "mysite.localhost"})
@@ -524,6 +529,7 @@ func getHost(t *testing.T, addr, path, hostHeader string) (int, string) {
 // certbot's webroot challenge and deploy says how to get the certificate;
 // with one in place the next deploy serves HTTPS and redirects HTTP.
 func TestHostDeployTLS(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	addr := cl.Host("web1").Addr
 	c := serverProject(t, "myapp", "go")

@@ -24,7 +24,7 @@ type Layout struct {
 	Prefix string
 	// ConfPath is the main configuration file; passed with -c when Flags is set.
 	ConfPath string
-	// Flags is true when nginx must be told Prefix and ConfPath (under --root).
+	// Flags is true when nginx must be told Prefix and ConfPath (a root was given).
 	Flags bool
 	// SitesDir is the folder the site file is written to.
 	SitesDir string
@@ -171,7 +171,7 @@ func rootHint(root string) string {
 	if root == "" {
 		return ""
 	}
-	return " (under --root, nginx's configuration is " + root + " + the path `nginx -V` shows as --conf-path)"
+	return " (with root " + root + ", nginx's configuration is under it at the path `nginx -V` shows as --conf-path)"
 }
 
 func isDir(p string) bool {

@@ -167,6 +167,7 @@ func lbCluster(t *testing.T) (*hosttest.Cluster, string, *stack.Config, HostsOpt
 // release that is unhealthy on the second host is refused and the first
 // goes back, so every host ends on one release; rollback covers every host.
 func TestRollingDeployBehindLB(t *testing.T) {
+	t.Parallel()
 	cl, lb, c, o := lbCluster(t)
 	out := deployOK(t, o)
 	if !strings.Contains(out, "lb1") || !strings.Contains(out, "nginx → "+cl.Host("web1").Addr+":80, "+cl.Host("web2").Addr+":80") {
@@ -296,6 +297,7 @@ func lbAnswer(addr string) (int, string) {
 // serving slot and 'releases' agreeing, and the target release is still
 // on disk on both, so the rollback works once web2 is repaired.
 func TestRollbackUndoneWhenALaterHostFails(t *testing.T) {
+	t.Parallel()
 	cl, lb, c, o := lbCluster(t)
 	deployOK(t, o)
 	setEcho(t, c, "v2", "")
@@ -401,6 +403,7 @@ func TestRollbackUndoneWhenALaterHostFails(t *testing.T) {
 // it starts the new release in the slot that does not serve, so under
 // load no request fails, and it says what it found.
 func TestDeployFollowsNginxAfterACutOffSwitch(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1").Addr
 	c := echoProject(t)

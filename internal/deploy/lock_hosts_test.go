@@ -23,6 +23,7 @@ import (
 // way the host ends consistent: one slot runs, nginx and state.json agree
 // on it, and nginx serves the current release.
 func TestHostConcurrentDeploys(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	web1 := cl.Host("web1")
 	ca := serverProject(t, "myapp", "go")

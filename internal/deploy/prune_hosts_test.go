@@ -12,6 +12,7 @@ import (
 // commands left, and keeps the backups of the releases it keeps and what
 // is not stackctl's.
 func TestHostPrunesBackupsAndTemps(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	c := serverProject(t, "myapp", "go")
 	c.Deploy.KeepReleases = 2

@@ -113,6 +113,7 @@ printf '[global]\nno-index = true\nfind-links = /opt/wheels\n' >/etc/pip.conf`)
 // release_command runs a console script pip installed into the release's
 // virtualenv, built under a temporary name and then reused by hard links.
 func TestHostDeployFlaskTutorialApp(t *testing.T) {
+	t.Parallel()
 	flasktest.RequirePython(t)
 	dir := gitProject(t, "flaskr")
 	// The laptop's own database and settings, ignored by git.
@@ -212,6 +213,7 @@ func postTitle(t *testing.T, addr, title string) {
 // SQLite database through its link into the data folder; media written by
 // the app survives a redeploy; static files come from collectstatic.
 func TestHostDeployDjangoProduction(t *testing.T) {
+	t.Parallel()
 	flasktest.DjangoProject(t) // skips without Django
 	dir := gitProject(t, "djangoprod")
 	venv := exec.Command(flasktest.DebianPython, "-m", "venv", "--system-site-packages", "--without-pip", filepath.Join(dir, ".venv"))

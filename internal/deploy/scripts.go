@@ -8,9 +8,7 @@ package deploy
 // changes anything. $1 is the app folder, $2 the template unit's
 // name prefix (the service), $3 the TLS certificate path ("" for none),
 // $4 and $5 the ports of slots a and b ("" to skip): busy_<slot>=1 when
-// something listens there. legacy= is the state of the single-unit
-// engine's <service>.service when its file exists and stackctl wrote it.
-// link_<slot>= is where the slot's link points, and serving= the address
+// something listens there. link_<slot>= is where the slot's link points, and serving= the address
 // the upstream include $6 sends requests to ("" to skip).
 const probeScript = `set -u
 echo "arch=$(uname -m)"
@@ -24,7 +22,6 @@ command -v bash >/dev/null 2>&1 && echo "bash=1"
 [ -d /etc/nginx/conf.d ] && echo "confd=1"
 [ -n "$3" ] && [ -e "$3" ] && echo "cert=1"
 for s in a b; do echo "active_$s=$(systemctl is-active "$2@$s.service" 2>/dev/null || true)"; done
-grep -qs 'written by .stackctl deploy' "/etc/systemd/system/$2.service" && echo "legacy=$(systemctl is-active "$2.service" 2>/dev/null || true)"
 for s in a b; do echo "link_$s=$(readlink "$1/slots/$s" 2>/dev/null || true)"; done
 [ -n "${6:-}" ] && [ -f "$6" ] && echo "serving=$(grep -o 'server [^ ;]*' "$6" | head -n 1 | cut -d' ' -f2)"
 if [ -n "$4" ] && command -v bash >/dev/null 2>&1; then
@@ -39,13 +36,14 @@ exit 0
 
 // lockScript takes the deploy lock of a project: $1 is the lock folder,
 // $2 what to record in it. A lock already held prints its record and
-// exits 3. A file there is the single-unit engine's lock (it flocks it
-// while it deploys): free, it is replaced by the folder.
+// exits 3. A file there is the lock of an early stackctl that deployed a
+// single unit (it flocks it while it deploys): free, it is replaced by the
+// folder.
 const lockScript = `set -u
 mkdir -p "$(dirname "$1")"
 if [ -f "$1" ]; then
 	if command -v flock >/dev/null 2>&1 && ! flock -n "$1" true; then
-		echo '{"command":"deploy (the single-unit engine)"}'
+		echo '{"command":"deploy (an early stackctl, single unit)"}'
 		exit 3
 	fi
 	rm -f "$1"

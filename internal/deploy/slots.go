@@ -12,7 +12,9 @@ import (
 
 	"github.com/kballard/go-shellquote"
 
+	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
 )
 
 //go:embed slot.service.tmpl
@@ -199,4 +201,43 @@ func EnvFileQuote(v string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// foreignPort reports whether something other than slot's own unit
+// listens on slot's port.
+func (r *hostRun) foreignPort(slot string) bool {
+	return r.facts.Busy[slot] && r.facts.Active[slot] != "active"
+}
+
+// pickNewSlot chooses the slot the next release starts in: the idle one,
+// or slot a on a host without releases yet. A port held by another
+// program stops the command before it changes anything.
+func (r *hostRun) pickNewSlot() (string, error) {
+	slot := "a"
+	if r.state.Slot != "" {
+		slot = otherSlot(r.state.Slot)
+	}
+	if r.foreignPort(slot) {
+		port := SlotPort(r.c, slot)
+		return "", ui.WithFix(fmt.Errorf("%s: port %d, which slot %s of %s runs on, is taken by another program; nothing was changed", r.h.Name(), port, slot, r.c.Name),
+			fmt.Sprintf("free it (%s shows who holds it), or change app.port in stack.toml", onHost(r.h, fmt.Sprintf("sudo ss -ltnp 'sport = :%d'", port))))
+	}
+	return slot, nil
+}
+
+// onHost is how the user runs a shell command line on h: over ssh for a
+// server, as it is on this machine.
+func onHost(h host.Host, cmdline string) string {
+	if host.IsLocal(h) {
+		return cmdline
+	}
+	return "ssh " + host.Quote(h.Name()) + " " + cmdline
+}
+
+// onWhere names h's place for a fix: "on the server" or "on this machine".
+func onWhere(h host.Host) string {
+	if host.IsLocal(h) {
+		return "on this machine"
+	}
+	return "on the server"
 }

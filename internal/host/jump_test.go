@@ -21,6 +21,7 @@ import (
 // web1 then web2) whose second hop's key changed is refused naming that
 // hop; pinned, it works.
 func TestSSHProxyJumpStrict(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1", "web2", "web3")
 	ctx := context.Background()
 	w1, w2, w3 := cl.Host("web1"), cl.Host("web2"), cl.Host("web3")

@@ -17,6 +17,7 @@ import (
 // caller byte for byte; a connection that really drops is still an SSH
 // failure.
 func TestSSHExitStatus255(t *testing.T) {
+	t.Parallel()
 	cl := hosttest.Start(t, "web1")
 	ctx := context.Background()
 	h, err := host.Dial(ctx, "web1", host.SSHOptions{Config: cl.SSHConfig})
