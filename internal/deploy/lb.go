@@ -28,6 +28,56 @@ for a in "$@"; do
 done
 `
 
+// lbRoute is how the lb reaches one app host: the app host's address, and
+// the lb's own address the app host sees requests come from.
+type lbRoute struct{ to, src string }
+
+// lbRoutes asks the lb how it reaches each app host (deploy.private_addresses,
+// else the address SSH reached).
+func lbRoutes(ctx context.Context, c *stack.Config, lb host.Host, apps []host.Host) ([]lbRoute, error) {
+	var addrs []string
+	for _, h := range apps {
+		addrs = append(addrs, addrOf(c, h))
+	}
+	var out bytes.Buffer
+	if err := host.Script(ctx, lb, false, routeScript, nil, &out, addrs...); err != nil {
+		return nil, err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != len(apps) {
+		return nil, fmt.Errorf("lb %s: unexpected route answer %q", lb.Name(), out.String())
+	}
+	routes := make([]lbRoute, len(apps))
+	for i, line := range lines {
+		f := strings.Fields(line)
+		if len(f) != 3 || f[1] == "-" || f[2] == "-" {
+			return nil, ui.WithFix(fmt.Errorf("lb %s has no route to app host %s (%s)", lb.Name(), apps[i].Name(), addrs[i]),
+				"set deploy.private_addresses."+apps[i].Name()+" to an address the lb reaches it at")
+		}
+		ip, err := netip.ParseAddr(f[1])
+		src, err2 := netip.ParseAddr(f[2])
+		if err != nil || err2 != nil {
+			return nil, fmt.Errorf("lb %s: cannot read the route to %s: %q", lb.Name(), addrs[i], line)
+		}
+		routes[i] = lbRoute{to: ip.String(), src: src.String()}
+	}
+	return routes, nil
+}
+
+// LBSources is, for each app host, the addresses it sees the lb's requests
+// come from (setup opens port 80 to them only).
+func LBSources(ctx context.Context, c *stack.Config, lb host.Host, apps []host.Host) ([][]string, error) {
+	routes, err := lbRoutes(ctx, c, lb, apps)
+	if err != nil {
+		return nil, err
+	}
+	src := make([][]string, len(routes))
+	for i, rt := range routes {
+		src[i] = []string{rt.src}
+	}
+	return src, nil
+}
+
 // lbRun is the load-balancer host's part of a deploy: only nginx, with an
 // upstream over the app hosts.
 type lbRun struct {
@@ -41,8 +91,8 @@ type lbRun struct {
 
 // addrOf is the address the lb reaches an app host at: its
 // deploy.private_addresses entry, else the address SSH reached.
-func (f *fleet) addrOf(h host.Host) string {
-	if a := f.c.Deploy.PrivateAddresses[h.Name()]; a != "" {
+func addrOf(c *stack.Config, h host.Host) string {
+	if a := c.Deploy.PrivateAddresses[h.Name()]; a != "" {
 		return a
 	}
 	if a, ok := h.(interface{ Addr() string }); ok && a.Addr() != "" {
@@ -67,31 +117,17 @@ func (f *fleet) probeLB(ctx context.Context, runs []*hostRun) (*lbRun, error) {
 		return nil, ui.WithFix(fmt.Errorf("lb %s lacks nginx or systemd; nothing was changed", lb.h.Name()), "on the server: apt-get install nginx systemd-sysv")
 	}
 	lb.facts = facts
-	var addrs []string
-	for _, r := range runs {
-		addrs = append(addrs, f.addrOf(r.h))
+	apps := make([]host.Host, len(runs))
+	for i, r := range runs {
+		apps[i] = r.h
 	}
-	var out bytes.Buffer
-	if err := host.Script(ctx, lb.h, false, routeScript, nil, &out, addrs...); err != nil {
+	routes, err := lbRoutes(ctx, f.c, lb.h, apps)
+	if err != nil {
 		return nil, err
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != len(runs) {
-		return nil, fmt.Errorf("lb %s: unexpected route answer %q", lb.h.Name(), out.String())
-	}
-	for i, line := range lines {
-		f := strings.Fields(line)
-		if len(f) != 3 || f[1] == "-" || f[2] == "-" {
-			return nil, ui.WithFix(fmt.Errorf("lb %s has no route to app host %s (%s)", lb.h.Name(), runs[i].h.Name(), addrs[i]),
-				"set deploy.private_addresses."+runs[i].h.Name()+" to an address the lb reaches it at")
-		}
-		ip, err := netip.ParseAddr(f[1])
-		src, err2 := netip.ParseAddr(f[2])
-		if err != nil || err2 != nil {
-			return nil, fmt.Errorf("lb %s: cannot read the route to %s: %q", lb.h.Name(), addrs[i], line)
-		}
-		runs[i].lbAddr = ip.String()
-		runs[i].trusted = []string{src.String()}
+	for i, rt := range routes {
+		runs[i].lbAddr = rt.to
+		runs[i].trusted = []string{rt.src}
 	}
 	return lb, nil
 }

@@ -110,6 +110,9 @@ func (s *SSH) Name() string { return s.name }
 // Addr is the address the connection reached (ssh_config's HostName).
 func (s *SSH) Addr() string { return s.resolved.HostName }
 
+// Port is the SSH port the connection reached.
+func (s *SSH) Port() int { return s.resolved.Port }
+
 // User is the login user.
 func (s *SSH) User() string { return s.resolved.User }
 

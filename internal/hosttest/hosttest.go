@@ -362,6 +362,9 @@ exec "$0" "$@"`,
 		"-M", h.machine, "--hostname="+h.Name,
 		"-b",
 		"--network-namespace-path=/run/netns/"+h.netns,
+		// Root on a server can change its own firewall (setup loads an
+		// nftables table); the namespace is the host's own.
+		"--capability=CAP_NET_ADMIN",
 		"--bind-ro="+pub+":/root/.ssh/authorized_keys",
 		"--bind-ro="+c.aptList+":/etc/apt/sources.list",
 	)

@@ -1,0 +1,188 @@
+package cmd
+
+import (
+	"context"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/hosttest"
+	"github.com/stackctl/stackctl/internal/nginxtest"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// flaskrProject copies the Flask tutorial's app (an app factory keeping
+// SQLite in its instance folder) into a new folder, adopts it with
+// `stackctl init --yes --domain app.test`, and points deploy.ssh_config at
+// a copy of the cluster's ssh config. It returns the stack.toml path.
+func flaskrProject(t *testing.T, cl *hosttest.Cluster) string {
+	t.Helper()
+	dir := filepath.Join(nginxtest.TempDir(t), "flaskr")
+	src := filepath.Join("..", "internal", "deploy", "testdata", "flaskr")
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ios, _, out, errOut := ui.Test()
+	if code := runRoot(t, ios, "init", dir, "--yes", "--domain", "app.test"); code != 0 {
+		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)
+	}
+	cfg, err := os.ReadFile(cl.SSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ssh_config"), cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, stack.FileName)
+	c, err := stack.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Deploy.SSHConfig = "ssh_config"
+	// The tutorial's home page needs the database init-db makes; /hello
+	// answers without it.
+	c.App.Health = "/hello"
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// passwordOffered reports whether sshd on host offers password logins: a
+// client that refuses keys is told which methods remain.
+func passwordOffered(t *testing.T, cl *hosttest.Cluster, user, name string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, "ssh", "-F", cl.SSHConfig, "-o", "PubkeyAuthentication=no",
+		"-o", "PreferredAuthentications=password,keyboard-interactive", "-o", "NumberOfPasswordPrompts=0",
+		user+"@"+name, "true").CombinedOutput()
+	s := string(out)
+	if !strings.Contains(s, "Permission denied (") {
+		t.Fatalf("ssh without a key to %s@%s: %s", user, name, s)
+	}
+	methods := s[strings.Index(s, "Permission denied (")+len("Permission denied ("):]
+	methods, _, _ = strings.Cut(methods, ")")
+	return strings.Contains(methods, "password") || strings.Contains(methods, "keyboard-interactive")
+}
+
+// A server as its provider hands it over (root with a key, no nginx, no
+// sudo, no package lists), set up with real apt-get, sshd and nftables:
+// --dry-run changes nothing in /etc; a key the login user cannot use
+// leaves password logins on and root still gets in; the right key
+// finishes the job; a second run changes nothing; passwords are refused,
+// the deploy user gets in with its key and sudo; a port nothing was
+// opened for is closed; then a Flask app deploys as that user and
+// answers through nginx across the firewall.
+func TestSetupFreshServer(t *testing.T) {
+	t.Parallel()
+	cl := hosttest.StartWith(t, hosttest.Options{Bare: true}, "fresh")
+	path := flaskrProject(t, cl)
+	sh := func(args ...string) (int, string) {
+		t.Helper()
+		ios, _, out, errOut := ui.Test()
+		code := runRoot(t, ios, append(args, "--config", path)...)
+		return code, out.String() + errOut.String()
+	}
+	etc := func() string {
+		return cl.SSH(t, "fresh", "find /etc -xdev -printf '%p %s %m %U %T@\\n' | sort | sha256sum")
+	}
+	if !passwordOffered(t, cl, "root", "fresh") {
+		t.Fatal("the bare server does not offer password logins before setup: the test proves nothing")
+	}
+
+	before := etc()
+	code, out := sh("setup", "--host", "fresh", "--key", cl.Key+".pub", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would install nginx sudo nftables unattended-upgrades python3-venv") ||
+		!strings.Contains(out, "+PasswordAuthentication no") || !strings.Contains(out, "dry run: nothing was changed") {
+		t.Fatalf("setup --dry-run: exit %d\n%s", code, out)
+	}
+	if after := etc(); after != before {
+		t.Errorf("setup --dry-run changed /etc")
+	}
+
+	// The login user's key is not the one this machine logs in with: the
+	// sshd change must not be applied.
+	other := filepath.Join(t.TempDir(), "other")
+	if b, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, b)
+	}
+	code, out = sh("setup", "--host", "fresh", "--key", other+".pub")
+	if code == 0 || !strings.Contains(out, "✗ sshd: password logins stay on: deploy@fresh cannot log in") {
+		t.Fatalf("setup with a key deploy cannot use: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{"✎ packages: installed nginx sudo nftables unattended-upgrades python3-venv", "✎ sudo: wrote /etc/sudoers.d/stackctl-deploy (checked with visudo -c)", "✎ firewall: table inet stackctl loaded (22, 80, 443 open; the rest closed)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("first setup lacks %q:\n%s", want, out)
+		}
+	}
+	cl.SSH(t, "fresh", "test ! -e /etc/ssh/sshd_config.d/10-stackctl.conf")
+	if !passwordOffered(t, cl, "root", "fresh") {
+		t.Errorf("password logins went off although deploy could not log in")
+	}
+
+	code, out = sh("setup", "--host", "fresh", "--key", cl.Key+".pub")
+	if code != 0 || !strings.Contains(out, "✎ user deploy: added ssh-ed25519 key hosttest to its authorized_keys") ||
+		!strings.Contains(out, "✎ sshd: password logins off") || !strings.Contains(out, "✓ packages:") {
+		t.Fatalf("setup with the right key: exit %d\n%s", code, out)
+	}
+	code, out = sh("setup", "--host", "fresh", "--key", cl.Key+".pub")
+	if code != 0 || strings.Contains(out, "✎") || !strings.Contains(out, "nothing to change") {
+		t.Errorf("second setup: exit %d, want no change\n%s", code, out)
+	}
+
+	for _, u := range []string{"root", "deploy"} {
+		if passwordOffered(t, cl, u, "fresh") {
+			t.Errorf("%s@fresh: password logins still offered", u)
+		}
+	}
+	if got := strings.TrimSpace(cl.SSH(t, "fresh", "su -s /bin/sh deploy -c 'sudo -n id -un'")); got != "root" {
+		t.Errorf("deploy's sudo: %q", got)
+	}
+	if out, err := exec.Command("ssh", "-F", cl.SSHConfig, "deploy@fresh", "sudo", "-n", "true").CombinedOutput(); err != nil {
+		t.Errorf("deploy@fresh with its key: %v %s", err, out)
+	}
+
+	// A port nothing opened: listening on the host, closed from the bridge.
+	cl.SSH(t, "fresh", "systemd-run --unit=probe8081 python3 -m http.server --bind 0.0.0.0 8081")
+	fresh := cl.Host("fresh").Addr
+	waitFor(t, 20*time.Second, "the listener on 8081", func() bool {
+		_, err := cl.TrySSH("fresh", "python3 -c 'import urllib.request; urllib.request.urlopen(\"http://127.0.0.1:8081/\", timeout=2)'")
+		return err == nil
+	})
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(fresh, "8081"), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("port 8081 is reachable from the bridge through the firewall")
+	}
+
+	// PyPI is out of reach from the test servers (HOSTS.md): Debian's
+	// Flask and gunicorn stand in for what pip would fetch.
+	cl.SSH(t, "fresh", "DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-flask gunicorn >/dev/null")
+	code, out = sh("deploy", "--host", "deploy@fresh")
+	if code != 0 {
+		t.Fatalf("deploy as deploy@fresh: exit %d\n%s", code, out)
+	}
+	if st, err := getThroughNginx(fresh, "/hello"); err != nil || st != 200 {
+		t.Errorf("GET /hello through nginx across the firewall: %d %v", st, err)
+	}
+}
