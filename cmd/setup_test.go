@@ -186,3 +186,51 @@ func TestSetupFreshServer(t *testing.T) {
 		t.Errorf("GET /hello through nginx across the firewall: %d %v", st, err)
 	}
 }
+
+// Two app hosts behind an lb: setup opens the app hosts' port 80 to the lb
+// only, so the site answers through the lb and an app host's nginx cannot
+// be reached around it.
+func TestSetupBehindLB(t *testing.T) {
+	t.Parallel()
+	cl := hosttest.Start(t, "web1", "web2", "lb")
+	c, path := serverProject(t, cl, "web1", "web2")
+	c.Deploy.LB = "lb"
+	if err := c.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	sh := func(args ...string) (int, string) {
+		t.Helper()
+		ios, _, out, errOut := ui.Test()
+		code := runRoot(t, ios, append(args, "--config", path)...)
+		return code, out.String() + errOut.String()
+	}
+	code, out := sh("setup", "--key", cl.Key+".pub")
+	lbAddr := cl.Host("lb").Addr
+	for _, want := range []string{
+		"table inet stackctl loaded (22, 80 from the lb (" + lbAddr + ") only; the rest closed)",
+		"table inet stackctl loaded (22, 80, 443 open; the rest closed)",
+		`deploy.hosts = ["deploy@web1", "deploy@web2"]`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("setup lacks %q", want)
+		}
+	}
+	if code != 0 || t.Failed() {
+		t.Fatalf("setup: exit %d\n%s", code, out)
+	}
+	if code, out := sh("deploy"); code != 0 {
+		t.Fatalf("deploy: exit %d\n%s", code, out)
+	}
+	if st, err := getThroughNginx(lbAddr, "/"); err != nil || st != 200 {
+		t.Errorf("GET / through the lb: %d %v", st, err)
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if c, err := net.DialTimeout("tcp", net.JoinHostPort(cl.Host(h).Addr, "80"), 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("%s:80 is reachable from the bridge, around the lb", h)
+		}
+		if got := cl.SSH(t, "lb", "curl -s -o /dev/null -w '%{http_code}' -H 'Host: app.test' http://"+cl.Host(h).Addr+"/"); got != "200" {
+			t.Errorf("%s:80 from the lb: %q", h, got)
+		}
+	}
+}
