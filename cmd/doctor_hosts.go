@@ -9,6 +9,7 @@ import (
 	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/doctor"
 	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/setup"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/ui"
 )
@@ -66,6 +67,9 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 		ok = ok && r.OK
 		reports = append(reports, r)
 	}
+	if python != nil && ok {
+		auditSetup(ctx, c, reports)
+	}
 	if opts.JSON {
 		enc := json.NewEncoder(opts.IO.Out)
 		enc.SetIndent("", "  ")
@@ -86,4 +90,27 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 		return &ui.ExitError{Code: 1}
 	}
 	return nil
+}
+
+// auditSetup adds to each report what `stackctl setup` would change on
+// that server (doctor.SetupDrift). It needs the project: the packages it
+// needs, and behind an lb the lb's address, which the firewall lets in.
+func auditSetup(ctx context.Context, c *stack.Config, reports []doctor.Report) {
+	hosts, closeAll, err := dialHosts(ctx, c)
+	if err != nil {
+		return // each host's ssh check already says why
+	}
+	defer closeAll()
+	user := "deploy"
+	if d, err := stack.ParseDestination(c.Deploy.Hosts[0]); err == nil && d.User != "" && d.User != "root" {
+		user = d.User
+	}
+	targets, err := setupTargets(ctx, c, hosts, user)
+	if err != nil {
+		return
+	}
+	audits := setup.Audit(ctx, setup.Options{Config: c, Targets: targets, User: user})
+	for i := range reports {
+		doctor.SetupDrift(&reports[i], c.Deploy.Hosts[i], audits[i])
+	}
 }

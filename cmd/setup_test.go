@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +174,39 @@ func TestSetupFreshServer(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", net.JoinHostPort(fresh, "8081"), 2*time.Second); err == nil {
 		c.Close()
 		t.Errorf("port 8081 is reachable from the bridge through the firewall")
+	}
+
+	// Drift: a port opened by hand and password logins back on are what
+	// doctor --host shows, with setup as the fix; setup undoes both.
+	code, out = sh("doctor", "--host", "fresh")
+	if code != 0 || !regexp.MustCompile(`✓ setup: firewall +table inet stackctl loaded`).MatchString(out) || !regexp.MustCompile(`✓ setup: sshd +password logins off`).MatchString(out) {
+		t.Errorf("doctor --host on a server just set up: exit %d\n%s", code, out)
+	}
+	cl.SSH(t, "fresh", "nft add rule inet stackctl input tcp dport 8081 accept && rm /etc/ssh/sshd_config.d/10-stackctl.conf && systemctl reload ssh")
+	waitFor(t, 20*time.Second, "port 8081 opened by hand", func() bool {
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(fresh, "8081"), 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	code, out = sh("doctor", "--host", "fresh")
+	for _, want := range []string{"would reload table inet stackctl (22, 80, 443 open; the rest closed): the live table was changed by hand", "would turn password logins off", "fix: stackctl setup --host fresh"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor --host after drift lacks %q:\n%s", want, out)
+		}
+	}
+	code, out = sh("setup", "--host", "fresh", "--key", cl.Key+".pub")
+	if code != 0 || !strings.Contains(out, "✎ firewall: table inet stackctl reloaded: the live table had been changed by hand") ||
+		!strings.Contains(out, "✎ sshd: password logins off") {
+		t.Errorf("setup after drift: exit %d\n%s", code, out)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(fresh, "8081"), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("port 8081 still reachable after setup reloaded the firewall")
+	}
+	if passwordOffered(t, cl, "root", "fresh") {
+		t.Errorf("password logins still offered after setup ran again")
 	}
 
 	// PyPI is out of reach from the test servers (HOSTS.md): Debian's

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/stackctl/stackctl/internal/deploy"
+	"github.com/stackctl/stackctl/internal/setup"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -90,4 +91,25 @@ func (d *doctor) report(host string) Report {
 		}
 	}
 	return r
+}
+
+// SetupDrift adds to r what `stackctl setup` would change on the server
+// (setup.Audit): each item setup left as it should be is ✓, each that
+// drifted (a port opened by hand, password logins back on, a package
+// removed) or was never set up is a warning whose fix is setup.
+func SetupDrift(r *Report, dest string, hr setup.HostReport) {
+	fix := "stackctl setup --host " + dest
+	for _, x := range hr.Results {
+		c := Check{Name: "setup: " + x.Item, Detail: x.Detail}
+		switch x.Mark {
+		case setup.Same:
+			c.Status = OK
+		default:
+			c.Status, c.Fix = Warn, fix
+		}
+		r.Checks = append(r.Checks, c)
+	}
+	if hr.Err != nil && (len(hr.Results) == 0 || hr.Results[len(hr.Results)-1].Mark != setup.Failed) {
+		r.Checks = append(r.Checks, Check{Name: "setup", Status: Warn, Detail: hr.Err.Error(), Fix: fix})
+	}
 }

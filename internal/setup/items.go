@@ -108,6 +108,14 @@ func (r *run) loginUser(ctx context.Context) error {
 	if exists && (strings.Contains(out, "shell=/usr/sbin/nologin") || strings.Contains(out, "shell=/bin/false")) {
 		return r.fail(item, fmt.Errorf("%s exists with no login shell (a system user?): pick another --user", r.o.User))
 	}
+	if r.o.Key == "" {
+		if exists {
+			r.add(item, Same, "exists")
+		} else {
+			r.add(item, Changed, "would create it (useradd --create-home)")
+		}
+		return nil
+	}
 	key := shortKey(r.o.Key)
 	switch {
 	case exists && hasKey:
@@ -231,14 +239,14 @@ func (r *run) firewall(ctx context.Context) error {
 	if err != nil {
 		return r.fail(item, err)
 	}
-	rulesChanged, err := r.ensureFile(ctx, file{item: item, path: firewallRules, mode: "0644", content: rules,
+	rulesChanged, err := r.ensureFile(ctx, file{item: "firewall rules", path: firewallRules, mode: "0644", content: rules,
 		check: []string{"nft", "-c", "-f", "{}"}, checkName: "nft -c"})
 	if err != nil {
 		return err
 	}
 	// The unit is constant text, checked by systemd-analyze verify in
 	// this package's tests (verify wants a file named *.service).
-	unitChanged, err := r.ensureFile(ctx, file{item: item, path: firewallUnit, mode: "0644", content: firewallUnitContent()})
+	unitChanged, err := r.ensureFile(ctx, file{item: "firewall unit", path: firewallUnit, mode: "0644", content: firewallUnitContent()})
 	if err != nil {
 		return err
 	}
@@ -252,7 +260,11 @@ func (r *run) firewall(ctx context.Context) error {
 		return nil
 	}
 	if r.o.DryRun {
-		r.add(item, Changed, "would load table inet stackctl (%s) with %s", r.openPorts(), firewallService)
+		if !rulesChanged && !unitChanged {
+			r.add(item, Changed, "would reload table inet stackctl (%s): the live table was changed by hand or is not loaded", r.openPorts())
+		} else {
+			r.add(item, Changed, "would load table inet stackctl (%s) with %s", r.openPorts(), firewallService)
+		}
 		return nil
 	}
 	if out, err := r.script(ctx, firewallApplyScript, nil); err != nil {

@@ -138,6 +138,19 @@ func Run(ctx context.Context, o Options) ([]HostReport, error) {
 	return reports, nil
 }
 
+// Audit reads every item on each target as a dry run would and changes
+// nothing: what doctor --host shows as drift from what setup makes. With
+// an empty Key the login user's keys are not checked, only that it exists.
+func Audit(ctx context.Context, o Options) []HostReport {
+	o.DryRun = true
+	reports := make([]HostReport, len(o.Targets))
+	for i, t := range o.Targets {
+		r := &run{o: &o, t: t}
+		reports[i] = r.items(ctx)
+	}
+	return reports
+}
+
 func printReport(w io.Writer, p *ui.Palette, r HostReport, dry bool) {
 	fmt.Fprintln(w, p.Bold(r.Host))
 	for _, x := range r.Results {
