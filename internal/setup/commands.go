@@ -270,11 +270,13 @@ done
 `
 
 // aptScript installs its arguments from the host's package sources, never
-// asking a question; apt-get's output is printed only when it fails.
+// asking a question; apt-get's output is printed only when it fails. A
+// dpkg run cut short before (an interrupted setup) is finished first.
 const aptScript = `set -u
 export DEBIAN_FRONTEND=noninteractive
 log=$(mktemp)
-if apt-get update -q >"$log" 2>&1 &&
+if dpkg --configure -a --force-confold >"$log" 2>&1 &&
+	apt-get update -q >>"$log" 2>&1 &&
 	apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold "$@" >>"$log" 2>&1; then
 	rm -f "$log"
 	exit 0
