@@ -122,6 +122,19 @@ func TestSetupFreshServer(t *testing.T) {
 		t.Errorf("setup --dry-run changed /etc")
 	}
 
+	// A package source that fails: apt-get stops before it installs
+	// anything, setup says so and goes no further.
+	cl.SSH(t, "fresh", "echo 'deb [trusted=yes] http://"+cl.BridgeAddr+":1/ ./' >/etc/apt/sources.list.d/broken.list")
+	code, out = sh("setup", "--host", "fresh", "--key", cl.Key+".pub")
+	if code == 0 || !strings.Contains(out, "✗ packages: apt-get install nginx sudo nftables unattended-upgrades python3-venv failed") ||
+		strings.Contains(out, "user deploy:") || !strings.Contains(out, "stopped there") {
+		t.Errorf("setup with a broken package source: exit %d\n%s", code, out)
+	}
+	if out, err := cl.TrySSH("fresh", "dpkg-query -W -f '${db:Status-Status}' nginx"); err == nil && strings.Contains(out, "installed") {
+		t.Errorf("nginx got installed although apt-get failed")
+	}
+	cl.SSH(t, "fresh", "rm /etc/apt/sources.list.d/broken.list")
+
 	// The login user's key is not the one this machine logs in with: the
 	// sshd change must not be applied.
 	other := filepath.Join(t.TempDir(), "other")

@@ -27,6 +27,13 @@ type run struct {
 
 func (r *run) items(ctx context.Context) HostReport {
 	r.rep.Host = r.t.Host.Name()
+	if !r.o.DryRun {
+		// Marks the host as set up (doctor --host then audits it).
+		if _, err := r.script(ctx, `mkdir -p "$1"`, nil, stateDir); err != nil {
+			r.rep.Err = err
+			return r.rep
+		}
+	}
 	steps := []func(context.Context) error{
 		r.packages,
 		r.loginUser,

@@ -87,6 +87,8 @@ type HostReport struct {
 	Results []Result
 	// Err is the failure that stopped this host's items.
 	Err error
+	// SetUp is false when setup never ran on the host (Audit only).
+	SetUp bool
 }
 
 // Changed reports whether any item changed (or would change).
@@ -139,14 +141,25 @@ func Run(ctx context.Context, o Options) ([]HostReport, error) {
 }
 
 // Audit reads every item on each target as a dry run would and changes
-// nothing: what doctor --host shows as drift from what setup makes. With
-// an empty Key the login user's keys are not checked, only that it exists.
+// nothing: what doctor --host shows as drift from what setup makes. A host
+// setup never ran on is reported as such (SetUp false), with no items.
+// With an empty Key the login user's keys are not checked, only that it
+// exists.
 func Audit(ctx context.Context, o Options) []HostReport {
 	o.DryRun = true
 	reports := make([]HostReport, len(o.Targets))
 	for i, t := range o.Targets {
 		r := &run{o: &o, t: t}
+		_, err := r.script(ctx, `[ -d "$1" ]`, nil, stateDir)
+		if err != nil {
+			reports[i] = HostReport{Host: t.Host.Name()}
+			if status(err) < 0 {
+				reports[i].Err = err
+			}
+			continue
+		}
 		reports[i] = r.items(ctx)
+		reports[i].SetUp = true
 	}
 	return reports
 }
@@ -171,6 +184,8 @@ func printReport(w io.Writer, p *ui.Palette, r HostReport, dry bool) {
 		}
 	}
 	switch {
+	case r.Err != nil && len(r.Results) > 0 && r.Results[len(r.Results)-1].Mark == Failed:
+		fmt.Fprintf(w, "  %s\n", p.Red("stopped there: the items after it did not run"))
 	case r.Err != nil:
 		fmt.Fprintf(w, "  %s\n", p.Red("stopped: "+r.Err.Error()))
 	case dry && r.Changed():
