@@ -139,8 +139,8 @@ func setupTargets(ctx context.Context, c *stack.Config, hosts []host.Host, user 
 			return nil, err
 		}
 	}
+	dests := append(append([]string(nil), c.Deploy.Hosts...), c.Deploy.LB)
 	for i, h := range hosts {
-		dests := append(append([]string(nil), c.Deploy.Hosts...), c.Deploy.LB)
 		d, err := stack.ParseDestination(dests[i])
 		if err != nil {
 			return nil, err

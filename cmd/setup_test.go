@@ -165,6 +165,9 @@ func TestSetupFreshServer(t *testing.T) {
 		t.Errorf("second setup: exit %d, want no change\n%s", code, out)
 	}
 
+	if got := strings.TrimSpace(cl.SSH(t, "fresh", "stat -c '%a %U' /etc/systemd/journald.conf.d /etc/sudoers.d/stackctl-deploy /etc/stackctl/firewall.nft /home/deploy/.ssh/authorized_keys")); got != "755 root\n440 root\n644 root\n600 deploy" {
+		t.Errorf("modes and owners of what setup wrote:\n%s", got)
+	}
 	for _, u := range []string{"root", "deploy"} {
 		if passwordOffered(t, cl, u, "fresh") {
 			t.Errorf("%s@fresh: password logins still offered", u)

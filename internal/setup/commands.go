@@ -230,8 +230,8 @@ exec cat -- "$1"`
 // refused file is removed and the check's output printed; exit 4.
 const installScript = `set -eu
 p=$1; mode=$2; backup=$3; shift 3
+(umask 022; mkdir -p "$(dirname "$p")")
 umask 077
-mkdir -p "$(dirname "$p")"
 tmp="$p.stackctl-new"
 cat >"$tmp"
 chmod "$mode" "$tmp"
