@@ -268,6 +268,11 @@ func TestSetupBehindLB(t *testing.T) {
 	if code != 0 || t.Failed() {
 		t.Fatalf("setup: exit %d\n%s", code, out)
 	}
+	// doctor audits the app hosts as behind the lb: no drift.
+	code, out = sh("doctor", "--host", "web1", "--host", "web2")
+	if n := len(regexp.MustCompile(`✓ setup: firewall +table inet stackctl loaded \(22, 80 from the lb \(`+regexp.QuoteMeta(lbAddr)+`\) only`).FindAllString(out, -1)); code != 0 || n != 2 || strings.Contains(out, "would") {
+		t.Errorf("doctor --host web1 --host web2 after setup: exit %d, %d firewalls open to the lb only\n%s", code, n, out)
+	}
 	if code, out := sh("deploy"); code != 0 {
 		t.Fatalf("deploy: exit %d\n%s", code, out)
 	}
