@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -26,23 +26,7 @@ func flaskrProject(t *testing.T, cl *hosttest.Cluster) string {
 	t.Helper()
 	dir := filepath.Join(nginxtest.TempDir(t), "flaskr")
 	src := filepath.Join("..", "internal", "deploy", "testdata", "flaskr")
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.CopyTree(t, src, dir)
 	ios, _, out, errOut := ui.Test()
 	if code := runRoot(t, ios, "init", dir, "--yes", "--domain", "app.test"); code != 0 {
 		t.Fatalf("init: exit %d\n%s%s", code, out, errOut)

@@ -3,7 +3,6 @@ package deploy
 import (
 	"bytes"
 	"context"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +17,7 @@ import (
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/testutil"
 )
 
 // gitProject copies testdata/<name> into a new git repository with one
@@ -26,24 +26,7 @@ func gitProject(t *testing.T, name string) string {
 	t.Helper()
 	dir := filepath.Join(nginxtest.TempDir(t), name)
 	src := filepath.Join("testdata", name)
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(dir, rel), 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		info, _ := d.Info()
-		return os.WriteFile(filepath.Join(dir, rel), data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	testutil.CopyTree(t, src, dir)
 	git(t, dir, "init", "-q")
 	git(t, dir, "add", "-A")
 	git(t, dir, "commit", "-q", "-m", "initial")

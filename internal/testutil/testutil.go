@@ -1,11 +1,12 @@
 // Package testutil holds small helpers shared by stackctl's tests: a buffer
 // that collects a process's output while the test reads it, loopback port
 // ranges for tests that need several consecutive ports, and a project's
-// files written from a map.
+// files written from a map or copied from testdata.
 package testutil
 
 import (
 	"bytes"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -71,5 +72,32 @@ func WriteFiles(t testing.TB, dir string, files map[string]string) {
 		if err := os.WriteFile(full, []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// CopyTree copies the folder src (a project in testdata) to dst, files
+// with their permission bits.
+func CopyTree(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
