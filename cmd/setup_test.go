@@ -183,6 +183,11 @@ func TestSetupFreshServer(t *testing.T) {
 		t.Errorf("doctor --host on a server just set up: exit %d\n%s", code, out)
 	}
 	cl.SSH(t, "fresh", "nft add rule inet stackctl input tcp dport 8081 accept && rm /etc/ssh/sshd_config.d/10-stackctl.conf && systemctl reload ssh")
+	// The reload re-executes sshd, which refuses connections for a moment.
+	waitFor(t, 20*time.Second, "sshd after the reload", func() bool {
+		_, err := cl.TrySSH("fresh", "true")
+		return err == nil
+	})
 	waitFor(t, 20*time.Second, "port 8081 opened by hand", func() bool {
 		c, err := net.DialTimeout("tcp", net.JoinHostPort(fresh, "8081"), 2*time.Second)
 		if err == nil {
