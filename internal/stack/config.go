@@ -21,6 +21,11 @@ type Config struct {
 	Serve    Serve    `toml:"serve"`
 	Nginx    Nginx    `toml:"nginx"`
 	Deploy   Deploy   `toml:"deploy"`
+	// Processes run beside the web app (workers), by name: serve runs
+	// them, deploy makes each a systemd template unit.
+	Processes map[string]Process `toml:"processes"`
+	// Schedules are commands run on a calendar: systemd timers on servers.
+	Schedules []Schedule `toml:"schedules"`
 
 	// Path is the file the Config was loaded from; empty when it was built in
 	// memory. Relative paths in the Config (app.watch, proxy.static.dir) are

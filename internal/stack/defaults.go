@@ -153,6 +153,11 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	if c.Deploy.HealthTimeout == "" {
 		c.Deploy.HealthTimeout = DefaultHealthTimeout
 	}
+	for i := range c.Schedules {
+		if c.Schedules[i].Hosts == "" {
+			c.Schedules[i].Hosts = "one"
+		}
+	}
 }
 
 // DefaultBuild is app.build for a template: the Go app is compiled to a

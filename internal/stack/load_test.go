@@ -31,6 +31,14 @@ func full() *Config {
 		Nginx: Nginx{Listen: "127.0.0.1:8081", AppDir: "/opt/shop", AccessLog: "off", ErrorLog: "/var/log/shop.err",
 			TLS: TLS{Enabled: true, Cert: "/etc/ssl/shop.pem", Key: "/etc/ssl/shop.key", HSTS: false, ACMEWebroot: "/var/www/acme"}},
 		Deploy: Deploy{User: "shopper", Service: "shop-web", SitesDir: "/etc/nginx/conf.d", Hosts: []string{"web1", "deploy@203.0.113.10:2222"}, SSHConfig: "deploy/ssh_config", KeepReleases: 7, LB: "lb1", Batch: 2, PrivateAddresses: map[string]string{"web1": "10.0.0.11"}, ReleaseCommand: "flask db upgrade", HealthTimeout: "2m"},
+		Processes: map[string]Process{
+			"worker": {Command: "celery -A shop worker -l info", Count: 1, StopTimeout: DefaultStopTimeout},
+			"mailer": {Command: `python -m mailer --from "shop"`, Count: 2, StopTimeout: "60s"},
+		},
+		Schedules: []Schedule{
+			{Name: "cleanup", Command: "flask --app shop cleanup", On: "hourly", Hosts: "one"},
+			{Name: "report", Command: "flask --app shop report", On: "Mon..Fri 04:00", Hosts: "all"},
+		},
 	}
 }
 

@@ -380,6 +380,7 @@ func (c *Config) Validate() error {
 	if len(d.Hosts) > 0 && ValidatePort(a.Port) == nil && a.Port+SlotOffset > 65535 {
 		v.add("app.port", "%d: deploying to hosts runs slot b on app.port+%d, past port 65535; choose a port below %d", a.Port, SlotOffset, 65536-SlotOffset)
 	}
+	v.processes(c)
 
 	if len(v.errs) == 0 {
 		return nil
