@@ -95,6 +95,7 @@ like that site, and deploy installs both on a server.`,
 		newCmdExec,
 		newCmdLogs,
 		newCmdStatus,
+		newCmdRunSchedule,
 		newCmdSetup,
 	} {
 		root.AddCommand(newCmd(f))

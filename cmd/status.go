@@ -28,9 +28,11 @@ func newCmdStatusWith(f *Factory, runF func(context.Context, *statusOptions) err
 		Use:   "status",
 		Short: "Show each host's release, slots, nginx and health; exit 1 when one is unhealthy",
 		Long: `Show, per host: the current release, the state of each slot (which one takes
-traffic), nginx's state, and the app's health through nginx (GET app.health
+traffic), each process ([processes]: its state and release) and schedule
+(last run, its result, next run), nginx's state, and the app's health through nginx (GET app.health
 on the host's nginx with the site's Host header). stackctl exits 1 when a
-host is unhealthy: no release, the serving slot down, nginx down, or the
+host is unhealthy: no release, the serving slot down, a process not running
+the current release, nginx down, or the
 health check not answering 200. --json prints it for scripts.
 
 Without hosts (--host, deploy.hosts) it acts on this machine when systemd
@@ -92,6 +94,7 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 				}
 				fmt.Fprintf(o.IO.Out, "  slot %s   %s%s\n", slot, s.Slots[slot], serving)
 			}
+			printProcesses(o.IO, s)
 			fmt.Fprintf(o.IO.Out, "  nginx    %s\n", s.Nginx)
 			code := "no answer"
 			if s.Health != 0 {
@@ -107,4 +110,45 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 		return &ui.ExitError{Code: 1}
 	}
 	return nil
+}
+
+// printProcesses prints a host's processes and schedules.
+func printProcesses(io *ui.IOStreams, s deploy.HostStatus) {
+	p := io.OutColors()
+	for _, ps := range s.Processes {
+		state := ps.State
+		if ps.State == "active" {
+			state = p.Green(state)
+		} else if ps.State == "failed" {
+			state = p.Red(state)
+		}
+		note := ""
+		if ps.Release != s.Release {
+			note = " (not the current release)"
+		}
+		fmt.Fprintf(io.Out, "  process  %s-%d  %s, release %s%s\n", ps.Process, ps.Copy, state, ps.Release, note)
+	}
+	for _, sc := range s.Schedules {
+		if !sc.Enabled {
+			fmt.Fprintf(io.Out, "  schedule %s  not on this host\n", sc.Name)
+			continue
+		}
+		last := "never ran"
+		if !sc.LastRun.IsZero() {
+			last = "last run " + sc.LastRun.Local().Format("Jan 02 15:04:05")
+			switch {
+			case sc.Running:
+				last += " (running)"
+			case sc.Result == "success":
+				last += " " + p.Green("(success)")
+			case sc.Result != "":
+				last += " " + p.Red("("+sc.Result+")")
+			}
+		}
+		next := ""
+		if !sc.NextRun.IsZero() {
+			next = ", next " + sc.NextRun.Local().Format("Jan 02 15:04:05")
+		}
+		fmt.Fprintf(io.Out, "  schedule %s  %s%s\n", sc.Name, last, next)
+	}
 }

@@ -458,6 +458,11 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	if link != "" {
 		r.want = append(r.want, HostFile{Path: link, Exists: true, Link: sitePath})
 	}
+	procs, err := processFiles(r.c, r.l)
+	if err != nil {
+		return err
+	}
+	r.want = append(r.want, procs...)
 	paths := make([]string, len(r.want))
 	for i, w := range r.want {
 		paths[i] = w.Path
@@ -466,7 +471,10 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	r.unitNew = !r.before[r.l.UnitPath()].same(r.want[0])
+	r.unitNew = false
+	for _, w := range r.filesChanged() {
+		r.unitNew = r.unitNew || path.Dir(w.Path) == unitDir
+	}
 	return nil
 }
 
@@ -798,6 +806,9 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 		if _, err := host.Output(ctx, r.h, true, "systemctl", "disable", "--now", "--quiet", "--no-reload", old); err != nil {
 			r.say(r.h, "%s stop %s: %v", r.p.Yellow("warning:"), old, err)
 		}
+	}
+	if err := r.syncProcesses(ctx, id); err != nil {
+		r.say(r.h, "%s %v", r.p.Yellow("warning:"), err)
 	}
 	r.state.recordSwitch(r.state.Current, id)
 	r.state.Slot = r.newSlot

@@ -156,6 +156,9 @@ func (r *hostRun) rollForward(ctx context.Context, j *journal, f hostFacts) erro
 		host.Output(ctx, r.h, true, "systemctl", "disable", "--now", "--quiet", "--no-reload", r.l.Instance(j.OldSlot))
 	}
 	host.Output(ctx, r.h, true, "systemctl", "enable", "--quiet", "--no-reload", r.l.Instance(j.NewSlot))
+	if err := r.syncProcesses(ctx, j.Release.ID); err != nil {
+		return err
+	}
 	if err := r.loadState(ctx); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/ui"
 )
 
@@ -33,6 +34,9 @@ type LogsOptions struct {
 	Colored bool
 	// Location is the time zone of the timestamps; nil is time.Local.
 	Location *time.Location
+	// Processes names what to show: "web" (the slots), a process of
+	// [processes] or a schedule; none is "web".
+	Processes []string
 }
 
 // LogLine is one journal entry of an app's unit.
@@ -67,7 +71,11 @@ func Logs(ctx context.Context, o LogsOptions) error {
 	if o.Location == nil {
 		o.Location = time.Local
 	}
-	base, backlog := journalArgv(f.l, o)
+	units, err := LogUnits(f.c, f.l, o.Processes)
+	if err != nil {
+		return err
+	}
+	base, backlog := journalArgv(units, o)
 	mux := ui.NewLogMux(o.Out, o.Colored)
 	writers := make([]*ui.PrefixWriter, len(o.Hosts))
 	for i, h := range o.Hosts {
@@ -97,12 +105,50 @@ func Logs(ctx context.Context, o LogsOptions) error {
 	return followJournals(ctx, o, base, lines, writers)
 }
 
-// journalArgv builds the journalctl commands of logs: base reads the
-// slots' units as JSON; backlog is base with -n and --since.
-func journalArgv(l HostLayout, o LogsOptions) (base, backlog []string) {
+// LogUnits are the units (or unit patterns) whose journal logs shows for
+// names ("web", processes, schedules; none: "web"); an unknown name is a
+// usage error that lists the known ones.
+func LogUnits(c *stack.Config, l HostLayout, names []string) ([]string, error) {
+	if len(names) == 0 {
+		names = []string{"web"}
+	}
+	var units []string
+	for _, n := range names {
+		switch {
+		case n == "web":
+			for _, s := range Slots {
+				units = append(units, l.Instance(s))
+			}
+		case c.Processes[n].Command != "":
+			units = append(units, l.Service+"-"+n+"-*@*.service")
+		case scheduleNamed(c, n):
+			units = append(units, l.ScheduleService(n))
+		default:
+			known := append([]string{"web"}, c.ProcessNames()...)
+			for _, s := range c.Schedules {
+				known = append(known, s.Name)
+			}
+			return nil, ui.Usagef("name one of: "+strings.Join(known, ", "), "%q is neither the web app nor a process or schedule of %s", n, c.Path)
+		}
+	}
+	return units, nil
+}
+
+func scheduleNamed(c *stack.Config, name string) bool {
+	for _, s := range c.Schedules {
+		if s.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// journalArgv builds the journalctl commands of logs: base reads units as
+// JSON; backlog is base with -n and --since.
+func journalArgv(units []string, o LogsOptions) (base, backlog []string) {
 	base = []string{"journalctl", "--no-pager", "--quiet", "-o", "json"}
-	for _, s := range Slots {
-		base = append(base, "-u", l.Instance(s))
+	for _, u := range units {
+		base = append(base, "-u", u)
 	}
 	backlog = append([]string(nil), base...)
 	if o.Lines >= 0 {

@@ -106,6 +106,10 @@ func (d *rollout) settled() bool {
 	}
 	for _, r := range d.runs {
 		r.say(r.h, "%s already runs release %s on slot %s: nothing sent, nothing restarted", f.p.Green("No changes:"), r.state.Current, r.state.Slot)
+		// A process that a cut-off command left stopped starts now.
+		if err := r.syncProcesses(context.Background(), r.state.Current); err != nil {
+			r.say(r.h, "%s %v", f.p.Yellow("warning:"), err)
+		}
 	}
 	return true
 }

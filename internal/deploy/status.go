@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,10 @@ type HostStatus struct {
 	// Healthy is true when nginx runs, the serving slot runs and the
 	// health check answered 2xx or 3xx.
 	Healthy bool `json:"healthy"`
+	// Processes are the copies of [processes] on the host, Schedules its
+	// timers.
+	Processes []ProcessStatus  `json:"processes,omitempty"`
+	Schedules []ScheduleStatus `json:"schedules,omitempty"`
 	// Problems say what is wrong, in words.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -76,6 +81,13 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		if err := nginxHealth(ctx, f, h, tlsOn && r.facts.Cert, &st); err != nil {
 			return nil, err
 		}
+		if st.Processes, st.Schedules, err = r.processStatus(ctx); err != nil {
+			return nil, err
+		}
+		st.Processes = slices.DeleteFunc(st.Processes, func(p ProcessStatus) bool {
+			return p.State == "inactive" && p.Release != st.Release // stopped by the last switch
+		})
+		st.Problems = append(st.Problems, processProblems(f.c, st)...)
 		switch {
 		case st.Release == "":
 			st.Problems = append(st.Problems, "no release deployed")
