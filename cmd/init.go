@@ -74,6 +74,11 @@ init proposes Flask's instance folder when the app uses it, Django's
 MEDIA_ROOT and SQLite database, and any SQLite file in the project, and says
 why for each; --data names the paths instead, --no-data none.
 
+A Procfile (name: command lines) is read too: the web line's gunicorn app
+becomes app.wsgi (app.command stays serve's dev server), release: becomes
+deploy.release_command, every other line a [processes] entry; a line init
+cannot take is skipped with a warning naming Procfile:LINE.
+
 On a terminal, init asks for what it could not tell (which app, when there
 are several) and for the settings below, with defaults. With --yes, or
 without a terminal, nothing is asked; several candidates are then an error

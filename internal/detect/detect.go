@@ -1,9 +1,10 @@
 // Package detect finds out, from a project's files alone, what kind of web
 // app a folder holds (Django, Flask or Go) and how stackctl runs it: the
 // command serve starts, what gunicorn serves in production, the static
-// folder, the health path. It never runs the project's code; the only
-// programs it starts are Python interpreters asked whether a module can be
-// imported or a file parses (ast.parse, which executes nothing).
+// folder, the health path, and what its Procfile runs. It never runs the
+// project's code; the only programs it starts are Python interpreters asked
+// whether a module can be imported or a file parses (ast.parse, which
+// executes nothing).
 //
 // `stackctl init` turns a Project into a stack.toml with Project.Config.
 package detect
@@ -73,6 +74,11 @@ type Project struct {
 	// Data is the proposed app.data: the paths the app writes, each with
 	// the finding (also in Found) that proposed it.
 	Data []DataPath
+	// Release is deploy.release_command, from the Procfile's release: line.
+	Release string
+	// Processes are [processes], from the Procfile's other lines: name →
+	// command.
+	Processes map[string]string
 
 	// dataFound are the findings about app.data, which SetData replaces.
 	dataFound []string
@@ -188,6 +194,9 @@ func Detect(dir string, o Options) (*Project, error) {
 		if err := p.proposeStrayDatabases(abs); err != nil {
 			return nil, err
 		}
+		if err := p.applyProcfile(abs); err != nil {
+			return nil, err
+		}
 		if p.Name == "" {
 			p.Name = ProjectName(filepath.Base(abs))
 		}
@@ -238,6 +247,13 @@ func (p *Project) Config() *stack.Config {
 		c.Proxy.Static = []stack.Static{*p.Static}
 	}
 	c.App.Data = p.DataPaths()
+	c.Deploy.ReleaseCommand = p.Release
+	for name, cmd := range p.Processes {
+		if c.Processes == nil {
+			c.Processes = map[string]stack.Process{}
+		}
+		c.Processes[name] = stack.Process{Command: cmd, Count: 1, StopTimeout: stack.DefaultStopTimeout}
+	}
 	return c
 }
 
