@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/stack"
 )
@@ -98,5 +99,39 @@ func TestProcessesArgs(t *testing.T) {
 	other := strings.Join(processesArgs(c, l, "R2", false)[4:], " ")
 	if !strings.Contains(other, "o:shop-cleanup.timer t:shop-report.timer") {
 		t.Errorf("other host: %s", other)
+	}
+}
+
+// processStatusScript's output, as a host prints it, read back.
+func TestParseProcessStatus(t *testing.T) {
+	out := `proc shop-worker-1@R2.service active running
+proc shop-worker-2@R2.service failed failed
+proc shop-worker-1@R1.service inactive dead
+sched shop-cleanup
+shop-cleanup UnitFileState=enabled
+shop-cleanup LastTriggerUSec=@1733306402
+shop-cleanup NextElapseUSecRealtime=@1733310000
+shop-cleanup Result=exit-code
+shop-cleanup ActiveState=inactive
+sched shop-report
+shop-report UnitFileState=disabled
+shop-report LastTriggerUSec=
+shop-report NextElapseUSecRealtime=
+shop-report Result=success
+shop-report ActiveState=inactive
+`
+	procs, scheds, err := parseProcessStatus(out, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(procs) != 3 || procs[0] != (ProcessStatus{Process: "worker", Copy: 1, Unit: "shop-worker-1@R2.service", Release: "R2", State: "active", Sub: "running"}) || procs[1].Copy != 2 || procs[1].State != "failed" {
+		t.Errorf("processes: %+v", procs)
+	}
+	want := []ScheduleStatus{
+		{Name: "cleanup", Enabled: true, LastRun: time.Unix(1733306402, 0).UTC(), NextRun: time.Unix(1733310000, 0).UTC(), Result: "exit-code"},
+		{Name: "report"},
+	}
+	if len(scheds) != 2 || scheds[0] != want[0] || scheds[1] != want[1] {
+		t.Errorf("schedules:\n got %+v\nwant %+v", scheds, want)
 	}
 }
