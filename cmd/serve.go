@@ -35,6 +35,7 @@ type ServeOptions struct {
 	NoApp     bool     // --no-app
 	Quiet     bool     // --quiet
 	LogFormat string   // --log-format
+	Only      []string // --only: "web" and names of [processes]; nil for all
 
 	// Context ends serve as Ctrl-C does; nil for SIGINT/SIGTERM.
 	Context context.Context
@@ -64,17 +65,25 @@ starts the new version on a fresh port, switches the proxy once it is ready
 and stops the old one, so no request fails; a failed build keeps the old
 version serving. Changes to stack.toml apply at once.
 
-With --no-app only the proxy runs, in front of upstream.servers (or
---upstream) or the app's port, for an app you run yourself (in a debugger,
-say).
+Beside the app, serve runs every process of stack.toml's [processes] (a
+worker, a mailer), count copies each, with the app's environment, each line
+prefixed with the process's name. One that exits is restarted with back-off
+while the others go on; a new version of the app restarts them all. --only
+picks what runs: web (the app and the proxy) and names from [processes].
+
+With --no-app the proxy runs without the app, in front of upstream.servers
+(or --upstream) or the app's port, for an app you run yourself (in a
+debugger, say).
 
 Ctrl-C stops accepting connections, lets requests in flight finish, then
-stops the app and everything it started.`,
+stops the app, the processes and everything they started.`,
 		Example: `  stackctl serve
   stackctl serve --listen 9000 --replicas 3
   stackctl serve --listen 0.0.0.0:8080   # reachable from other machines
   stackctl serve --no-app --upstream 127.0.0.1:5000
-  stackctl serve --quiet --log-format json`,
+  stackctl serve --quiet --log-format json
+  stackctl serve --only web,worker      # the app, the proxy and the worker
+  stackctl serve --only worker          # the worker alone: no app, no proxy`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.LogFormat != "combined" && opts.LogFormat != "json" {
@@ -85,6 +94,14 @@ stops the app and everything it started.`,
 			}
 			if cmd.Flags().Changed("replicas") && opts.Replicas < 1 {
 				return ui.Usagef("pass 1 or more", "--replicas %d is not a number of copies", opts.Replicas)
+			}
+			if cmd.Flags().Changed("only") {
+				if slices.Contains(opts.Only, "") || len(opts.Only) == 0 {
+					return ui.Usagef("name what to run, such as --only web,worker", "--only has an empty name")
+				}
+				if !slices.Contains(opts.Only, "web") && (opts.NoApp || len(opts.Upstreams) > 0) {
+					return ui.Usagef("add web to --only, or drop --no-app", "--no-app is about the proxy, which runs only with web in --only")
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -100,6 +117,7 @@ stops the app and everything it started.`,
 	fl.BoolVar(&opts.NoApp, "no-app", false, "run only the proxy, in front of an app you start yourself")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no access log")
 	fl.StringVar(&opts.LogFormat, "log-format", "combined", "access log format: combined (nginx's) or json")
+	fl.StringSliceVar(&opts.Only, "only", nil, "run only these, comma-separated: web (the app and the proxy) and names from [processes]")
 	return c
 }
 
@@ -137,6 +155,32 @@ func isLoopback(host string) bool {
 	return err == nil && a.IsLoopback()
 }
 
+// serveSelection reads --only against c: whether the web app (the app and
+// the proxy) runs, and which processes (nil: all of [processes]; empty:
+// none). A name that is neither web nor a process is a usage error listing
+// the known names.
+func serveSelection(c *stack.Config, only []string) (web bool, procs []string, err error) {
+	if only == nil {
+		return true, nil, nil
+	}
+	procs = []string{}
+	for _, name := range only {
+		switch _, ok := c.Processes[name]; {
+		case name == "web":
+			web = true
+		case ok:
+			if !slices.Contains(procs, name) {
+				procs = append(procs, name)
+			}
+		default:
+			known := append([]string{"web"}, c.ProcessNames()...)
+			return false, nil, ui.Usagef("use one of: "+strings.Join(known, ", "),
+				"--only %q: stack.toml has no process by that name", name)
+		}
+	}
+	return web, procs, nil
+}
+
 func runServe(opts *ServeOptions) error {
 	cfg, err := loadConfig(opts.Config)
 	if err != nil {
@@ -145,6 +189,11 @@ func runServe(opts *ServeOptions) error {
 	if err := applyServeFlags(cfg, opts); err != nil {
 		return err
 	}
+	web, only, err := serveSelection(cfg, opts.Only)
+	if err != nil {
+		return err
+	}
+	runApp := web && !opts.NoApp
 	ctx := opts.Context
 	if ctx == nil {
 		var stop context.CancelFunc
@@ -156,76 +205,119 @@ func runServe(opts *ServeOptions) error {
 		grace = 10 * time.Second
 	}
 
-	listen := serveListen(cfg.Serve.Listen)
-	ln, err := net.Listen("tcp", listen.String())
-	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
-			return ui.Errorf("stop the program using it, or pass --listen with another port (serve.listen)",
-				"the proxy's port %d is already in use (%s)", listen.Port, listen.String())
-		}
-		return ui.WithFix(err, "check serve.listen or --listen")
-	}
-	defer ln.Close()
-	public := !isLoopback(listen.Host)
-
 	mux := ui.NewLogMux(opts.IO.Out, opts.IO.ColorOut())
-	proxyOut := mux.Writer("proxy")
 	colors := opts.IO.OutColors()
+	// serve's own lines go under the proxy, or under "serve" without it.
+	ownName := "proxy"
+	if !web {
+		ownName = "serve"
+	}
+	ownOut := mux.Writer(ownName)
 	say := func(tone func(string) string, format string, args ...any) {
-		fmt.Fprintln(proxyOut, tone(fmt.Sprintf(format, args...)))
+		fmt.Fprintln(ownOut, tone(fmt.Sprintf(format, args...)))
 	}
 	plain := func(s string) string { return s }
+	output := func(name string) io.Writer { return mux.Writer(name) }
 
-	var sup *supervise.Supervisor
-	popts := proxy.Options{HoldTimeout: opts.HoldTimeout, LogFormat: opts.LogFormat}
-	if !opts.Quiet {
-		popts.AccessLog = proxyOut
-	}
-	if opts.NoApp {
-		popts.Upstreams = cfg.AppUpstreams()
-	} else {
-		popts.ErrorHints = func() []string { return sup.LastLines(20) }
-	}
-	p, err := proxy.New(cfg, popts)
-	if err != nil {
-		return err
-	}
-	if !opts.NoApp {
-		sup, err = supervise.New(supervise.Options{
-			Config:  cfg,
-			Public:  public,
-			Output:  func(name string) io.Writer { return mux.Writer(name) },
-			Colors:  colors,
-			OnReady: p.SetUpstreams,
-			Watch:   true,
+	var procs *supervise.Processes
+	if only == nil || len(only) > 0 {
+		procs, err = supervise.NewProcesses(supervise.ProcessOptions{
+			Config:    cfg,
+			Only:      only,
+			Output:    output,
+			Colors:    colors,
+			FollowApp: runApp,
 		})
 		if err != nil {
 			return err
 		}
+		alignProcessNames(mux, cfg, only)
 	}
 
-	target := "app on " + strings.Join(cfg.AppUpstreams(), ", ")
-	if opts.NoApp {
-		target = strings.Join(cfg.AppUpstreams(), ", ") + " (--no-app: start the app yourself)"
+	var (
+		ln  net.Listener
+		p   *proxy.Proxy
+		sup *supervise.Supervisor
+	)
+	public := false
+	if web {
+		listen := serveListen(cfg.Serve.Listen)
+		ln, err = net.Listen("tcp", listen.String())
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				return ui.Errorf("stop the program using it, or pass --listen with another port (serve.listen)",
+					"the proxy's port %d is already in use (%s)", listen.Port, listen.String())
+			}
+			return ui.WithFix(err, "check serve.listen or --listen")
+		}
+		defer ln.Close()
+		public = !isLoopback(listen.Host)
+		popts := proxy.Options{HoldTimeout: opts.HoldTimeout, LogFormat: opts.LogFormat}
+		if !opts.Quiet {
+			popts.AccessLog = ownOut
+		}
+		if opts.NoApp {
+			popts.Upstreams = cfg.AppUpstreams()
+		} else {
+			popts.ErrorHints = func() []string { return sup.LastLines(20) }
+		}
+		if p, err = proxy.New(cfg, popts); err != nil {
+			return err
+		}
+		target := "app on " + strings.Join(cfg.AppUpstreams(), ", ")
+		if opts.NoApp {
+			target = strings.Join(cfg.AppUpstreams(), ", ") + " (--no-app: start the app yourself)"
+		}
+		say(plain, "listening on %s -> %s", displayURL(ln.Addr(), listen.Host), target)
+		if public {
+			say(colors.Yellow, "warning: %s is not a loopback address: other machines can reach this development server", ln.Addr())
+		}
+	} else {
+		say(plain, "running %s (--only: no app, no proxy)", strings.Join(only, ", "))
 	}
-	say(plain, "listening on %s -> %s", displayURL(ln.Addr(), listen.Host), target)
-	if public {
-		say(colors.Yellow, "warning: %s is not a loopback address: other machines can reach this development server", ln.Addr())
+	if runApp {
+		sopts := supervise.Options{
+			Config:  cfg,
+			Public:  public,
+			Output:  output,
+			Colors:  colors,
+			OnReady: p.SetUpstreams,
+			Watch:   true,
+		}
+		if procs != nil {
+			// The processes run the code the app runs: they start once it
+			// is built, and again with each new version.
+			sopts.OnNewVersion = func() { procs.Restart("the app changed") }
+		}
+		if sup, err = supervise.New(sopts); err != nil {
+			return err
+		}
 	}
 
-	// Both run until shutdown; either failing ends serve.
+	// Each runs until shutdown; the proxy or the app failing ends serve.
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- p.Serve(ln) }()
+	if p != nil {
+		go func() { serveErr <- p.Serve(ln) }()
+	}
 	supCtx, supCancel := context.WithCancel(context.Background())
 	defer supCancel()
 	supErr := make(chan error, 1)
 	if sup != nil {
 		go func() { supErr <- sup.Run(supCtx) }()
 	}
+	procsDone := make(chan struct{})
+	if procs != nil {
+		go func() {
+			procs.Run(supCtx)
+			close(procsDone)
+		}()
+	} else {
+		close(procsDone)
+	}
 	cfgCtx, cfgCancel := context.WithCancel(ctx)
 	defer cfgCancel()
 	if cfg.Path != "" {
-		watchConfig(cfgCtx, cfg, opts, p, sup, say, colors)
+		watchConfig(cfgCtx, cfg, opts, p, sup, procs, say, colors)
 	}
 
 	var runErr error
@@ -240,17 +332,34 @@ func runServe(opts *ServeOptions) error {
 		supErr <- nil
 	}
 	cfgCancel()
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
-	defer cancel()
-	if err := p.Shutdown(sctx); err != nil {
-		say(colors.Yellow, "requests still in flight after %s were cut off", grace)
+	if p != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		defer cancel()
+		if err := p.Shutdown(sctx); err != nil {
+			say(colors.Yellow, "requests still in flight after %s were cut off", grace)
+		}
+		<-serveErr
 	}
-	<-serveErr
 	supCancel()
 	if sup != nil {
 		<-supErr
 	}
+	<-procsDone
 	return runErr
+}
+
+// alignProcessNames gives the log column the width of the longest
+// process name at once, so that lines do not shift as copies start.
+func alignProcessNames(mux *ui.LogMux, c *stack.Config, only []string) {
+	for name, pr := range c.Processes {
+		if only != nil && !slices.Contains(only, name) {
+			continue
+		}
+		if pr.Count > 1 {
+			name += "." + strconv.Itoa(pr.Count)
+		}
+		mux.Writer(name)
+	}
 }
 
 // displayURL is the proxy's address as a URL to open: a wildcard listen
@@ -271,10 +380,12 @@ func displayURL(addr net.Addr, host string) string {
 }
 
 // watchConfig re-reads stack.toml when it changes: the proxy takes the new
-// site settings at once and the supervisor restarts the app if its settings
-// changed; an invalid file is reported and the running config kept.
+// site settings at once, the supervisor restarts the app if its settings
+// changed and the processes follow [processes]; an invalid file is reported
+// and the running config kept. p, sup and procs are nil when they do not
+// run.
 func watchConfig(ctx context.Context, cfg *stack.Config, opts *ServeOptions, p *proxy.Proxy, sup *supervise.Supervisor,
-	say func(func(string) string, string, ...any), colors *ui.Palette) {
+	procs *supervise.Processes, say func(func(string) string, string, ...any), colors *ui.Palette) {
 	w, err := supervise.NewWatcher(supervise.WatchSpec{Root: cfg.Dir(), Files: []string{cfg.Path}})
 	if err != nil {
 		say(colors.Yellow, "not watching %s: %v", cfg.Path, err)
@@ -291,19 +402,24 @@ func watchConfig(ctx context.Context, cfg *stack.Config, opts *ServeOptions, p *
 			say(colors.Red, "%s changed but is not valid; keeping the running config:\n%v", name, err)
 			return
 		}
-		if next.Serve.Listen != running.Serve.Listen {
-			say(colors.Yellow, "serve.listen changed to %s: restart serve to listen there", next.Serve.Listen)
-		}
-		if opts.NoApp && !slices.Equal(next.AppUpstreams(), running.AppUpstreams()) {
-			p.SetUpstreams(next.AppUpstreams())
-		}
-		if err := p.Update(next); err != nil {
-			say(colors.Red, "%s: %v; keeping the running config", name, err)
-			return
+		if p != nil {
+			if next.Serve.Listen != running.Serve.Listen {
+				say(colors.Yellow, "serve.listen changed to %s: restart serve to listen there", next.Serve.Listen)
+			}
+			if opts.NoApp && !slices.Equal(next.AppUpstreams(), running.AppUpstreams()) {
+				p.SetUpstreams(next.AppUpstreams())
+			}
+			if err := p.Update(next); err != nil {
+				say(colors.Red, "%s: %v; keeping the running config", name, err)
+				return
+			}
 		}
 		say(func(s string) string { return s }, "%s reloaded", name)
 		if sup != nil {
 			sup.Update(next)
+		}
+		if procs != nil {
+			procs.Update(next)
 		}
 		running = next
 	})

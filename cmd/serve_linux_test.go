@@ -6,6 +6,7 @@ package cmd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/testutil"
+	"github.com/stackctl/stackctl/internal/ui"
 	"github.com/stackctl/stackctl/scaffold"
 )
 
@@ -236,4 +238,173 @@ func TestServeReplicaCrashCostsNoRequest(t *testing.T) {
 	}
 	s.waitFor(`app\.\d \| ended: signal: killed; restarting in`)
 	s.waitFor(`(?s)ended: signal: killed.*app\.\d \| ready in`)
+}
+
+// serveProcScript is a process for serve's tests: it writes its pid to
+// .stackctl/$1.pid (never watched), says hello and waits.
+const serveProcScript = `echo $$ > ".stackctl/$1.pid.tmp" && mv ".stackctl/$1.pid.tmp" ".stackctl/$1.pid"
+echo "hello from $1"
+exec sleep 600
+`
+
+// procProject writes a project that runs the prebuilt test app with a
+// worker and a mailer in [processes], and returns its stack.toml and the
+// app's greeting prefix.
+func procProject(t *testing.T, appBin string) (dir, cfgPath string) {
+	t.Helper()
+	dir = t.TempDir()
+	testutil.WriteFiles(t, dir, map[string]string{"proc.sh": serveProcScript, ".stackctl/.keep": ""})
+	port := testutil.PortRange(t, 6)
+	c := stack.Default("myapp", "go")
+	c.App.Port = port
+	c.App.Build = ""
+	c.App.Command = appBin
+	c.App.Env = map[string]string{"GREETING": "hi"}
+	c.Serve.Listen = "127.0.0.1:" + strconv.Itoa(port+5)
+	c.Processes = map[string]stack.Process{
+		"worker": {Command: "sh proc.sh worker", Count: 1, StopTimeout: "5s"},
+		"mailer": {Command: "sh proc.sh mailer", Count: 1, StopTimeout: "5s"},
+	}
+	return dir, writeStack(t, dir, c)
+}
+
+// procPID waits for the pid a process of procProject wrote, other than old.
+func procPID(t *testing.T, dir, name string, old int) int {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(filepath.Join(dir, ".stackctl", name+".pid"))
+		if pid, _ := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && pid > 0 && pid != old {
+			return pid
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new pid from %s (old %d)", name, old)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// alive reports whether pid runs (a zombie has exited).
+func alive(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	return err == nil && !bytes.Contains(stat, []byte(") Z "))
+}
+
+// waitDead waits until none of pids runs.
+func waitDead(t *testing.T, what string, pids ...int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: process %d still runs", what, pid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// startServeBinary runs `stackctl serve` as a process of its own, as from
+// a terminal; stop sends it SIGINT.
+func startServeBinary(t *testing.T, bin string, args ...string) (*serving, *exec.Cmd) {
+	t.Helper()
+	s := &serving{t: t, out: &testutil.SyncBuffer{}, done: make(chan error, 1)}
+	cmd := exec.Command(bin, append([]string{"serve"}, args...)...)
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	cmd.Env = append(os.Environ(), "NO_COLOR=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { s.done <- cmd.Wait() }()
+	s.cancel = func() { cmd.Process.Signal(syscall.SIGINT) }
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() || testing.Verbose() {
+			t.Logf("serve output:\n%s", s.out)
+		}
+	})
+	return s, cmd
+}
+
+// serve runs [processes] beside the app: each line prefixed with its
+// process; one killed is restarted while the app and the other process go
+// on; a code change restarts them all; Ctrl-C leaves nothing; and serve
+// killed by SIGKILL takes its processes with it (parent-death signal).
+func TestServeProcesses(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	appBin := filepath.Join(tmp, "serveapp")
+	if out, err := exec.Command("go", "build", "-o", appBin, "./testdata/serveapp").CombinedOutput(); err != nil {
+		t.Fatalf("building the test app: %v\n%s", err, out)
+	}
+	bin := buildStackctl(t)
+	dir, cfgPath := procProject(t, appBin)
+
+	s, _ := startServeBinary(t, bin, "--config", cfgPath, "--quiet")
+	url := s.waitFor(`listening on (http://\S+)`)[1]
+	s.waitFor(`    app \| ready in`)
+	appPID := func() int {
+		_, body := httpGet(t, url+"/")
+		var pid int
+		fmt.Sscanf(strings.TrimPrefix(body, "hi from pid "), "%d", &pid)
+		return pid
+	}
+	app := appPID()
+	worker, mailer := procPID(t, dir, "worker", 0), procPID(t, dir, "mailer", 0)
+	s.waitFor(`(?m)^  worker \| hello from worker$`)
+	s.waitFor(`(?m)^  mailer \| hello from mailer$`)
+
+	// One killed: restarted, the others keep their pids.
+	syscall.Kill(worker, syscall.SIGKILL)
+	s.waitFor(`(?m)^  worker \| ended: signal: killed; restarting in 0\.5s$`)
+	worker2 := procPID(t, dir, "worker", worker)
+	if !alive(mailer) || appPID() != app {
+		t.Errorf("killing the worker stopped the mailer or the app")
+	}
+
+	// A code change: the app's new version, and every process restarts.
+	os.WriteFile(filepath.Join(dir, "main.go"), []byte("package main\n"), 0o644)
+	s.waitFor(`app \| now serving the new version`)
+	s.waitFor(`(?m)^  mailer \| the app changed; restarting$`)
+	worker3, mailer2 := procPID(t, dir, "worker", worker2), procPID(t, dir, "mailer", mailer)
+	app2 := appPID()
+	waitDead(t, "after a code change", worker2, mailer, app)
+
+	// Ctrl-C: nothing is left.
+	if err := s.stop(); err != nil {
+		t.Fatalf("serve exited with %v after SIGINT", err)
+	}
+	waitDead(t, "after Ctrl-C", worker3, mailer2, app2)
+
+	// SIGKILL: serve cannot stop them; the kernel does.
+	s, cmd := startServeBinary(t, bin, "--config", cfgPath, "--quiet", "--only", "worker,mailer")
+	s.waitFor(`  serve \| running worker, mailer \(--only: no app, no proxy\)`)
+	worker4, mailer3 := procPID(t, dir, "worker", worker3), procPID(t, dir, "mailer", mailer2)
+	cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	waitDead(t, "after SIGKILL to serve", worker4, mailer3)
+}
+
+// --only picks what runs; a name that is not a process is refused with
+// the names there are.
+func TestServeOnly(t *testing.T) {
+	t.Parallel()
+	dir, cfgPath := procProject(t, "/bin/false")
+	s := startServe(t, &ServeOptions{Config: cfgPath, Only: []string{"mailer"}})
+	s.waitFor(`  serve \| running mailer \(--only: no app, no proxy\)`)
+	procPID(t, dir, "mailer", 0)
+	s.waitFor(`(?m)^  mailer \| hello from mailer$`)
+	if err := s.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if out := s.out.String(); strings.Contains(out, "worker") || strings.Contains(out, "app |") || strings.Contains(out, "listening") {
+		t.Errorf("--only mailer ran more:\n%s", out)
+	}
+
+	io, _, _, _ := ui.Test()
+	err := runServe(&ServeOptions{IO: io, Config: cfgPath, Only: []string{"web", "wrker"}})
+	var ue *ui.UsageError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), `--only "wrker": stack.toml has no process by that name — use one of: web, mailer, worker`) {
+		t.Errorf("--only wrker: %v", err)
+	}
 }

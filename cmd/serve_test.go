@@ -38,6 +38,10 @@ func TestServeFlags(t *testing.T) {
 		{args: []string{"--upstream", "127.0.0.1:5000"}, wantErr: "--upstream is for --no-app"},
 		{args: []string{"--log-format", "xml"}, wantErr: `--log-format "xml" is not a log format — use combined or json`},
 		{args: []string{"--replicas", "0"}, wantErr: "--replicas 0 is not a number of copies"},
+		{args: []string{"--only", "web,worker", "--only", "mailer"},
+			want: ServeOptions{Only: []string{"web", "worker", "mailer"}, LogFormat: "combined"}},
+		{args: []string{"--only", "web,", "--no-app"}, wantErr: "--only has an empty name"},
+		{args: []string{"--only", "worker", "--no-app"}, wantErr: "--no-app is about the proxy, which runs only with web in --only"},
 		{args: []string{"extra"}, wantErr: "unknown command"},
 	}
 	for _, tt := range tests {

@@ -29,4 +29,15 @@
 // serve keeps trying every Backoff.Retry after that, and any change to the
 // app's files tries at once. The app is not rebuilt for these restarts:
 // nothing changed.
+//
+// # Processes
+//
+// Processes runs stack.toml's [processes] beside the app: count copies of
+// each, under /bin/sh -c (with exec when the command is a simple one, so
+// the program itself is the process started), with the app's environment,
+// each in a process group of its own. A copy that exits starts again with
+// the same Backoff, counted per copy; the others go on. serve restarts the
+// group with each new version of the app (Options.OnNewVersion); a group
+// running without the app watches app.watch itself. Stopping a copy is
+// SIGTERM to its group, then SIGKILL after its stop_timeout.
 package supervise

@@ -13,34 +13,49 @@ import (
 	"time"
 )
 
+// process is one started program, the leader of a process group of its
+// own: a copy of the app, or of one of [processes].
+type process struct {
+	cmd     *exec.Cmd
+	pid     int
+	started time.Time
+	done    chan struct{} // closed once the process has exited
+	waitErr error         // set before done is closed
+}
+
 // instance is one running copy of the app.
 type instance struct {
+	*process
 	gen     *generation
 	replica int
 	name    string
 	port    int
 	addr    string
-	pid     int
-	started time.Time
-
-	cmd     *exec.Cmd
-	done    chan struct{} // closed once the process has exited
-	waitErr error         // set before done is closed
 
 	// Owned by the supervisor's goroutine.
 	ready    bool
 	stopping bool
 }
 
-// startInstance starts args in dir with env, in a process group of its own,
-// its stdout and stderr going to out and to tail.
+// startInstance starts a copy of the app (see startProcess).
 func startInstance(dir string, env, args []string, out io.Writer, tail *lineRing) (*instance, error) {
+	p, err := startProcess(dir, env, args, out, tail)
+	if err != nil {
+		return nil, err
+	}
+	return &instance{process: p}, nil
+}
+
+// startProcess starts args in dir with env, in a process group of its own
+// that dies with serve, its stdout and stderr going to out and, unless tail
+// is nil, to tail.
+func startProcess(dir string, env, args []string, out io.Writer, tail *lineRing) (*process, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
 	ownGroup(cmd)
-	// The app writes into a pipe of ours rather than one os/exec copies
-	// from: Wait then returns as soon as the app exits, even if a
+	// The program writes into a pipe of ours rather than one os/exec
+	// copies from: Wait then returns as soon as it exits, even if a
 	// grandchild still holds the pipe.
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -53,27 +68,34 @@ func startInstance(dir string, env, args []string, out io.Writer, tail *lineRing
 		pr.Close()
 		return nil, err
 	}
-	in := &instance{cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), done: make(chan struct{})}
+	p := &process{cmd: cmd, pid: cmd.Process.Pid, started: time.Now(), done: make(chan struct{})}
 	go func() {
-		rw := tail.writer()
-		io.Copy(io.MultiWriter(out, rw), pr)
+		var rw *ringWriter
+		w := out
+		if tail != nil {
+			rw = tail.writer()
+			w = io.MultiWriter(out, rw)
+		}
+		io.Copy(w, pr)
 		pr.Close()
-		rw.flush()
+		if rw != nil {
+			rw.flush()
+		}
 		if f, ok := out.(interface{ Flush() error }); ok {
 			f.Flush()
 		}
 	}()
 	go func() {
-		in.waitErr = cmd.Wait()
-		close(in.done)
+		p.waitErr = cmd.Wait()
+		close(p.done)
 	}()
-	return in, nil
+	return p, nil
 }
 
 // exited reports whether the process has ended.
-func (in *instance) exited() bool {
+func (p *process) exited() bool {
 	select {
-	case <-in.done:
+	case <-p.done:
 		return true
 	default:
 		return false
@@ -81,11 +103,11 @@ func (in *instance) exited() bool {
 }
 
 // exitStatus describes how the process ended: "exited with status 1",
-// "was killed by signal: killed".
-func (in *instance) exitStatus() string {
-	st := in.cmd.ProcessState
+// "ended: signal: killed".
+func (p *process) exitStatus() string {
+	st := p.cmd.ProcessState
 	if st == nil {
-		return fmt.Sprintf("exited: %v", in.waitErr)
+		return fmt.Sprintf("exited: %v", p.waitErr)
 	}
 	if st.Exited() {
 		return fmt.Sprintf("exited with status %d", st.ExitCode())
@@ -93,11 +115,11 @@ func (in *instance) exitStatus() string {
 	return "ended: " + st.String()
 }
 
-// stop stops the copy and its whole process group: SIGTERM, then SIGKILL
-// for whatever still runs after timeout. It waits until the group is gone
-// and reports whether SIGKILL was needed.
-func (in *instance) stop(timeout time.Duration) (killed bool) {
-	return stopGroup(in.pid, in.done, timeout)
+// stop stops the process and its whole process group: SIGTERM, then
+// SIGKILL for whatever still runs after timeout. It waits until the group
+// is gone and reports whether SIGKILL was needed.
+func (p *process) stop(timeout time.Duration) (killed bool) {
+	return stopGroup(p.pid, p.done, timeout)
 }
 
 // stopGroup sends SIGTERM to the process group pgid, waits up to timeout

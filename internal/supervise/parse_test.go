@@ -247,3 +247,22 @@ func TestIgnore(t *testing.T) {
 		}
 	}
 }
+
+// A process's command runs under sh -c; a simple one with exec, so the
+// program is the process serve started.
+func TestShellScript(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"celery -A proj worker -l info", "exec celery -A proj worker -l info"},
+		{"  python -m mailer ", "exec python -m mailer"},
+		{"sh proc.sh $NAME *.txt", "exec sh proc.sh $NAME *.txt"},
+		{"cd app && celery worker", "cd app && celery worker"},
+		{"trap '' TERM; sleep 9", "trap '' TERM; sleep 9"},
+		{"DEBUG=1 python worker.py", "DEBUG=1 python worker.py"},
+		{"! false", "! false"},
+		{"echo 'unclosed", "echo 'unclosed"},
+	} {
+		if got := shellScript(tt.in); got != tt.want {
+			t.Errorf("shellScript(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -49,6 +49,26 @@ type Backoff struct {
 	Retry     time.Duration
 }
 
+// delay returns how long to wait before starting again after crashes
+// quick exits in a row (1 for the first exit), and whether that many are a
+// crash loop.
+func (b Backoff) delay(crashes int) (d time.Duration, loop bool) {
+	if b.CrashLoop > 0 && crashes >= b.CrashLoop {
+		return b.Retry, true
+	}
+	d = b.Min
+	for k := 1; k < crashes && d < b.Max; k++ {
+		d *= 2
+	}
+	return min(d, b.Max), false
+}
+
+// loopMessage says, once, that a program is in a crash loop.
+func (b Backoff) loopMessage(crashes int) string {
+	return fmt.Sprintf("crash loop: it exited %d times in a row, each within %s of starting — retrying every %s; fix the error and save to retry now",
+		crashes, roundDuration(b.QuickExit), roundDuration(b.Retry))
+}
+
 // Options configure a Supervisor.
 type Options struct {
 	// Config is the project (validated); its folder is where the app runs.
@@ -89,6 +109,12 @@ type Options struct {
 	DrainDelay time.Duration
 	// Backoff is the restart policy; zero for DefaultBackoff.
 	Backoff Backoff
+	// OnNewVersion is called each time a version of the app starts: at
+	// first, and after each change once app.build succeeded. serve
+	// restarts the [processes] there, so that they run the code the app
+	// runs. It is called from the supervisor's goroutine and must not
+	// block for long.
+	OnNewVersion func()
 	// Environ is the environment the app starts from; nil for os.Environ().
 	Environ []string
 }
@@ -292,12 +318,16 @@ func (s *Supervisor) say(name, tone, format string, args ...any) {
 	fmt.Fprintln(s.writer(name), msg)
 }
 
-func (s *Supervisor) describeChange(changed []string) string {
+func (s *Supervisor) describeChange(changed []string) string { return describeChange(s.dir, changed) }
+
+// describeChange says which files changed, relative to dir: "main.go
+// changed", "main.go and 2 more changed"; "" for none.
+func describeChange(dir string, changed []string) string {
 	if len(changed) == 0 {
 		return ""
 	}
 	rel := func(p string) string {
-		if r, err := filepath.Rel(s.dir, p); err == nil && !strings.HasPrefix(r, "..") {
+		if r, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(r, "..") {
 			return r
 		}
 		return p
@@ -444,6 +474,9 @@ func (s *Supervisor) startGeneration() {
 	}
 	gen := &generation{id: s.nextGen, cfg: cfg, insts: make([]*instance, n), ports: ports, timers: make([]*time.Timer, n)}
 	s.nextGen++
+	if s.opts.OnNewVersion != nil {
+		s.opts.OnNewVersion()
+	}
 	if s.candidate != nil {
 		s.stopGeneration(s.candidate, false)
 		s.candidate = nil
@@ -538,22 +571,29 @@ func (s *Supervisor) firstPorts() error {
 // environ is the app's environment for a copy on port: the base
 // environment, app.env, the project's .env, then PORT and HOST.
 func (s *Supervisor) environ(cfg *stack.Config, port int) ([]string, error) {
-	dotenv, err := readDotEnv(s.dir)
+	return projectEnv(s.opts.Environ, cfg, s.dir, map[string]string{"PORT": strconv.Itoa(port), "HOST": s.opts.Host})
+}
+
+// projectEnv is the environment of a program of the project in dir: base,
+// app.env, the project's .env, what the app's kind needs (a Flask app's
+// virtualenv), then own.
+func projectEnv(base []string, cfg *stack.Config, dir string, own map[string]string) ([]string, error) {
+	dotenv, err := readDotEnv(dir)
 	if err != nil {
 		return nil, err
 	}
-	own := map[string]string{"PORT": strconv.Itoa(port), "HOST": s.opts.Host}
+	kind := map[string]string{}
 	if cfg.App.Template == "flask" {
-		if envMap(s.opts.Environ)["PYTHONUNBUFFERED"] == "" {
-			own["PYTHONUNBUFFERED"] = "1" // log lines as they happen
+		if envMap(base)["PYTHONUNBUFFERED"] == "" {
+			kind["PYTHONUNBUFFERED"] = "1" // log lines as they happen
 		}
-		venv := filepath.Join(s.dir, ".venv")
+		venv := filepath.Join(dir, ".venv")
 		if isFile(filepath.Join(venv, "bin", "python")) {
-			own["VIRTUAL_ENV"] = venv
-			own["PATH"] = filepath.Join(venv, "bin") + string(os.PathListSeparator) + envMap(s.opts.Environ)["PATH"]
+			kind["VIRTUAL_ENV"] = venv
+			kind["PATH"] = filepath.Join(venv, "bin") + string(os.PathListSeparator) + envMap(base)["PATH"]
 		}
 	}
-	return mergeEnv(s.opts.Environ, cfg.App.Env, dotenv, own), nil
+	return mergeEnv(base, cfg.App.Env, dotenv, kind, own), nil
 }
 
 // freshPorts finds n free ports above app.port+replicas, skipping those the
@@ -665,19 +705,13 @@ func (s *Supervisor) retry(gen *generation, i int, status string, quick bool) {
 		s.crashes, s.loopShown = 1, false
 	}
 	b := s.opts.Backoff
-	delay := b.Min
-	for k := 1; k < s.crashes && delay < b.Max; k++ {
-		delay *= 2
-	}
-	delay = min(delay, b.Max)
+	delay, loop := b.delay(s.crashes)
 	name := gen.name(i)
 	switch {
-	case b.CrashLoop > 0 && s.crashes >= b.CrashLoop && !s.loopShown:
+	case loop && !s.loopShown:
 		s.loopShown = true
-		delay = b.Retry
-		s.say(name, "error", "%s; crash loop: it exited %d times in a row, each within %s of starting — retrying every %s; fix the error and save to retry now", status, s.crashes, roundDuration(b.QuickExit), roundDuration(b.Retry))
-	case b.CrashLoop > 0 && s.crashes >= b.CrashLoop:
-		delay = b.Retry
+		s.say(name, "error", "%s; %s", status, b.loopMessage(s.crashes))
+	case loop:
 		s.say(name, "error", "%s; retrying in %s", status, roundDuration(delay))
 	default:
 		s.say(name, "error", "%s; restarting in %s", status, roundDuration(delay))
