@@ -232,15 +232,16 @@ func (r *hostRun) syncProcesses(ctx context.Context, id string) error {
 	}
 	var started, stopped, removed []string
 	for _, line := range strings.Split(out, "\n") {
-		k, v, _ := strings.Cut(line, "=")
-		v = strings.TrimSuffix(strings.TrimPrefix(v, r.l.Service+"-"), ".service")
+		k, file, _ := strings.Cut(line, "=")
+		file = strings.TrimPrefix(file, r.l.Service+"-")
+		v := strings.TrimSuffix(file, ".service")
 		switch k {
 		case "started":
 			started = append(started, strings.TrimSuffix(v, "@"+id))
 		case "stopped":
 			stopped = append(stopped, v)
 		case "removed":
-			removed = append(removed, v)
+			removed = append(removed, file)
 		}
 	}
 	var parts []string

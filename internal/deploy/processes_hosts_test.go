@@ -337,6 +337,43 @@ func TestWorkersAndSchedulesBehindLB(t *testing.T) {
 		t.Errorf("logs --process worker:\n%s", buf.String())
 	}
 
+	// A release refused by its health check never starts its processes.
+	workerReleases := func(name string) string {
+		return cl.SSH(t, name, "journalctl --no-pager -o cat -u 'jobs-worker-*' | grep -o 'Started jobs-worker-[0-9]*@[^ ]*' | sed 's/.*@//' | sort -u")
+	}
+	before := workerReleases("web1") + workerReleases("web2")
+	setJobsVersion(t, dir, "v3")
+	c.App.Health = "/nope"
+	save()
+	o.Config = c
+	buf.Reset()
+	if err := DeployHosts(context.Background(), o); err == nil {
+		t.Fatalf("a release answering 404 to its health check was deployed:\n%s", buf.String())
+	}
+	if after := workerReleases("web1") + workerReleases("web2"); after != before {
+		t.Errorf("the refused release started workers: before\n%s\nafter\n%s", before, after)
+	}
+	c.App.Health = "/"
+	save()
+	o.Config = c
+
+	// A deploy killed right after web1's switch, before its workers moved:
+	// the next deploy finishes the cut one (its workers start) and goes on.
+	cutChild(t, cl, c, "deploy", "switched", "", []string{"web1", "web2"}, "lb1")
+	next := deployOK(t, o)
+	if !strings.Contains(next, "was cut off after nginx switched to it: finished it") || strings.Count(next, "started worker-1 worker-2 on release") < 3 {
+		t.Errorf("the next deploy did not finish the cut one and start its workers:\n%s", next)
+	}
+	list, err = Status(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range list[:2] {
+		if !st.Healthy || len(st.Processes) != 2 || st.Processes[0].Release != st.Release || st.Processes[1].Release != st.Release {
+			t.Errorf("after the cut and the next deploy, status of %s: %+v", st.Host, st)
+		}
+	}
+
 	// Out of stack.toml: the worker and the schedule stop and their units go.
 	c.Processes, c.Schedules = nil, nil
 	save()
