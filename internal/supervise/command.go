@@ -58,7 +58,9 @@ func ParseCommand(line string, lookup func(string) string) (Command, error) {
 	}
 	if p.shell {
 		script := line
-		if !p.compound {
+		if !p.compound && !p.assign[0] {
+			// "exec VAR=1 prog" is no command: a line that starts with
+			// an assignment runs as written (sh forks the program).
 			script = "exec " + strings.TrimSpace(line)
 		}
 		return Command{Args: []string{"sh", "-c", script}, Shell: true}, nil

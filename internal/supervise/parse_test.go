@@ -39,6 +39,7 @@ func TestParseCommand(t *testing.T) {
 		{line: "./app $(cat flags)", args: []string{"sh", "-c", "exec ./app $(cat flags)"}, shell: true},
 		{line: "./app `cat flags`", args: []string{"sh", "-c", "exec ./app `cat flags`"}, shell: true},
 		{line: "./app *.conf", args: []string{"sh", "-c", "exec ./app *.conf"}, shell: true},
+		{line: "DEBUG=1 ./app *.conf", args: []string{"sh", "-c", "DEBUG=1 ./app *.conf"}, shell: true},
 		{line: "./app ${PORT:-5000}", args: []string{"sh", "-c", "exec ./app ${PORT:-5000}"}, shell: true},
 		{line: "~/bin/app", args: []string{"sh", "-c", "exec ~/bin/app"}, shell: true},
 		// ...and left as is with control operators.
