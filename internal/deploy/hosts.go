@@ -810,6 +810,13 @@ func (r *hostRun) finish(ctx context.Context, id string, info *ReleaseInfo) erro
 	if err := r.syncProcesses(ctx, id); err != nil {
 		r.say(r.h, "%s %v", r.p.Yellow("warning:"), err)
 	}
+	if id == r.state.Current {
+		// The same release again (new secrets): its processes restart to
+		// read them, each finishing the job in hand first.
+		if err := r.restartProcesses(ctx, id); err != nil {
+			r.say(r.h, "%s %v", r.p.Yellow("warning:"), err)
+		}
+	}
 	r.state.recordSwitch(r.state.Current, id)
 	r.state.Slot = r.newSlot
 	r.state.Current = id

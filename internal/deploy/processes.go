@@ -260,6 +260,27 @@ func (r *hostRun) syncProcesses(ctx context.Context, id string) error {
 	return nil
 }
 
+// restartProcesses restarts the running copies of release id's processes
+// (systemctl try-restart: SIGTERM, stop_timeout, start), so they read the
+// environment files again.
+func (r *hostRun) restartProcesses(ctx context.Context, id string) error {
+	var units []string
+	for _, name := range r.c.ProcessNames() {
+		for n := 1; n <= r.c.Processes[name].Count; n++ {
+			units = append(units, strings.TrimSuffix(r.l.ProcessTemplate(name, n), "@.service")+"@"+id+".service")
+		}
+	}
+	if len(units) == 0 {
+		return nil
+	}
+	start := time.Now()
+	if out, err := host.Output(ctx, r.h, true, append([]string{"systemctl", "try-restart"}, units...)...); err != nil {
+		return fmt.Errorf("%s: restart the processes: %s: %w", r.h.Name(), strings.TrimSpace(out), err)
+	}
+	r.say(r.h, "%s restarted %s %s", r.p.Cyan("⚙"), strings.Join(r.c.ProcessNames(), " "), since(start))
+	return nil
+}
+
 // ProcessStatus is one running (or stopped) copy of a process on a host.
 type ProcessStatus struct {
 	// Process and Copy name it ("worker", 1); Unit is its systemd unit.

@@ -337,6 +337,18 @@ func TestWorkersAndSchedulesBehindLB(t *testing.T) {
 		t.Errorf("logs --process worker:\n%s", buf.String())
 	}
 
+	// New secrets reach the workers too (each restarts, after its job).
+	buf.Reset()
+	if err := ChangeSecrets(context.Background(), o, SecretsChange{Set: map[string]string{"QUEUE_TOKEN": "s3cret-42"}}); err != nil {
+		t.Fatalf("env set: %v\n%s", err, buf.String())
+	}
+	for _, h := range []string{"web1", "web2"} {
+		env := cl.SSH(t, h, "for u in jobs-worker-1@"+r1+".service jobs-worker-2@"+r1+".service; do tr '\\0' '\\n' </proc/$(systemctl show -p MainPID --value $u)/environ | grep QUEUE_TOKEN; done")
+		if strings.Count(env, "QUEUE_TOKEN=s3cret-42") != 2 {
+			t.Errorf("%s: the workers do not have the new secret: %q\n%s", h, env, buf.String())
+		}
+	}
+
 	// A release refused by its health check never starts its processes.
 	workerReleases := func(name string) string {
 		return cl.SSH(t, name, "journalctl --no-pager -o cat -u 'jobs-worker-*' | grep -o 'Started jobs-worker-[0-9]*@[^ ]*' | sed 's/.*@//' | sort -u")
