@@ -26,6 +26,8 @@ type Config struct {
 	Processes map[string]Process `toml:"processes"`
 	// Schedules are commands run on a calendar: systemd timers on servers.
 	Schedules []Schedule `toml:"schedules"`
+	// Services are PostgreSQL and Redis beside the app, on servers.
+	Services Services `toml:"services"`
 
 	// Path is the file the Config was loaded from; empty when it was built in
 	// memory. Relative paths in the Config (app.watch, proxy.static.dir) are

@@ -98,6 +98,7 @@ func base() *Config {
 			Keepalive:   16,
 		},
 		Serve: Serve{Listen: DefaultServeListen},
+		Services: Services{Backups: DefaultBackups},
 		Nginx: Nginx{
 			Listen: DefaultNginxListen,
 			TLS:    TLS{HSTS: true, ACMEWebroot: "/var/www/letsencrypt"},
@@ -152,6 +153,9 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	}
 	if c.Deploy.HealthTimeout == "" {
 		c.Deploy.HealthTimeout = DefaultHealthTimeout
+	}
+	if !defined("services", "backups") && c.Services.Backups == 0 {
+		c.Services.Backups = DefaultBackups
 	}
 	for i := range c.Schedules {
 		if c.Schedules[i].Hosts == "" {

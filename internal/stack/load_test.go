@@ -35,6 +35,7 @@ func full() *Config {
 			"worker": {Command: "celery -A shop worker -l info", Count: 1, StopTimeout: DefaultStopTimeout},
 			"mailer": {Command: `python -m mailer --from "shop"`, Count: 2, StopTimeout: "60s"},
 		},
+		Services: Services{Postgres: Service{Enabled: true, Host: "web1", Version: "15"}, Redis: Service{Enabled: true}, Backups: 3},
 		Schedules: []Schedule{
 			{Name: "cleanup", Command: "flask --app shop cleanup", On: "hourly", Hosts: "one"},
 			{Name: "report", Command: "flask --app shop report", On: "Mon..Fri 04:00", Hosts: "all"},

@@ -102,3 +102,25 @@ func TestValidateCalendarAgreesWithSystemd(t *testing.T) {
 		}
 	}
 }
+
+func TestServicesParse(t *testing.T) {
+	t.Parallel()
+	c, err := Parse([]byte("name = \"shop\"\n[deploy]\nhosts = [\"web1\", \"web2\"]\n[services]\npostgres = { host = \"web2\" }\nredis = true\n"), "stack.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := c.Services.Postgres; !p.Enabled || p.Host != "web2" || !c.Services.Redis.Enabled || !c.Services.Redis.Simple() || c.Services.Backups != DefaultBackups {
+		t.Errorf("services = %+v", c.Services)
+	}
+	for _, tt := range []struct{ file, want string }{
+		{"[services]\npostgres = \"yes\"", "stack.toml:3: services.postgres: must be true, false or a table"},
+		{"[services]\npostgres = { host = \"db1\" }", `stack.toml:3: services.postgres.host: "db1" is not one of deploy.hosts`},
+		{"[services]\npostgres = { version = \"16\" }", `stack.toml:3: services.postgres.version: "16": deploy installs Debian 12's postgres 15`},
+		{"[services]\nredis = { port = 1 }", `stack.toml:3: services.redis: unknown key "port" (host, version)`},
+		{"[services]\nbackups = 0", "stack.toml:3: services.backups: 0 is not between 1 and 1000"},
+	} {
+		if _, err := Parse([]byte("name = \"shop\"\n"+tt.file), "stack.toml"); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q:\n got %v\nwant %s", tt.file, err, tt.want)
+		}
+	}
+}

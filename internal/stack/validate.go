@@ -381,6 +381,7 @@ func (c *Config) Validate() error {
 		v.add("app.port", "%d: deploying to hosts runs slot b on app.port+%d, past port 65535; choose a port below %d", a.Port, SlotOffset, 65536-SlotOffset)
 	}
 	v.processes(c)
+	v.services(c)
 
 	if len(v.errs) == 0 {
 		return nil
