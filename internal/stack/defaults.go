@@ -97,7 +97,7 @@ func base() *Config {
 			FailTimeout: "10s",
 			Keepalive:   16,
 		},
-		Serve: Serve{Listen: DefaultServeListen},
+		Serve:    Serve{Listen: DefaultServeListen},
 		Services: Services{Backups: DefaultBackups},
 		Nginx: Nginx{
 			Listen: DefaultNginxListen,
