@@ -3,6 +3,7 @@ package cmd
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -165,9 +166,13 @@ func TestHelp(t *testing.T) {
 	if code := runRoot(t, io, "-h"); code != 0 {
 		t.Fatalf("-h: exit %d", code)
 	}
-	for _, want := range []string{"stackctl turns the classic two-step deployment", "new         Create a web app and its stack.toml", "completion", "--no-color", "--version"} {
+	for _, want := range []string{"stackctl turns the classic two-step deployment", "completion", "--no-color", "--version"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("-h lacks %q:\n%s", want, out)
 		}
+	}
+	// The commands' column is as wide as the longest name.
+	if !regexp.MustCompile(`\n  new +Create a web app and its stack.toml\n`).MatchString(out.String()) {
+		t.Errorf("-h does not list new:\n%s", out)
 	}
 }
