@@ -96,6 +96,7 @@ like that site, and deploy installs both on a server.`,
 		newCmdLogs,
 		newCmdStatus,
 		newCmdRunSchedule,
+		newCmdDB,
 		newCmdSetup,
 	} {
 		root.AddCommand(newCmd(f))

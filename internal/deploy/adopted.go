@@ -54,6 +54,9 @@ os.environ["DJANGO_SETTINGS_MODULE"] = sys.argv[1]
 # it only on the servers; collectstatic's output does not depend on it.
 for name in ("SECRET_KEY", "DJANGO_SECRET_KEY"):
     os.environ.setdefault(name, "collectstatic-only-" + secrets.token_hex(16))
+# So do the services' URLs ([services]); collectstatic connects to neither.
+os.environ.setdefault("DATABASE_URL", "postgresql://collectstatic@localhost:5432/collectstatic")
+os.environ.setdefault("REDIS_URL", "redis://localhost:6379/0")
 import django
 from django.conf import settings
 settings.STATIC_ROOT = sys.argv[2]

@@ -44,6 +44,9 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 	if d.settled() {
 		return nil
 	}
+	if err := d.services(ctx); err != nil {
+		return err
+	}
 	if err := d.name(); err != nil {
 		return err
 	}

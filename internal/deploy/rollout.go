@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stackctl/stackctl/internal/ui"
@@ -12,13 +13,14 @@ import (
 // rollout is one deploy over every host: the steps of DeployHosts, each a
 // method, in the order the flow runs them.
 type rollout struct {
-	f     *fleet
-	runs  []*hostRun
-	lb    *lbRun
-	info  *ReleaseInfo
-	done  []*hostRun // hosts switched to the new release
-	first bool       // the next batch is the first (release_command)
-	start time.Time
+	f      *fleet
+	runs   []*hostRun
+	lb     *lbRun
+	info   *ReleaseInfo
+	done   []*hostRun // hosts switched to the new release
+	first  bool       // the next batch is the first (release_command)
+	backup string     // the database backup taken before release_command
+	start  time.Time
 }
 
 func newRollout(f *fleet) *rollout {
@@ -170,7 +172,9 @@ func (d *rollout) rollOut(ctx context.Context, group []*hostRun) error {
 		return r.stage(ctx)
 	})
 	if err := errors.Join(errs...); err == nil && d.first {
-		if err := d.runs[0].releaseCommand(ctx); err != nil {
+		if err := d.backupBeforeRelease(ctx); err != nil {
+			errs[0] = err
+		} else if err := d.runs[0].releaseCommand(ctx); err != nil {
 			errs[0] = err
 		}
 	}
@@ -202,6 +206,25 @@ func (d *rollout) rollOut(ctx context.Context, group []*hostRun) error {
 	return d.revert(errors.Join(failed...))
 }
 
+// backupBeforeRelease takes a backup of the app's database before
+// release_command runs (a migration): a bad one can be undone with
+// 'stackctl db restore'. It is named after the new release.
+func (d *rollout) backupBeforeRelease(ctx context.Context) error {
+	f := d.f
+	if strings.TrimSpace(f.c.Deploy.ReleaseCommand) == "" || !f.c.Services.Postgres.Enabled {
+		return nil
+	}
+	r := d.servicesHost(f.c.Services.Postgres)
+	start := time.Now()
+	name, err := r.backup(ctx, "before-"+d.info.ID)
+	if err != nil {
+		return ui.WithFix(err, "nothing switched; the old release keeps serving")
+	}
+	d.backup = name
+	r.say(r.h, "%s backup %s before release_command %s", f.p.Green("✓"), name, since(start))
+	return nil
+}
+
 // revert switches the hosts already on the new release back to the one
 // each ran, after cause stopped the rollout.
 func (d *rollout) revert(cause error) error {
@@ -227,6 +250,9 @@ func (d *rollout) complete(ctx context.Context) error {
 		}
 	}
 	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, d.info.ID, hostNames(d.runs), since(d.start), hostFlags(d.runs))
+	if d.backup != "" {
+		fmt.Fprintf(f.Out, "The database as it was before release_command: stackctl db restore %s\n", d.backup)
+	}
 	f.certbotHint(d.runs, d.lb)
 	return nil
 }

@@ -70,6 +70,7 @@ func appSettings(c *stack.Config, l HostLayout, dir string, asRoot bool) []unitS
 	s = append(s,
 		unitSetting{"WorkingDirectory", dir},
 		unitSetting{"EnvironmentFile", l.AppEnv()},
+		unitSetting{"EnvironmentFile", "-" + l.ServicesEnv()},
 		unitSetting{"EnvironmentFile", "-" + l.SecretsFile},
 		unitSetting{"Environment", "PATH=" + appPath(dir)},
 	)

@@ -556,6 +556,27 @@ func (c *Cluster) TrySSH(name, command string) (string, error) {
 	return c.runSSH(10*time.Minute, name, command)
 }
 
+// TrySSHInput is TrySSH with stdin: a secret reaches the host's command
+// without being on any command line.
+func (c *Cluster) TrySSHInput(name, command, stdin string) (string, error) {
+	if c.host(name) == nil {
+		return "", fmt.Errorf("hosttest: no host %q in this cluster", name)
+	}
+	path, err := lookPath("ssh")
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, "-F", c.SSHConfig, name, "--", command)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.WaitDelay = time.Second
+	err = cmd.Run()
+	return out.String(), err
+}
+
 func (c *Cluster) runSSH(timeout time.Duration, name, command string) (string, error) {
 	return run(timeout, "ssh", "-F", c.SSHConfig, name, "--", command)
 }

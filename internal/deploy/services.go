@@ -1,0 +1,502 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/stack"
+	"github.com/stackctl/stackctl/internal/ui"
+)
+
+// Services beside the app (DEPLOY.md "Services: a database beside the
+// app"): Debian's PostgreSQL and Redis on an app host, installed when
+// missing, with a role and a database (a Redis user) per app and a
+// password generated on that host. The password never leaves the servers
+// but in the environment file each app host's units load,
+// /etc/stackctl/<name>/services.env (0600 root), which deploy writes over
+// SSH's stdin: never on a command line, in output or in a log.
+
+// ServicesEnv is the environment file holding DATABASE_URL and REDIS_URL.
+func (l HostLayout) ServicesEnv() string { return path.Join(l.EtcDir, "services.env") }
+
+// passwordFile is where the service host keeps the password of service.
+func (l HostLayout) passwordFile(service string) string {
+	return path.Join(l.EtcDir, service+".password")
+}
+
+// genPassword defines gen_password FILE: the password in FILE (0600),
+// made once from the kernel's random bytes (letters and digits only, so
+// it needs no quoting in a URL, SQL or a config file).
+const genPassword = `gen_password() {
+	if [ ! -s "$1" ]; then
+		mkdir -p "$(dirname "$1")"
+		( umask 077; head -c 64 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$1.new" && mv -f "$1.new" "$1" )
+	fi
+}
+`
+
+// aptInstall defines apt_install PKG…: installs what is missing, quietly
+// (the log only when apt-get fails).
+const aptInstall = `apt_install() {
+	missing=""
+	for p in "$@"; do
+		s=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null) || s=
+		[ "$s" = installed ] || missing="$missing $p"
+	done
+	[ -n "$missing" ] || return 0
+	log=$(mktemp)
+	if ! { DEBIAN_FRONTEND=noninteractive apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends -o Dpkg::Options::=--force-confold $missing; } >"$log" 2>&1; then
+		tail -n 15 "$log"; rm -f "$log"
+		echo "apt-get install$missing failed" >&2
+		return 1
+	fi
+	rm -f "$log"
+	echo "installed=$missing"
+}
+`
+
+// postgresScript makes PostgreSQL serve the app: $1 is the role and the
+// database (the app's name), $2 the password file, $3 the address to
+// listen on besides 127.0.0.1 ("" for none: one app host), then the addresses of the
+// other app hosts, allowed in pg_hba.conf with scram-sha-256. It prints
+// "version=", "installed=" when it installed, and last "ok=1".
+const postgresScript = genPassword + aptInstall + `set -eu
+cd /
+name=$1; pwfile=$2; listen=$3; shift 3
+apt_install postgresql
+ver=$(ls /etc/postgresql | sort -n | tail -n 1)
+conf=/etc/postgresql/$ver/main
+# Addresses, not "localhost": a name that fails to resolve would keep
+# PostgreSQL from starting at all.
+lconf="listen_addresses = '127.0.0.1${listen:+,$listen}'"
+if [ "$(cat "$conf/conf.d/stackctl.conf" 2>/dev/null)" != "$lconf" ]; then
+	echo "$lconf" >"$conf/conf.d/stackctl.conf"
+	systemctl restart "postgresql@$ver-main"
+fi
+systemctl enable --quiet --now "postgresql@$ver-main"
+gen_password "$pwfile"
+pass=$(cat "$pwfile")
+{
+	printf '\\set name %s\n' "$name"
+	printf "\\\\set pass '%s'\n" "$pass"
+	cat <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'name') \gexec
+ALTER ROLE :"name" WITH LOGIN PASSWORD :'pass';
+SELECT format('CREATE DATABASE %I OWNER %I', :'name', :'name') WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = :'name') \gexec
+REVOKE ALL ON DATABASE :"name" FROM PUBLIC;
+SQL
+} | runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -d postgres >/dev/null
+hba=$conf/pg_hba.conf
+want=$(mktemp)
+sed "/^# stackctl $name begin/,/^# stackctl $name end/d" "$hba" >"$want"
+if [ -n "$listen" ]; then
+	{
+		echo "# stackctl $name begin: the app hosts (stackctl deploy)"
+		for a in "$@"; do
+			case $a in *:*) echo "host $name $name $a/128 scram-sha-256" ;; *) echo "host $name $name $a/32 scram-sha-256" ;; esac
+		done
+		echo "# stackctl $name end"
+	} >>"$want"
+fi
+if ! cmp -s "$want" "$hba"; then
+	cat "$want" >"$hba"
+	runuser -u postgres -- psql -qAt -c 'SELECT pg_reload_conf()' >/dev/null
+fi
+rm -f "$want"
+echo "version=$ver"
+echo "ok=1"
+`
+
+// redisScript makes Redis serve the app: $1 is the app's Redis user, $2
+// the password file, $3 the address to listen on besides localhost. The
+// default user is turned off, so every client needs a user and its
+// password; the app's user's password is in its config as a SHA-256 only.
+const redisScript = genPassword + aptInstall + `set -eu
+name=$1; pwfile=$2; listen=$3
+apt_install redis-server
+gen_password "$pwfile"
+hash=$(sha256sum <"$pwfile" | cut -d' ' -f1)
+inc=/etc/redis/stackctl.conf
+grep -qxF "include $inc" /etc/redis/redis.conf || echo "include $inc" >>/etc/redis/redis.conf
+want=$(mktemp)
+{
+	echo "# written by stackctl deploy: the apps' users; no user without a password"
+	echo "user default off"
+	if [ -f "$inc" ]; then grep '^user ' "$inc" | grep -v '^user default ' | grep -v "^user $name " || true; fi
+	echo "user $name on #$hash ~* &* +@all"
+	if [ -n "$listen" ]; then echo "bind 127.0.0.1 -::1 $listen"; else grep '^bind ' "$inc" 2>/dev/null || true; fi
+} >"$want"
+if ! cmp -s "$want" "$inc"; then
+	install -m 0640 -o redis -g redis "$want" "$inc"
+	systemctl restart redis-server
+fi
+rm -f "$want"
+systemctl enable --quiet --now redis-server
+echo "version=$(redis-server --version | sed -n 's/.*v=\([0-9.]*\).*/\1/p')"
+echo "ok=1"
+`
+
+// serviceRun is one service on its host, as the deploy found it.
+type serviceRun struct {
+	name    string // "postgres", "redis"
+	r       *hostRun
+	version string
+	envKey  string // DATABASE_URL, REDIS_URL
+}
+
+// servicesHost is the app host service runs on.
+func (d *rollout) servicesHost(s stack.Service) *hostRun {
+	for i, h := range d.f.c.Deploy.Hosts {
+		if h == s.Host && i < len(d.runs) {
+			return d.runs[i]
+		}
+	}
+	return d.runs[0]
+}
+
+// services makes every service of [services] run and writes each app
+// host's services.env.
+func (d *rollout) services(ctx context.Context) error {
+	c := d.f.c
+	if !c.Services.Any() {
+		return nil
+	}
+	env := map[*hostRun][]string{}
+	for _, x := range []struct {
+		name, key, script string
+		s                 stack.Service
+	}{
+		{"postgres", "DATABASE_URL", postgresScript, c.Services.Postgres},
+		{"redis", "REDIS_URL", redisScript, c.Services.Redis},
+	} {
+		if !x.s.Enabled {
+			continue
+		}
+		start := time.Now()
+		sr := d.servicesHost(x.s)
+		sr.step(sr.h, "%s: install, role and database for %s", x.name, c.Name)
+		listen, clients := "", []string(nil)
+		for _, r := range d.runs {
+			if r != sr {
+				clients = append(clients, addrOf(c, r.h))
+				listen = addrOf(c, sr.h)
+			}
+		}
+		args := append([]string{"sh", "-c", x.script, "stackctl", c.Name, sr.l.passwordFile(x.name), listen}, clients...)
+		out, err := host.Output(ctx, sr.h, true, args...)
+		if err != nil || !strings.Contains(out, "ok=1") {
+			return ui.WithFix(fmt.Errorf("%s: %s: %s: %v", sr.h.Name(), x.name, strings.TrimSpace(out), err),
+				"nothing of the app changed; see the message, fix the host, and deploy again")
+		}
+		facts := keyValues(out)
+		pw, err := readHostFiles(ctx, sr.h, sr.l.passwordFile(x.name))
+		if err != nil {
+			return err
+		}
+		pass := strings.TrimSpace(string(pw[sr.l.passwordFile(x.name)].Data))
+		for _, r := range d.runs {
+			addr := "127.0.0.1"
+			if r != sr {
+				addr = addrOf(c, sr.h)
+			}
+			env[r] = append(env[r], x.key+"="+serviceURL(x.name, c.Name, pass, addr))
+		}
+		what := "installed " + strings.TrimSpace(facts["installed"]) + ", "
+		if facts["installed"] == "" {
+			what = ""
+		}
+		made := "role and database " + c.Name
+		if x.name == "redis" {
+			made = "user " + c.Name
+		}
+		sr.say(sr.h, "%s %s %s: %s%s, %s set %s", d.f.p.Green("✓"), x.name, facts["version"], what, made, x.key, since(start))
+	}
+	if err := d.serviceClients(ctx); err != nil {
+		return err
+	}
+	for _, r := range d.runs {
+		data := []byte("# written by stackctl deploy: the app's services ([services])\n" + strings.Join(env[r], "\n") + "\n")
+		want := HostFile{Path: r.l.ServicesEnv(), Exists: true, Data: data, Mode: 0o600}
+		have, err := readHostFiles(ctx, r.h, want.Path)
+		if err != nil {
+			return err
+		}
+		if !have[want.Path].same(want) {
+			if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", []HostFile{want}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// serviceClients installs Debian's Python clients of the services
+// (psycopg2, redis) on every app host of a Python app: its virtualenv sees
+// the system's packages, and nothing needs building from source.
+func (d *rollout) serviceClients(ctx context.Context) error {
+	c := d.f.c
+	if !stack.IsPython(c.App.Template) {
+		return nil
+	}
+	var pkgs []string
+	if c.Services.Postgres.Enabled {
+		pkgs = append(pkgs, "python3-psycopg2")
+	}
+	if c.Services.Redis.Enabled {
+		pkgs = append(pkgs, "python3-redis")
+	}
+	errs := parallel(d.runs, func(r *hostRun) error {
+		out, err := host.Output(ctx, r.h, true, append([]string{"sh", "-c", aptInstall + `set -eu; apt_install "$@"`, "stackctl"}, pkgs...)...)
+		if err != nil {
+			return fmt.Errorf("%s: install %s: %s: %w", r.h.Name(), strings.Join(pkgs, " "), strings.TrimSpace(out), err)
+		}
+		if v := keyValues(out)["installed"]; v != "" {
+			r.say(r.h, "%s installed%s", d.f.p.Green("✓"), v)
+		}
+		return nil
+	})
+	return errors.Join(errs...)
+}
+
+// serviceURL is the URL the app reaches service at.
+func serviceURL(service, name, pass, addr string) string {
+	hostPort := net.JoinHostPort(addr, map[string]string{"postgres": "5432", "redis": "6379"}[service])
+	if service == "redis" {
+		return "redis://" + name + ":" + pass + "@" + hostPort + "/0"
+	}
+	return "postgresql://" + name + ":" + pass + "@" + hostPort + "/" + name
+}
+
+// keyValues reads key=value lines.
+func keyValues(out string) map[string]string {
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// BackupsDir is where the database backups of the app are kept.
+func (l HostLayout) BackupsDir() string { return path.Join(l.StateDir, "backups", "db") }
+
+// backupScript dumps database $1 (pg_dump -Fc, as postgres) into folder
+// $2 as <UTC time>-<label $3>.dump, written under a temporary name first,
+// then keeps the newest $4. It prints the new file's name.
+const backupScript = `set -eu
+cd /
+db=$1; dir=$2; label=$3; keep=$4
+mkdir -p "$dir"; chmod 0700 "$dir"
+f="$(date -u +%Y%m%dT%H%M%SZ)-$label.dump"
+runuser -u postgres -- pg_dump -Fc "$db" >"$dir/.$f.tmp"
+mv -f "$dir/.$f.tmp" "$dir/$f"
+ls -1 "$dir" | grep '\.dump$' | sort -r | tail -n +$((keep + 1)) | while IFS= read -r old; do rm -f "$dir/$old"; done
+echo "$f"
+`
+
+// listBackupsScript prints "NAME SIZE" for each backup in $1, oldest first.
+const listBackupsScript = `set -eu
+[ -d "$1" ] || exit 0
+cd "$1"
+for f in $(ls -1 | grep '\.dump$' | sort); do echo "$f $(stat -c %s "$f")"; done
+`
+
+// restoreScript restores backup $3 of folder $2 into database $1, as the
+// app's role $1 owns it: every object the dump holds is dropped and made
+// again (pg_restore --clean --if-exists), in one transaction.
+const restoreScript = `set -eu
+cd /
+db=$1; dir=$2; f=$3
+[ -f "$dir/$f" ] || { echo "no backup $f in $dir"; exit 3; }
+runuser -u postgres -- pg_restore --clean --if-exists --no-owner --role="$db" --single-transaction -d "$db" <"$dir/$f"
+`
+
+// Backup is one database backup on the host.
+type Backup struct {
+	Host string `json:"host"`
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// dbHost is the fleet's host that runs PostgreSQL, or an error saying
+// that stack.toml has none.
+func dbHost(f *fleet) (*hostRun, error) {
+	if !f.c.Services.Postgres.Enabled {
+		return nil, ui.Usagef("add [services] postgres = true to "+f.c.Path+" and deploy", "%s has no database: [services] postgres is off", f.c.Name)
+	}
+	d := &rollout{f: f}
+	for _, h := range f.Hosts {
+		d.runs = append(d.runs, &hostRun{fleet: f, h: h})
+	}
+	return d.servicesHost(f.c.Services.Postgres), nil
+}
+
+// backup takes a backup of the app's database on r, labelled label.
+func (r *hostRun) backup(ctx context.Context, label string) (string, error) {
+	out, err := host.Output(ctx, r.h, true, "sh", "-c", backupScript, "stackctl", r.c.Name, r.l.BackupsDir(), label, fmt.Sprint(r.c.Services.Backups))
+	if err != nil {
+		return "", fmt.Errorf("%s: pg_dump %s: %s: %w", r.h.Name(), r.c.Name, strings.TrimSpace(out), err)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	return strings.TrimSpace(lines[len(lines)-1]), nil
+}
+
+// BackupDB takes a backup of the app's database now and returns its name.
+func BackupDB(ctx context.Context, o HostsOptions) (string, error) {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return "", err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return "", err
+	}
+	start := time.Now()
+	name, err := r.backup(ctx, "manual")
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(o.Out, "%s %s: backup %s %s\n", f.p.Green("✓"), r.h.Name(), name, since(start))
+	return name, nil
+}
+
+// ListBackups lists the app's database backups, oldest first.
+func ListBackups(ctx context.Context, o HostsOptions) ([]Backup, error) {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return nil, err
+	}
+	out, err := host.Output(ctx, r.h, true, "sh", "-c", listBackupsScript, "stackctl", r.l.BackupsDir())
+	if err != nil {
+		return nil, fmt.Errorf("%s: list backups: %s: %w", r.h.Name(), strings.TrimSpace(out), err)
+	}
+	var list []Backup
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var b Backup
+		if _, err := fmt.Sscanf(line, "%s %d", &b.Name, &b.Size); err == nil {
+			b.Host = r.h.Name()
+			list = append(list, b)
+		}
+	}
+	return list, nil
+}
+
+// RestoreDB restores backup (the newest when "") into the app's database:
+// the processes and schedules stop first and start again after, so no
+// worker writes into a database being replaced.
+func RestoreDB(ctx context.Context, o HostsOptions, backup string) error {
+	f, err := newFleet(o)
+	if err != nil {
+		return err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return err
+	}
+	if backup == "" {
+		list, err := ListBackups(ctx, o)
+		if err != nil {
+			return err
+		}
+		if len(list) == 0 {
+			return ui.WithFix(fmt.Errorf("%s: no backup of %s yet", r.h.Name(), f.c.Name), "take one with 'stackctl db backup'")
+		}
+		backup = list[len(list)-1].Name
+	}
+	if strings.ContainsAny(backup, "/ \n") || !strings.HasSuffix(backup, ".dump") {
+		return ui.Usagef("name a backup as 'stackctl db backups' lists it", "%q is not a backup name", backup)
+	}
+	runs := make([]*hostRun, len(f.Hosts))
+	for i, h := range f.Hosts {
+		runs[i] = &hostRun{fleet: f, h: h}
+	}
+	unlock, err := f.lockAll(ctx, runs, "db restore")
+	defer unlock()
+	if err != nil {
+		return err
+	}
+	for _, x := range runs {
+		if err := x.probe(ctx); err != nil {
+			return err
+		}
+	}
+	start := time.Now()
+	// The processes of every host stop (each finishing its job in hand);
+	// the schedules' timers too.
+	for _, x := range runs {
+		if out, err := host.Output(ctx, x.h, true, "sh", "-c", stopAllProcessesScript, "stackctl", x.l.Service, unitDir); err != nil {
+			return fmt.Errorf("%s: stop the processes: %s: %w", x.h.Name(), strings.TrimSpace(out), err)
+		}
+	}
+	out, rerr := host.Output(ctx, r.h, true, "sh", "-c", restoreScript, "stackctl", f.c.Name, r.l.BackupsDir(), backup)
+	for _, x := range runs {
+		if err := x.syncProcesses(context.WithoutCancel(ctx), x.state.Current); err != nil {
+			rerr = errors.Join(rerr, err)
+		}
+	}
+	if rerr != nil {
+		return fmt.Errorf("%s: restore %s: %s: %w", r.h.Name(), backup, strings.TrimSpace(out), rerr)
+	}
+	fmt.Fprintf(o.Out, "%s %s: restored %s into database %s %s\n", f.p.Green("✓"), r.h.Name(), backup, f.c.Name, since(start))
+	return nil
+}
+
+// stopAllProcessesScript stops every process copy and schedule timer of
+// the app $1 (its own units in $2); processesScript starts them again.
+const stopAllProcessesScript = `set -u
+svc=$1; dir=$2; units=""
+for f in $(grep -l -x -F "X-Stackctl-App=$svc" "$dir/$svc"-* 2>/dev/null || true); do
+	b=${f##*/}
+	case $b in
+	*@.service) units="$units $(systemctl list-units --plain --no-legend --full "${b%@.service}@*.service" | awk '{print $1}')" ;;
+	*.timer) units="$units $b ${b%.timer}.service" ;;
+	esac
+done
+[ -z "$(echo $units)" ] || systemctl stop $units
+exit 0
+`
+
+// PullBackup reads backup (the newest when "") from the database's host.
+func PullBackup(ctx context.Context, o HostsOptions, backup string) (string, []byte, error) {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return "", nil, err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return "", nil, err
+	}
+	if backup == "" {
+		list, err := ListBackups(ctx, o)
+		if err != nil {
+			return "", nil, err
+		}
+		if len(list) == 0 {
+			return "", nil, ui.WithFix(fmt.Errorf("%s: no backup of %s yet", r.h.Name(), f.c.Name), "take one with 'stackctl db backup'")
+		}
+		backup = list[len(list)-1].Name
+	}
+	if strings.ContainsAny(backup, "/ \n") || !strings.HasSuffix(backup, ".dump") {
+		return "", nil, ui.Usagef("name a backup as 'stackctl db backups' lists it", "%q is not a backup name", backup)
+	}
+	p := path.Join(r.l.BackupsDir(), backup)
+	files, err := readHostFiles(ctx, r.h, p)
+	if err != nil {
+		return "", nil, err
+	}
+	if !files[p].Exists {
+		return "", nil, ui.WithFix(fmt.Errorf("%s: no backup %s", r.h.Name(), backup), "see 'stackctl db backups'")
+	}
+	return backup, files[p].Data, nil
+}
