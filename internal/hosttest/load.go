@@ -71,6 +71,15 @@ func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
 // far, for a test that reports each step's share of the load.
 func (l *Load) Counts() (ok, failed int64) { return l.ok.Load(), l.failed.Load() }
 
+// Stop stops the load and returns its counts and the first errors, for a
+// test that counts failures rather than forbidding them.
+func (l *Load) Stop() (ok, failed int64, errs []string) {
+	l.end()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ok.Load(), l.failed.Load(), append([]string(nil), l.errs...)
+}
+
 func (l *Load) end() {
 	l.once.Do(func() { close(l.stop) })
 	l.wg.Wait()
