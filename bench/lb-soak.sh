@@ -24,5 +24,5 @@ LOG=$(mktemp /tmp/stackctl-lb-soak.XXXXXX)
 echo "lb soak: $DURATION, $CLIENTS clients; full log in $LOG"
 status=0
 go test ./internal/deploy -run '^TestLBSoak$' -count=1 -v -timeout 60m >"$LOG" 2>&1 || status=$?
-grep -E 'RESULT|cycle [0-9]+|under load|^\s+(Total|TCP|to app hosts|nginx RSS)|--- (PASS|FAIL)|lb_test.go.*error log' "$LOG" | sed 's/^ *//' || true
+grep -E 'RESULT|cycle [0-9]+|under load|Total:|TCP:|to app hosts:|nginx RSS|--- (PASS|FAIL)' "$LOG" | sed 's/^ *//' || true
 exit $status
