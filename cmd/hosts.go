@@ -119,7 +119,7 @@ var systemdRunning = func() bool { return deploy.RealSystem().SystemdRunning() }
 func siteRenderer(c *stack.Config) func(*stack.Config, deploy.SiteOptions) ([]byte, error) {
 	return func(sc *stack.Config, so deploy.SiteOptions) ([]byte, error) {
 		return nginx.Render(sc, nginx.Options{NginxVersion: so.NginxVersion, HTTPSPort: so.HTTPSPort, ACMEChallenge: so.ACMEChallenge,
-			UpstreamInclude: so.UpstreamInclude, ReleaseInclude: so.ReleaseInclude, TrustedProxies: so.TrustedProxies, Source: c.Path, StackctlVersion: Version()})
+			UpstreamInclude: so.UpstreamInclude, ReleaseInclude: so.ReleaseInclude, TrustedProxies: so.TrustedProxies, Balancer: so.Balancer, Source: c.Path, StackctlVersion: Version()})
 	}
 }
 

@@ -28,6 +28,9 @@ type SiteOptions struct {
 	// TrustedProxies are the addresses of a load balancer in front of the
 	// site, whose X-Forwarded-For/-Proto it trusts.
 	TrustedProxies []string
+	// Balancer renders the lb host's site: retry settings over the app
+	// hosts (nginx.Options.Balancer).
+	Balancer bool
 }
 
 // paths of the files deploy keeps for itself.

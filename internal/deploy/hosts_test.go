@@ -44,7 +44,7 @@ func serverProject(t *testing.T, name, template string) *stack.Config {
 }
 
 func renderServerSite(c *stack.Config, o SiteOptions) ([]byte, error) {
-	return nginx.Render(c, nginx.Options{NginxVersion: o.NginxVersion, ACMEChallenge: o.ACMEChallenge, UpstreamInclude: o.UpstreamInclude, ReleaseInclude: o.ReleaseInclude, TrustedProxies: o.TrustedProxies, StackctlVersion: "test"})
+	return nginx.Render(c, nginx.Options{NginxVersion: o.NginxVersion, ACMEChallenge: o.ACMEChallenge, UpstreamInclude: o.UpstreamInclude, ReleaseInclude: o.ReleaseInclude, TrustedProxies: o.TrustedProxies, Balancer: o.Balancer, StackctlVersion: "test"})
 }
 
 // dial connects to the cluster's hosts as user ("" for the config's).

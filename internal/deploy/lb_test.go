@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -173,10 +174,13 @@ func TestRollingDeployBehindLB(t *testing.T) {
 	if !strings.Contains(out, "lb1") || !strings.Contains(out, "nginx → "+cl.Host("web1").Addr+":80, "+cl.Host("web2").Addr+":80") {
 		t.Errorf("the lb's site was not installed over both hosts:\n%s", out)
 	}
-	// The lb opens a fresh connection per request to the app hosts: their
-	// reloads close idle ones, which nginx would count as host failures.
-	if site := cl.SSH(t, "lb1", "cat /etc/nginx/sites-available/echo.conf"); strings.Contains(site, "keepalive ") {
-		t.Errorf("the lb keeps upstream connections alive to the app hosts:\n%s", site)
+	// The lb keeps connections to the app hosts alive and passes an
+	// idempotent request that meets an error on one host to the next.
+	site := cl.SSH(t, "lb1", "cat /etc/nginx/sites-available/echo.conf")
+	for _, want := range []string{"keepalive 64;", "proxy_http_version 1.1;", `proxy_set_header Connection $stackctl_echo_connection_upgrade;`, "proxy_next_upstream error timeout http_502;", "max_fails=" + fmt.Sprint(lbMaxFails(c)) + " "} {
+		if !strings.Contains(site, want) {
+			t.Errorf("the lb's site lacks %q:\n%s", want, site)
+		}
 	}
 	if got := versions(t, lb, 20); len(got) != 2 || got["web1"] != "v1" || got["web2"] != "v1" {
 		t.Fatalf("through the lb: %v, want web1 and web2 on v1", got)
@@ -206,24 +210,32 @@ func TestRollingDeployBehindLB(t *testing.T) {
 		t.Logf("client headers %v → the app sees X-Real-IP %v, X-Forwarded-For %v, X-Forwarded-Proto %v", hdr, via.Headers["X-Real-Ip"], via.Headers["X-Forwarded-For"], via.Headers["X-Forwarded-Proto"])
 	}
 
-	// Rolling deploy under load through the lb.
+	// Sustained load through the lb across a rolling deploy, a refused
+	// release and a rollback: no request fails, the lb never runs out of
+	// local ports (its TIME_WAIT towards the app hosts stays small) and
+	// never finds "no live upstreams".
+	tw := sampleTimeWait(t, cl, "lb1")
+	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", lbLoadClients)
+	loadStart := time.Now()
+	phase := func(what string, f func()) {
+		ok0, failed0 := l.Counts()
+		start := time.Now()
+		f()
+		ok, failed := l.Counts()
+		t.Logf("%s under load: %.1fs, %d requests answered 200, %d failed", what, time.Since(start).Seconds(), ok-ok0, failed-failed0)
+	}
 	setEcho(t, c, "v2", "")
-	l := hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
-	start := time.Now()
-	deployOK(t, o)
-	t.Logf("rolling deploy to 2 hosts: %.1fs", time.Since(start).Seconds())
-	l.Check(t, "rolling deploy")
+	phase("rolling deploy", func() { deployOK(t, o) })
 	if got := versions(t, lb, 20); got["web1"] != "v2" || got["web2"] != "v2" {
 		t.Fatalf("after the rolling deploy: %v", got)
 	}
 
 	// Unhealthy on web2: web1 had switched and goes back; 0 failed requests.
 	setEcho(t, c, "v3", "web2")
-	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
 	var buf bytes.Buffer
 	o.Out = &buf
-	err := DeployHosts(context.Background(), o)
-	l.Check(t, "refused rolling deploy")
+	var err error
+	phase("refused rolling deploy", func() { err = DeployHosts(context.Background(), o) })
 	if err == nil || !strings.Contains(err.Error(), "web2") || !strings.Contains(buf.String(), "are back on the release they ran before") {
 		t.Fatalf("a release unhealthy on web2: %v\n%s", err, buf.String())
 	}
@@ -234,14 +246,64 @@ func TestRollingDeployBehindLB(t *testing.T) {
 
 	// Rollback across hosts, under load.
 	o.Out = &buf
-	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", 4)
-	if err := RollbackHosts(context.Background(), o, ""); err != nil {
+	phase("rollback across hosts", func() { err = RollbackHosts(context.Background(), o, "") })
+	if err != nil {
 		t.Fatalf("rollback: %v\n%s", err, buf.String())
 	}
-	l.Check(t, "rollback across hosts")
+	ok, _ := l.Counts()
+	secs := time.Since(loadStart).Seconds()
+	l.Check(t, "rolling deploy, refused release and rollback")
+	t.Logf("through the lb: %.0f requests/s for %.0fs; the lb's TIME_WAIT towards the app hosts: %s", float64(ok)/secs, secs, tw())
+	lbLogClean(t, cl)
+	t.Logf("the lb's error log after the deploys (each error a request passed to the other host):\n%s", strings.Join(lbErrorLines(t, cl), "\n"))
 	if got := versions(t, lb, 20); got["web1"] != "v1" || got["web2"] != "v1" {
 		t.Fatalf("after the rollback: %v", got)
 	}
+
+	// web2's nginx reloaded 20 times under load: its closed keep-alive
+	// connections are retried on web1, no request fails, and the lb never
+	// skips web2 (nginx says "upstream server temporarily disabled" at the
+	// warn level, which the test turns on for the lb's site).
+	cl.SSH(t, "lb1", `sed -i 's|^\( *error_log [^ ;]*\);|\1 warn;|' /etc/nginx/sites-available/echo.conf && nginx -t -q && systemctl reload nginx && sleep 1`)
+	before := lbErrorLines(t, cl)
+	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", lbLoadClients)
+	cl.SSH(t, "web2", "for i in $(seq 20); do systemctl reload nginx; sleep 0.5; done")
+	l.Check(t, "web2's nginx reloaded 20 times")
+	during := lbErrorLines(t, cl)[len(before):]
+	t.Logf("the lb's error log during the reloads (%d lines; each error a request passed to the other host):\n%s", len(during), strings.Join(during, "\n"))
+	for _, line := range during {
+		if strings.Contains(line, "temporarily disabled") {
+			t.Errorf("web2's reloads made the lb skip a host: %s", line)
+		}
+	}
+	if got := versions(t, lb, 20); len(got) != 2 {
+		t.Errorf("after web2's reloads the lb answers from %v, want both hosts", got)
+	}
+
+	// web2's nginx killed (SIGKILL) under load: the requests in flight to it
+	// and those that find it refusing are passed to web1 (GETs); then it
+	// is skipped for fail_timeout. Started again, it is used again.
+	l = hosttest.StartLoad(t, lb, "app.test", "/healthz", lbLoadClients)
+	time.Sleep(2 * time.Second)
+	ok0, failed0 := l.Counts()
+	cl.SSH(t, "web2", "systemctl kill -s KILL nginx; sleep 5")
+	ok1, failed1 := l.Counts()
+	cl.SSH(t, "web2", "systemctl start nginx")
+	back := time.Now()
+	if got := versions(t, lb, 20); len(got) != 2 {
+		t.Errorf("after web2's nginx came back the lb answers from %v, want both hosts", got)
+	}
+	t.Logf("web2 used again %.1fs after its nginx started", time.Since(back).Seconds())
+	time.Sleep(2 * time.Second)
+	ok2, failed2, errs := l.Stop()
+	after := lbErrorLines(t, cl)
+	t.Logf("the lb's error log while web2's nginx was killed and back:\n%s", strings.Join(after[len(before)+len(during):], "\n"))
+	t.Logf("web2's nginx killed: while it was down (5 s) %d requests answered 200, %d failed; after it came back %d answered 200, %d failed %v",
+		ok1-ok0, failed1-failed0, ok2-ok1, failed2-failed1, errs)
+	if failed2 != 0 {
+		t.Errorf("with web2's nginx killed %d requests failed: %v", failed2, errs)
+	}
+	lbLogClean(t, cl)
 
 	// status covers every host and the lb.
 	list, err := Status(context.Background(), o)
@@ -272,6 +334,64 @@ func TestRollingDeployBehindLB(t *testing.T) {
 	}
 	if inRow < 10 {
 		t.Errorf("with web2 down the lb did not answer from web1 within 20 s")
+	}
+}
+
+// lbLoadClients is the number of keep-alive clients of the load through the
+// lb (about 1,500 requests/s on a 2-core machine).
+const lbLoadClients = 8
+
+// lbErrorLines returns the lines of the lb's error log for the echo site.
+func lbErrorLines(t *testing.T, cl *hosttest.Cluster) []string {
+	t.Helper()
+	out := strings.TrimSpace(cl.SSH(t, "lb1", "cat /var/log/nginx/echo.error.log"))
+	if out == "" {
+		return nil
+	}
+	return strings.Split(out, "\n")
+}
+
+// lbLogClean fails the test when the lb ran out of local ports or found
+// no live upstream.
+func lbLogClean(t *testing.T, cl *hosttest.Cluster) {
+	t.Helper()
+	for _, line := range lbErrorLines(t, cl) {
+		if strings.Contains(line, "Cannot assign requested address") || strings.Contains(line, "no live upstreams") {
+			t.Errorf("the lb's error log: %s", line)
+		}
+	}
+}
+
+// sampleTimeWait counts, every second until the returned function is
+// called, the lb's connections in TIME_WAIT towards port 80 (its own
+// connections to the app hosts: each holds a local port) and returns
+// their peak and the local port range.
+func sampleTimeWait(t *testing.T, cl *hosttest.Cluster, lb string) func() string {
+	t.Helper()
+	stop, done := make(chan struct{}), make(chan struct{})
+	var peak, est int
+	go func() {
+		defer close(done)
+		for {
+			out, err := cl.TrySSH(lb, "ss -Htan state time-wait '( dport = :80 )' | wc -l; ss -Htan state established '( dport = :80 )' | wc -l")
+			if f := strings.Fields(out); err == nil && len(f) == 2 {
+				var n, e int
+				fmt.Sscan(f[0], &n)
+				fmt.Sscan(f[1], &e)
+				peak, est = max(peak, n), max(est, e)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	var once sync.Once
+	return func() string {
+		once.Do(func() { close(stop); <-done })
+		ports := strings.TrimSpace(cl.SSH(t, lb, "cat /proc/sys/net/ipv4/ip_local_port_range"))
+		return fmt.Sprintf("peak %d in TIME_WAIT, peak %d established (local port range %s)", peak, est, strings.Join(strings.Fields(ports), "-"))
 	}
 }
 
@@ -454,5 +574,18 @@ func TestDeployFollowsNginxAfterACutOffSwitch(t *testing.T) {
 	}
 	if active := strings.Fields(cl.SSH(t, "web1", "systemctl is-active echo@"+idle+" echo@"+serving+" || true")); len(active) != 2 || active[0] != "active" || active[1] != "inactive" {
 		t.Errorf("slots %s, %s: %v; want the new one active and the old one stopped", idle, serving, active)
+	}
+}
+
+// The lb's max_fails: upstream.max_fails, at least 32, so that the
+// requests app hosts' reloads cost (each retried on the next host) never
+// make the lb skip a host; 0 stays 0.
+func TestLBMaxFails(t *testing.T) {
+	for _, tc := range []struct{ in, want int }{{0, 0}, {1, 32}, {32, 32}, {50, 50}} {
+		c := stack.Default("x", "go")
+		c.Upstream.MaxFails = tc.in
+		if got := lbMaxFails(c); got != tc.want {
+			t.Errorf("upstream.max_fails = %d: the lb's max_fails = %d, want %d", tc.in, got, tc.want)
+		}
 	}
 }

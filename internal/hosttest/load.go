@@ -23,8 +23,16 @@ type Load struct {
 }
 
 // StartLoad starts clients asking http://addr+path with Host: hostHeader
-// in a loop until Check (or the test's end).
+// in a loop until Check (or the test's end), each pausing 2 ms after an
+// answer.
 func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
+	return StartLoadPaced(t, addr, hostHeader, path, clients, 2*time.Millisecond)
+}
+
+// StartLoadPaced is StartLoad with each client pausing pause after an
+// answer; 0 sends as fast as the clients and the servers go (a capacity
+// run).
+func StartLoadPaced(t testing.TB, addr, hostHeader, path string, clients int, pause time.Duration) *Load {
 	l := &Load{stop: make(chan struct{})}
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 30 * time.Second}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -59,7 +67,9 @@ func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
 					continue
 				}
 				l.ok.Add(1)
-				time.Sleep(2 * time.Millisecond)
+				if pause > 0 {
+					time.Sleep(pause)
+				}
 			}
 		}()
 	}
@@ -70,6 +80,15 @@ func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
 // Counts is how many requests were answered 200 and how many failed so
 // far, for a test that reports each step's share of the load.
 func (l *Load) Counts() (ok, failed int64) { return l.ok.Load(), l.failed.Load() }
+
+// Stop stops the load and returns its counts and the first errors, for a
+// test that counts failures rather than forbidding them.
+func (l *Load) Stop() (ok, failed int64, errs []string) {
+	l.end()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ok.Load(), l.failed.Load(), append([]string(nil), l.errs...)
+}
 
 func (l *Load) end() {
 	l.once.Do(func() { close(l.stop) })

@@ -67,7 +67,19 @@ type Options struct {
 	// them, so the app sees the client exactly as on a single host. Every
 	// other peer gets the single-host behaviour.
 	TrustedProxies []string
+	// Balancer renders the site of a load balancer in front of other nginx
+	// hosts (deploy's lb host): an idempotent request that meets an error,
+	// a timeout or a 502 on one host is passed to the next
+	// (proxy_next_upstream). nginx retries a request that met a closed
+	// keep-alive connection this way, so an app host's graceful reload,
+	// which closes its idle connections, fails no request.
+	Balancer bool
 }
+
+// BalancerNextUpstream is the proxy_next_upstream of a Balancer site.
+// nginx never passes a non-idempotent request (POST, LOCK, PATCH) it has
+// sent to the next server, and neither does this.
+const BalancerNextUpstream = "error timeout http_502"
 
 // ReleaseVar is the nginx variable holding the release folder the site's
 // static files come from when Options.ReleaseInclude is set.
@@ -226,6 +238,7 @@ type proxy struct {
 	WebSocket                                bool
 	ConnectionVar                            string
 	ConnectTimeout, SendTimeout, ReadTimeout string
+	NextUpstream                             string
 }
 
 func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
@@ -286,6 +299,9 @@ func buildSite(c *stack.Config, opts Options, ver version) (*site, error) {
 		ConnectTimeout: v.millis("proxy.connect_timeout", p.ConnectTimeout),
 		SendTimeout:    v.millis("proxy.send_timeout", p.SendTimeout),
 		ReadTimeout:    v.millis("proxy.read_timeout", p.ReadTimeout),
+	}
+	if opts.Balancer {
+		s.Proxy.NextUpstream = BalancerNextUpstream
 	}
 
 	if opts.ReleaseInclude != "" {

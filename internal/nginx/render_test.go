@@ -25,6 +25,9 @@ type goldenCase struct {
 	sites []*stack.Config
 }
 
+// balancerCase is the golden case rendered with Options.Balancer.
+const balancerCase = "lb"
+
 func cfg(name string, edit func(c *stack.Config)) *stack.Config {
 	c := stack.Default(name, "go")
 	c.Proxy.ServerNames = []string{name + ".example.com"}
@@ -78,6 +81,13 @@ func goldenCases() []goldenCase {
 			c.Nginx.Listen = "127.0.0.1:8080"
 			c.Nginx.AccessLog = "off"
 		})}},
+		// The lb host's site as deploy renders it: keep-alive connections to
+		// the app hosts' nginx, and the retry settings.
+		{balancerCase, []*stack.Config{cfg("lb", func(c *stack.Config) {
+			c.Upstream.Servers = []string{"10.0.0.11:80", "10.0.0.12:80"}
+			c.Upstream.MaxFails = 3
+			c.Upstream.Keepalive = 64
+		})}},
 		{"two-sites", []*stack.Config{
 			cfg("blog", func(c *stack.Config) {
 				c.Proxy.Static = []stack.Static{{URL: "/static/", Dir: "static", Expires: "7d"}}
@@ -101,7 +111,13 @@ func goldenPath(caseName string, i, n int) string {
 // render is Render with the options every golden uses.
 func render(t *testing.T, c *stack.Config) []byte {
 	t.Helper()
-	out, err := Render(c, Options{NginxVersion: "1.22.1", Source: "/srv/" + c.Name + "/stack.toml", StackctlVersion: "v0.0.0-test"})
+	return renderAs(t, c, false)
+}
+
+// renderAs is render, as a load balancer's site when balancer is set.
+func renderAs(t *testing.T, c *stack.Config, balancer bool) []byte {
+	t.Helper()
+	out, err := Render(c, Options{NginxVersion: "1.22.1", Source: "/srv/" + c.Name + "/stack.toml", StackctlVersion: "v0.0.0-test", Balancer: balancer})
 	if err != nil {
 		t.Fatalf("Render(%s): %v", c.Name, err)
 	}
@@ -112,7 +128,7 @@ func TestGolden(t *testing.T) {
 	for _, gc := range goldenCases() {
 		t.Run(gc.name, func(t *testing.T) {
 			for i, c := range gc.sites {
-				got := render(t, c)
+				got := renderAs(t, c, gc.name == balancerCase)
 				path := goldenPath(gc.name, i, len(gc.sites))
 				if *update {
 					if err := os.WriteFile(path, got, 0o644); err != nil {
