@@ -153,6 +153,10 @@ func (c *conn) writeError(r *request, s *settings, status int, detail string, ke
 			// gzip_vary: a 403 or 404 text/html page is gzip-eligible.
 			b = append(b, "Vary: Accept-Encoding\r\n"...)
 		}
+		if c.toHTTPS {
+			// The TLS site's plain HTTP block adds no headers.
+			return b
+		}
 		return appendSecurity(b, s, c.tls)
 	}}, keep)
 }
