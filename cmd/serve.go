@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/stackctl/stackctl/internal/localca"
 	"github.com/stackctl/stackctl/internal/proxy"
 	"github.com/stackctl/stackctl/internal/stack"
 	"github.com/stackctl/stackctl/internal/supervise"
@@ -36,6 +38,7 @@ type ServeOptions struct {
 	Quiet     bool     // --quiet
 	LogFormat string   // --log-format
 	Only      []string // --only: "web" and names of [processes]; nil for all
+	HTTPS     bool     // --https: TLS with the local CA, as if nginx.tls.enabled
 
 	// Context ends serve as Ctrl-C does; nil for SIGINT/SIGTERM.
 	Context context.Context
@@ -71,6 +74,14 @@ prefixed with the process's name. One that exits is restarted with back-off
 while the others go on; a new version of the app restarts them all. --only
 picks what runs: web (the app and the proxy) and names from [processes].
 
+With --https the proxy speaks HTTPS, as the site does with nginx.tls.enabled:
+the app sees X-Forwarded-Proto: https, HSTS is sent as nginx.tls.hsts says,
+and plain HTTP on the same port is redirected to https. The certificate
+comes from a local CA that stackctl makes once in your config folder
+(~/.config/stackctl/ca on Linux) and covers localhost, 127.0.0.1, ::1 and
+proxy.server_names; serve prints how to make your system and browsers
+trust that CA.
+
 With --no-app the proxy runs without the app, in front of upstream.servers
 (or --upstream) or the app's port, for an app you run yourself (in a
 debugger, say).
@@ -80,6 +91,7 @@ stops the app, the processes and everything they started.`,
 		Example: `  stackctl serve
   stackctl serve --listen 9000 --replicas 3
   stackctl serve --listen 0.0.0.0:8080   # reachable from other machines
+  stackctl serve --https                # https://127.0.0.1:8080 with a local CA
   stackctl serve --no-app --upstream 127.0.0.1:5000
   stackctl serve --quiet --log-format json
   stackctl serve --only web,worker      # the app, the proxy and the worker
@@ -102,6 +114,9 @@ stops the app, the processes and everything they started.`,
 				if !slices.Contains(opts.Only, "web") && (opts.NoApp || len(opts.Upstreams) > 0) {
 					return ui.Usagef("add web to --only, or drop --no-app", "--no-app is about the proxy, which runs only with web in --only")
 				}
+				if !slices.Contains(opts.Only, "web") && opts.HTTPS {
+					return ui.Usagef("add web to --only, or drop --https", "--https is about the proxy, which runs only with web in --only")
+				}
 			}
 			if runF != nil {
 				return runF(opts)
@@ -117,6 +132,7 @@ stops the app, the processes and everything they started.`,
 	fl.BoolVar(&opts.NoApp, "no-app", false, "run only the proxy, in front of an app you start yourself")
 	fl.BoolVarP(&opts.Quiet, "quiet", "q", false, "no access log")
 	fl.StringVar(&opts.LogFormat, "log-format", "combined", "access log format: combined (nginx's) or json")
+	fl.BoolVar(&opts.HTTPS, "https", false, "serve HTTPS with a certificate from stackctl's local CA, as if nginx.tls.enabled; plain HTTP is redirected")
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these, comma-separated: web (the app and the proxy) and names from [processes]")
 	return c
 }
@@ -235,9 +251,10 @@ func runServe(opts *ServeOptions) error {
 	}
 
 	var (
-		ln  net.Listener
-		p   *proxy.Proxy
-		sup *supervise.Supervisor
+		ln        net.Listener
+		p         *proxy.Proxy
+		sup       *supervise.Supervisor
+		tlsConfig *tls.Config // --https
 	)
 	public := false
 	if web {
@@ -264,11 +281,16 @@ func runServe(opts *ServeOptions) error {
 		if p, err = proxy.New(cfg, popts); err != nil {
 			return err
 		}
+		if opts.HTTPS {
+			if tlsConfig, err = serveTLSConfig(cfg, say, colors); err != nil {
+				return err
+			}
+		}
 		target := "app on " + strings.Join(cfg.AppUpstreams(), ", ")
 		if opts.NoApp {
 			target = strings.Join(cfg.AppUpstreams(), ", ") + " (--no-app: start the app yourself)"
 		}
-		say(plain, "listening on %s -> %s", displayURL(ln.Addr(), listen.Host), target)
+		say(plain, "listening on %s -> %s", displayURL(ln.Addr(), listen.Host, opts.HTTPS), target)
 		if public {
 			say(colors.Yellow, "warning: %s is not a loopback address: other machines can reach this development server", ln.Addr())
 		}
@@ -297,7 +319,11 @@ func runServe(opts *ServeOptions) error {
 	// Each runs until shutdown; the proxy or the app failing ends serve.
 	serveErr := make(chan error, 1)
 	if p != nil {
-		go func() { serveErr <- p.Serve(ln) }()
+		if tlsConfig != nil {
+			go func() { serveErr <- p.ServeTLS(ln, tlsConfig) }()
+		} else {
+			go func() { serveErr <- p.Serve(ln) }()
+		}
 	}
 	supCtx, supCancel := context.WithCancel(context.Background())
 	defer supCancel()
@@ -364,10 +390,14 @@ func alignProcessNames(mux *ui.LogMux, c *stack.Config, only []string) {
 
 // displayURL is the proxy's address as a URL to open: a wildcard listen
 // shows as the machine's loopback address.
-func displayURL(addr net.Addr, host string) string {
+func displayURL(addr net.Addr, host string, https bool) string {
+	scheme := "http://"
+	if https {
+		scheme = "https://"
+	}
 	ta, ok := addr.(*net.TCPAddr)
 	if !ok {
-		return "http://" + addr.String()
+		return scheme + addr.String()
 	}
 	h := host
 	if h == "" {
@@ -376,7 +406,53 @@ func displayURL(addr net.Addr, host string) string {
 	if strings.Contains(h, ":") {
 		h = "[" + h + "]"
 	}
-	return "http://" + h + ":" + strconv.Itoa(ta.Port)
+	return scheme + h + ":" + strconv.Itoa(ta.Port)
+}
+
+// serveTLSConfig opens (or makes, the first time) the local CA, gets its
+// leaf for localhost and proxy.server_names, and says where the CA is and
+// how to trust it.
+func serveTLSConfig(cfg *stack.Config, say func(func(string) string, string, ...any), colors *ui.Palette) (*tls.Config, error) {
+	dir, err := localca.DefaultDir()
+	if err != nil {
+		return nil, ui.WithFix(err, "set $HOME (or $XDG_CONFIG_HOME) for --https's local CA")
+	}
+	ca, err := localca.Open(dir)
+	if err != nil {
+		var ce *localca.Error
+		if errors.As(err, &ce) {
+			return nil, ui.Errorf(ce.Fix, "--https: the local CA cannot be used: %v", ce)
+		}
+		return nil, ui.WithFix(fmt.Errorf("--https: making the local CA in %s: %w", dir, err), "check that the folder can be written")
+	}
+	leaf, err := ca.Leaf(cfg.Proxy.ServerNames)
+	if err != nil {
+		var ce *localca.Error
+		if errors.As(err, &ce) {
+			return nil, ui.Errorf(ce.Fix, "--https: the local certificate cannot be used: %v", ce)
+		}
+		return nil, ui.WithFix(fmt.Errorf("--https: writing the local certificate in %s: %w", dir, err), "check that the folder can be written")
+	}
+	if ca.Created {
+		say(colors.Green, "made a local CA for --https: %s (its key stays in that folder)", ca.CertFile)
+	}
+	if leaf.Renewed != "" {
+		say(func(s string) string { return s }, "certificate for %s, valid until %s (new: %s)",
+			strings.Join(leaf.Names, ", "), leaf.NotAfter.Format(time.DateOnly), leaf.Renewed)
+	}
+	say(func(s string) string { return s }, "HTTPS with the local CA %s; to trust it (once):", ca.CertFile)
+	for _, l := range localca.TrustHowTo(ca.CertFile) {
+		say(func(s string) string { return s }, "  %s", l)
+	}
+	if cfg.Nginx.TLS.HSTS {
+		say(colors.Yellow, "HSTS is on (nginx.tls.hsts): a browser that trusts the CA will use https for these names on every port for a year; set nginx.tls.hsts = false to try without")
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{leaf.Certificate},
+		MinVersion:   tls.VersionTLS12,
+		// HTTP/1.1 only, as the embedded proxy speaks.
+		NextProtos: []string{"http/1.1"},
+	}, nil
 }
 
 // watchConfig re-reads stack.toml when it changes: the proxy takes the new
@@ -405,6 +481,9 @@ func watchConfig(ctx context.Context, cfg *stack.Config, opts *ServeOptions, p *
 		if p != nil {
 			if next.Serve.Listen != running.Serve.Listen {
 				say(colors.Yellow, "serve.listen changed to %s: restart serve to listen there", next.Serve.Listen)
+			}
+			if opts.HTTPS && !slices.Equal(localca.LeafNames(next.Proxy.ServerNames), localca.LeafNames(running.Proxy.ServerNames)) {
+				say(colors.Yellow, "proxy.server_names changed: restart serve for a certificate with the new names")
 			}
 			if opts.NoApp && !slices.Equal(next.AppUpstreams(), running.AppUpstreams()) {
 				p.SetUpstreams(next.AppUpstreams())

@@ -2,6 +2,7 @@ package parity
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,16 @@ type Conn struct {
 // Conn's read Timeout.
 func Dial(addr string, timeout time.Duration) (*Conn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c: c, br: bufio.NewReader(c), Timeout: timeout}, nil
+}
+
+// DialTLS is Dial over TLS with config; the handshake is done before it
+// returns.
+func DialTLS(addr string, config *tls.Config, timeout time.Duration) (*Conn, error) {
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: timeout}, "tcp", addr, config)
 	if err != nil {
 		return nil, err
 	}
@@ -253,7 +264,18 @@ func (cb *chunkedBody) Read(p []byte) (int, error) {
 // connection. method tells how to frame the body (HEAD has none); timeout
 // bounds the dial and the read.
 func Do(addr string, req []byte, method string, timeout time.Duration) (*Response, error) {
-	c, err := Dial(addr, timeout)
+	return DoTLS(addr, nil, req, method, timeout)
+}
+
+// DoTLS is Do over TLS with config, or plain TCP when config is nil.
+func DoTLS(addr string, config *tls.Config, req []byte, method string, timeout time.Duration) (*Response, error) {
+	var c *Conn
+	var err error
+	if config != nil {
+		c, err = DialTLS(addr, config, timeout)
+	} else {
+		c, err = Dial(addr, timeout)
+	}
 	if err != nil {
 		return nil, err
 	}

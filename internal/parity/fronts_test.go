@@ -2,11 +2,13 @@ package parity
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,10 +55,10 @@ func oneWorker(prefix string, sites ...string) ([]byte, error) {
 
 // startNginx renders c with nginx.Render and runs nginx with it until the
 // test ends.
-func startNginx(t *testing.T, c *stack.Config, ct proxy.ClientTimeouts) {
+func startNginx(t *testing.T, c *stack.Config, ct proxy.ClientTimeouts, httpsPort int) {
 	t.Helper()
 	bin := requireNginx(t)
-	site, err := nginx.Render(c, nginx.Options{NginxVersion: nginx.DefaultVersion, Source: c.Path, StackctlVersion: "parity"})
+	site, err := nginx.Render(c, nginx.Options{NginxVersion: nginx.DefaultVersion, Source: c.Path, StackctlVersion: "parity", HTTPSPort: httpsPort})
 	if err != nil {
 		t.Fatalf("nginx.Render: %v", err)
 	}
@@ -75,10 +77,19 @@ func startNginx(t *testing.T, c *stack.Config, ct proxy.ClientTimeouts) {
 	}
 	srv := nginxtest.Start(t, bin, wrap, site)
 	srv.WaitListening(t, c.Nginx.Listen)
+	if httpsPort != 0 {
+		srv.WaitListening(t, "127.0.0.1:"+strconv.Itoa(httpsPort))
+	}
 }
 
 // startProxy runs the embedded proxy for c on ln until the test ends.
 func startProxy(t *testing.T, c *stack.Config, ln net.Listener, ct proxy.ClientTimeouts) {
+	t.Helper()
+	startProxyTLS(t, c, ln, ct, nil)
+}
+
+// startProxyTLS is startProxy with ServeTLS when config is set.
+func startProxyTLS(t *testing.T, c *stack.Config, ln net.Listener, ct proxy.ClientTimeouts, config *tls.Config) {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(c.Dir(), "proxy.access.log"))
 	if err != nil {
@@ -89,7 +100,13 @@ func startProxy(t *testing.T, c *stack.Config, ln net.Listener, ct proxy.ClientT
 		t.Fatalf("proxy.New: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- p.Serve(ln) }()
+	go func() {
+		if config != nil {
+			done <- p.ServeTLS(ln, config)
+		} else {
+			done <- p.Serve(ln)
+		}
+	}()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

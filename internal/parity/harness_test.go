@@ -1,6 +1,7 @@
 package parity
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -28,6 +29,11 @@ type front struct {
 	name string // "nginx" or "proxy"
 	addr string // "127.0.0.1:port"
 	port string
+	// On a TLS site: tls is the client's configuration for addr (which
+	// speaks HTTPS), and plainAddr where plain HTTP is answered (nginx's
+	// port-80 server block on a port of its own; the proxy's same port).
+	tls       *tls.Config
+	plainAddr string
 }
 
 // site is one stack.Config served by both fronts in front of the same echo
@@ -57,6 +63,10 @@ type siteSpec struct {
 	// proxy's ClientTimeouts to the same, so a "later than send_timeout"
 	// case takes a second, not a minute.
 	shortClientTimeouts bool
+	// tls serves the site with nginx.tls.enabled (a self-signed
+	// certificate for example.com): nginx on an HTTPS port plus its plain
+	// HTTP port, the proxy with ServeTLS on one port.
+	tls bool
 }
 
 // clientTimeout is the client-side timeout of sites with
@@ -152,6 +162,15 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	c.Serve.Listen = ln.Addr().String()
 	c.Nginx.AccessLog = filepath.Join(dir, "nginx.access.log")
 	c.Nginx.ErrorLog = filepath.Join(dir, "nginx.error.log")
+	var cert nginxtest.Cert
+	httpsPort := 0
+	if spec.tls {
+		cert = nginxtest.SelfSignedCert(t, dir, "example.com", "www.example.com", "localhost")
+		c.Nginx.TLS.Enabled = true
+		c.Nginx.TLS.Cert, c.Nginx.TLS.Key = cert.CertFile, cert.KeyFile
+		c.Nginx.TLS.ACMEWebroot = filepath.Join(dir, "acme")
+		httpsPort = freePort(t)
+	}
 	if spec.mutate != nil {
 		spec.mutate(c)
 	}
@@ -167,14 +186,27 @@ func startSite(t *testing.T, spec siteSpec) *site {
 	if spec.shortClientTimeouts {
 		ct = proxy.ClientTimeouts{Header: clientTimeout, Body: clientTimeout, Send: clientTimeout}
 	}
-	startNginx(t, c, ct)
-	if spec.proxy != nil {
+	startNginx(t, c, ct, httpsPort)
+	switch {
+	case spec.proxy != nil:
 		spec.proxy(t, c, ln)
-	} else {
+	case spec.tls:
+		pair, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startProxyTLS(t, c, ln, ct, &tls.Config{Certificates: []tls.Certificate{pair}})
+	default:
 		startProxy(t, c, ln, ct)
 	}
 	s.nginx = newFront("nginx", c.Nginx.Listen)
 	s.proxy = newFront("proxy", c.Serve.Listen)
+	if spec.tls {
+		client := &tls.Config{RootCAs: cert.Pool, ServerName: "example.com"}
+		s.nginx = newFront("nginx", "127.0.0.1:"+strconv.Itoa(httpsPort))
+		s.nginx.tls, s.nginx.plainAddr = client, c.Nginx.Listen
+		s.proxy.tls, s.proxy.plainAddr = client, c.Serve.Listen
+	}
 	s.fronts = []front{s.nginx, s.proxy}
 	if t.Failed() {
 		t.FailNow()
@@ -271,7 +303,7 @@ func methodOf(req string) string {
 // exchange sends req to f and returns its normalised view and status.
 func exchange(t *testing.T, f front, req string) (string, int) {
 	t.Helper()
-	r, err := Do(f.addr, []byte(req), methodOf(req), timeout)
+	r, err := DoTLS(f.addr, f.tls, []byte(req), methodOf(req), timeout)
 	if err != nil {
 		return fmt.Sprintf("no response: %v\n", err), -1
 	}

@@ -53,7 +53,8 @@ var droppedHeaders = map[string]bool{
 //     "PORT";
 //   - a body the front made itself for an error or a redirect (status >= 300
 //     and no X-Echo-Server header) is written as "the front's page" and its
-//     Content-Length dropped: each front has its own error pages;
+//     Content-Length dropped, a HEAD answer's too: each front has its own
+//     error pages;
 //   - a gzip body is decompressed, and its Content-Length dropped (two
 //     compressors differ in bytes, not in content);
 //   - an Echo answer (X-Echo-Server and its JSON body) is written as what the
@@ -85,7 +86,8 @@ func View(r *Response, opt ViewOptions) string {
 		if droppedHeaders[name] {
 			continue
 		}
-		if name == "content-length" && ((errorPage && len(r.Body) > 0) || gz) {
+		// A HEAD answer's Content-Length is that of the page a GET gets.
+		if name == "content-length" && ((errorPage && (len(r.Body) > 0 || strings.EqualFold(opt.Method, "HEAD"))) || gz) {
 			continue
 		}
 		switch name {

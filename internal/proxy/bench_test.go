@@ -94,7 +94,7 @@ func BenchmarkAppendUpstreamHead(b *testing.B) {
 	var out []byte
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
-		out = appendUpstreamHead(out[:0], &r, true, "127.0.0.1", -1)
+		out = appendUpstreamHead(out[:0], &r, true, "127.0.0.1", "http", -1)
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -33,8 +34,14 @@ type conn struct {
 	remoteIP string
 	clientIP net.IP
 	port     *string // portSuffix, once known
-	dl       deadlines
-	state    atomic.Int32
+	// tls is true on a connection served over TLS (ServeTLS): $scheme is
+	// https. toHTTPS is true on a plain HTTP connection to ServeTLS's
+	// port, whose every request is redirected to https (the TLS site's
+	// port-80 server block).
+	tls     bool
+	toHTTPS bool
+	dl      deadlines
+	state   atomic.Int32
 
 	pr     *pollReader
 	pw     *pollWriter
@@ -87,10 +94,23 @@ func newConn(p *Proxy, nc net.Conn) *conn {
 	default:
 		c.remoteIP = "unix:"
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
-		tc.SetNoDelay(true)
+	switch nc := nc.(type) {
+	case *net.TCPConn:
+		nc.SetNoDelay(true)
+	case *tls.Conn:
+		c.tls = true
+	case *plainConn:
+		c.toHTTPS = true
 	}
 	return c
+}
+
+// scheme is nginx's $scheme for the connection.
+func (c *conn) scheme() string {
+	if c.tls {
+		return "https"
+	}
+	return "http"
 }
 
 // abort ends the connection and its request now (Shutdown's grace is
@@ -233,7 +253,9 @@ func (c *conn) handle(r *request, s *settings) bool {
 	// server block's rules.
 	if eqFold(r.method, "trace") || eqFold(r.method, "connect") {
 		keep = c.writeError(r, s, 405, "nginx does not allow the "+string(r.method)+" method", keep && !hasBody(r))
-	} else if loc := redirectTarget(r, s, c.portSuffix()); loc != "" {
+	} else if c.toHTTPS {
+		keep = c.redirectToHTTPS(r, s, keep)
+	} else if loc := redirectTarget(r, s, c.scheme(), c.portSuffix()); loc != "" {
 		// The redirect's server block answers at nginx's server rewrite
 		// phase, before a location's client_max_body_size is looked at.
 		keep = c.writeRedirect(r, s, loc, keep && !hasBody(r))

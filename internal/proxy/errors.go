@@ -153,7 +153,11 @@ func (c *conn) writeError(r *request, s *settings, status int, detail string, ke
 			// gzip_vary: a 403 or 404 text/html page is gzip-eligible.
 			b = append(b, "Vary: Accept-Encoding\r\n"...)
 		}
-		return appendSecurity(b, s)
+		if c.toHTTPS {
+			// The TLS site's plain HTTP block adds no headers.
+			return b
+		}
+		return appendSecurity(b, s, c.tls)
 	}}, keep)
 }
 
@@ -173,7 +177,11 @@ func (c *conn) writeRedirectExpires(r *request, s *settings, loc string, keep bo
 	return c.writePage(r, pageResponse{status: 301, body: redirectPage, location: loc, after: func(b []byte) []byte {
 		b = appendExpires(b, expires)
 		if security {
-			b = appendSecurity(b, s)
+			b = appendSecurity(b, s, c.tls)
+		} else if c.tls {
+			// proxy.redirect's server block includes the TLS settings
+			// and their HSTS, not the security headers.
+			b = append(b, s.hsts...)
 		}
 		return b
 	}}, keep)

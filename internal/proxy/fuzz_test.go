@@ -28,7 +28,7 @@ func FuzzRequestHead(f *testing.F) {
 		if _, err := readHead(br, &r, nil, "example.com"); err != nil {
 			return
 		}
-		head := appendUpstreamHead(nil, &r, true, "127.0.0.1", r.contentLength)
+		head := appendUpstreamHead(nil, &r, true, "127.0.0.1", "http", r.contentLength)
 		if !bytes.HasSuffix(head, []byte("\r\n\r\n")) {
 			t.Fatalf("head does not end with a blank line: %q", head)
 		}

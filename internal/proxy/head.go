@@ -128,7 +128,19 @@ const securityHeaders = "X-XSS-Protection: 1; mode=block\r\n" +
 	"Permissions-Policy: interest-cohort=()\r\n" +
 	"X-Frame-Options: SAMEORIGIN\r\n"
 
-func appendSecurity(b []byte, s *settings) []byte {
+// The TLS site's HSTS header (templates/nginx/tls.tmpl).
+const (
+	hstsHeader        = "Strict-Transport-Security: max-age=31536000; includeSubDomains\r\n"
+	hstsPreloadHeader = "Strict-Transport-Security: max-age=31536000; includeSubDomains; preload\r\n"
+)
+
+// appendSecurity appends the site's add_header lines: HSTS on a TLS
+// connection (the TLS server block's, before the security headers), then
+// the security headers.
+func appendSecurity(b []byte, s *settings, tls bool) []byte {
+	if tls {
+		b = append(b, s.hsts...)
+	}
 	if s.securityHeaders {
 		b = append(b, securityHeaders...)
 	}

@@ -19,8 +19,9 @@ import "strconv"
 // (Content-Length of the buffered body; TE, Keep-Alive, Expect, Upgrade and
 // Connection dropped); then every other client header, in order and as
 // spelled, whatever its name (Proxy-Connection, Trailer and headers listed
-// in Connection included). bodyLen is -1 when the request has no body.
-func appendUpstreamHead(b []byte, r *request, websocket bool, remoteIP string, bodyLen int64) []byte {
+// in Connection included). scheme is $scheme, "http" or "https"; bodyLen
+// is -1 when the request has no body.
+func appendUpstreamHead(b []byte, r *request, websocket bool, remoteIP, scheme string, bodyLen int64) []byte {
 	b = append(b, r.method...)
 	b = append(b, ' ')
 	b = append(b, r.uri...)
@@ -38,7 +39,9 @@ func appendUpstreamHead(b []byte, r *request, websocket bool, remoteIP string, b
 		b = append(b, ", "...)
 	}
 	b = append(b, remoteIP...)
-	b = append(b, "\r\nX-Forwarded-Proto: http\r\n"...)
+	b = append(b, "\r\nX-Forwarded-Proto: "...)
+	b = append(b, scheme...)
+	b = append(b, "\r\n"...)
 	if websocket && len(r.upgrade) > 0 {
 		b = append(b, "Upgrade: "...)
 		b = append(b, r.upgrade...)

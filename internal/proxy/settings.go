@@ -24,8 +24,12 @@ type settings struct {
 	websocket       bool
 	gzip            bool
 	securityHeaders bool
-	static          []staticDir // longest prefix first
-	balance         balanceConfig
+	// hsts is the Strict-Transport-Security line (nginx.tls.hsts, with
+	// "; preload" for nginx.tls.hsts_preload) sent on TLS connections, as
+	// the TLS site's add_header; "" for none.
+	hsts    string
+	static  []staticDir // longest prefix first
+	balance balanceConfig
 
 	// Client-side timeouts: nginx's client_header_timeout, Debian's
 	// keepalive_timeout, nginx's client_body_timeout and send_timeout.
@@ -70,6 +74,12 @@ func newSettings(c *stack.Config, ct ClientTimeouts) (*settings, error) {
 			// worker_processes is auto (one per core): the same total.
 			keepalive: c.Upstream.Keepalive * runtime.NumCPU(),
 		},
+	}
+	if c.Nginx.TLS.HSTS {
+		s.hsts = hstsHeader
+		if c.Nginx.TLS.HSTSPreload {
+			s.hsts = hstsPreloadHeader
+		}
 	}
 	if len(p.ServerNames) > 0 {
 		s.serverName = strings.ToLower(p.ServerNames[0])

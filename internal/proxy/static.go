@@ -71,7 +71,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 			b = append(b, "Content-Range: bytes */"...)
 			b = strconv.AppendInt(b, f.size, 10)
 			b = append(b, "\r\n"...)
-			return appendSecurity(b, s)
+			return appendSecurity(b, s, c.tls)
 		}}, keep)
 	}
 	ct := contentType(name)
@@ -79,7 +79,7 @@ func (c *conn) serveStatic(r *request, s *settings, sd *staticDir, keep bool) bo
 	// as the 200 it was, and a HEAD answer as its GET: both get Vary.
 	vary := (a.status == 200 || a.status == 206) && s.gzip && f.size >= gzipMinLength && gzipType([]byte(ct))
 	gz := vary && a.status == 200 && !eqFold(r.method, "head") && gzipAccepted(r)
-	c.scratch = appendStaticHead(c.scratch[:0], r, s, sd, &a, f.size, ct, vary, gz, keep)
+	c.scratch = appendStaticHead(c.scratch[:0], r, s, sd, &a, f.size, ct, vary, gz, keep, c.tls)
 	c.status = a.status
 	if _, err := c.bw.Write(c.scratch); err != nil {
 		return false
@@ -129,7 +129,7 @@ func (c *conn) openStaticFile(r *request, s *settings, sd *staticDir, keep bool)
 	if f.dir {
 		f.Close()
 		// nginx redirects a folder asked without its trailing slash.
-		loc := "http://" + string(r.host) + c.portSuffix() + r.path + "/"
+		loc := c.scheme() + "://" + string(r.host) + c.portSuffix() + r.path + "/"
 		if q := queryOf(r.uri); q != "" {
 			loc += "?" + q
 		}
@@ -194,7 +194,7 @@ func chooseStaticAnswer(r *request, f *staticFile, buf *[]byte) staticAnswer {
 }
 
 // appendStaticHead appends the head of a static answer in nginx's order.
-func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *staticAnswer, size int64, ct string, vary, gz, keep bool) []byte {
+func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *staticAnswer, size int64, ct string, vary, gz, keep, tls bool) []byte {
 	head := responseHead{
 		statusLine:    []byte(a.statusLine),
 		contentLength: -1,
@@ -229,7 +229,7 @@ func appendStaticHead(b []byte, r *request, s *settings, sd *staticDir, a *stati
 	} else if a.status == 200 && !gz {
 		b = append(b, "Accept-Ranges: bytes\r\n"...)
 	}
-	b = appendSecurity(b, s)
+	b = appendSecurity(b, s, tls)
 	return append(b, "\r\n"...)
 }
 
@@ -462,13 +462,17 @@ func queryOf(uri []byte) string {
 	return ""
 }
 
-// portSuffix is ":port" of the address the client connected to, unless 80
-// (nginx's port_in_redirect on).
+// portSuffix is ":port" of the address the client connected to, unless it
+// is the scheme's default, 80 or 443 (nginx's port_in_redirect on). On a
+// plain connection to ServeTLS's port, the suffix is https's.
 func (c *conn) portSuffix() string {
 	if c.port == nil {
 		s := c.nc.LocalAddr().String()
-		port := ""
-		if i := strings.LastIndexByte(s, ':'); i >= 0 && s[i+1:] != "80" {
+		port, def := "", "80"
+		if c.tls || c.toHTTPS {
+			def = "443"
+		}
+		if i := strings.LastIndexByte(s, ':'); i >= 0 && s[i+1:] != def {
 			port = s[i:]
 		}
 		c.port = &port

@@ -21,7 +21,7 @@ func (c *conn) proxy(r *request, s *settings, keep bool) bool {
 		}
 		return c.writeError(r, s, refusal.status, refusal.reason, false)
 	}
-	c.scratch = appendUpstreamHead(c.scratch[:0], r, s.websocket, c.remoteIP, bodyLen)
+	c.scratch = appendUpstreamHead(c.scratch[:0], r, s.websocket, c.remoteIP, c.scheme(), bodyLen)
 
 	peers, cfg, err := c.p.pool.snapshot(c.p.opts.HoldTimeout, c.p.done)
 	if err != nil {
@@ -277,7 +277,7 @@ func (c *conn) relayResponse(r *request, s *settings, app *appConn, resp *respon
 	if f.untilClose {
 		keep = false
 	}
-	c.scratch = appendRelayHead(c.scratch[:0], s, resp, f, keep)
+	c.scratch = appendRelayHead(c.scratch[:0], s, resp, f, keep, c.tls)
 	if _, err := c.bw.Write(c.scratch); err != nil {
 		app.nc.Close()
 		return false
@@ -335,7 +335,7 @@ func relayFraming(r *request, s *settings, resp *response) framing {
 
 // appendRelayHead appends the head of a relayed response: nginx's own
 // headers first, then the app's in their order, less those nginx hides.
-func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool) []byte {
+func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep, tls bool) []byte {
 	head := responseHead{
 		statusLine:    resp.statusLine,
 		contentType:   resp.contentType,
@@ -366,7 +366,7 @@ func appendRelayHead(b []byte, s *settings, resp *response, f framing, keep bool
 	if f.vary {
 		b = append(b, "Vary: Accept-Encoding\r\n"...)
 	}
-	b = appendSecurity(b, s)
+	b = appendSecurity(b, s, tls)
 	return append(b, "\r\n"...)
 }
 

@@ -17,8 +17,8 @@ import (
 func main() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s from pid %d; Host=%s X-Forwarded-For=%s\n",
-			os.Getenv("GREETING"), os.Getpid(), r.Host, r.Header.Get("X-Forwarded-For"))
+		fmt.Fprintf(w, "%s from pid %d; Host=%s X-Forwarded-For=%s X-Forwarded-Proto=%s\n",
+			os.Getenv("GREETING"), os.Getpid(), r.Host, r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"))
 	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	srv := &http.Server{Addr: net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")), Handler: mux}
