@@ -141,7 +141,7 @@ func printProcesses(io *ui.IOStreams, s deploy.HostStatus) {
 			if last == "" {
 				last = "none yet"
 			}
-			line += fmt.Sprintf(", database %s, last backup %s", humanSize(sv.Size), last)
+			line += fmt.Sprintf(", database %s, last backup %s", deploy.HumanSize(sv.Size), last)
 		}
 		fmt.Fprintln(io.Out, line)
 	}

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,18 +19,9 @@ import (
 // notes.test and returns the JSON answer.
 func notesRequest(t *testing.T, method, addr, path string, form url.Values) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(form.Encode()))
-	req.Host = "notes.test"
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s%s: %v", method, addr, path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("%s %s%s: %s %.300s", method, addr, path, resp.Status, body)
+	if body := vhostRequest(t, method, addr, "notes.test", path, form); json.Unmarshal(body, &out) != nil {
+		t.Fatalf("%s %s%s: not JSON: %.300s", method, addr, path, body)
 	}
 	return out
 }
