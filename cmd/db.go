@@ -166,4 +166,3 @@ func runDBPull(ctx context.Context, o *dbOptions, c *stack.Config) error {
 		return nil
 	})
 }
-
