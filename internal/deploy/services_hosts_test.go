@@ -87,10 +87,11 @@ func TestServicesPostgresAndRedis(t *testing.T) {
 			t.Errorf("the first deploy does not say %q:\n%s", want, out)
 		}
 	}
-	// The daily backup: a timer on the database's host, whose service
-	// takes a backup as db backup does.
+	// The first deploy backed up before its migrate; the daily backup is a
+	// timer on the database's host, whose service takes one as db backup
+	// does.
 	cl.SSH(t, "web1", "systemctl is-enabled --quiet notes-db-backup.timer && systemctl start notes-db-backup.service")
-	if list, err := ListBackups(context.Background(), o); err != nil || len(list) != 1 || !strings.HasSuffix(list[0].Name, "-daily.dump") {
+	if list, err := ListBackups(context.Background(), o); err != nil || len(list) != 2 || !strings.Contains(list[0].Name, "-before-") || !strings.HasSuffix(list[1].Name, "-daily.dump") {
 		t.Errorf("the daily backup's service made no backup: %+v %v", list, err)
 	}
 	st, err := Status(context.Background(), o)
