@@ -104,7 +104,7 @@ func runDBBackups(ctx context.Context, o *dbOptions, c *stack.Config) error {
 			fmt.Fprintln(o.IO.Out, "no backups yet: stackctl db backup")
 		}
 		for _, b := range list {
-			fmt.Fprintf(o.IO.Out, "%s  %s  %s\n", b.Host, b.Name, humanSize(b.Size))
+			fmt.Fprintf(o.IO.Out, "%s  %s  %s\n", b.Host, b.Name, deploy.HumanSize(b.Size))
 		}
 		return nil
 	})
@@ -162,18 +162,7 @@ func runDBPull(ctx context.Context, o *dbOptions, c *stack.Config) error {
 			return err
 		}
 		abs, _ := filepath.Abs(out)
-		fmt.Fprintf(o.IO.Out, "%s %s (%s), 0600\n", o.IO.OutColors().Green("✓"), abs, humanSize(int64(len(data))))
+		fmt.Fprintf(o.IO.Out, "%s %s (%s), 0600\n", o.IO.OutColors().Green("✓"), abs, deploy.HumanSize(int64(len(data))))
 		return nil
 	})
-}
-
-// humanSize writes n bytes as kB/MB.
-func humanSize(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

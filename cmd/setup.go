@@ -155,9 +155,54 @@ func setupTargets(ctx context.Context, c *stack.Config, hosts []host.Host, user 
 		} else if from != nil {
 			t.HTTPFrom = from[i]
 		}
+		if t.Role == setup.App {
+			t.ServicePorts, t.ServicesFrom = servicePorts(c, hosts, i)
+		}
 		targets = append(targets, t)
 	}
 	return targets, nil
+}
+
+// servicePorts are the ports of the [services] app host i runs for the
+// other app hosts, and their addresses: with one app host the services
+// listen on 127.0.0.1 only and no port opens.
+func servicePorts(c *stack.Config, hosts []host.Host, i int) ([]int, []string) {
+	apps := hosts
+	if c.Deploy.LB != "" {
+		apps = hosts[:len(hosts)-1]
+	}
+	if len(apps) < 2 || i >= len(apps) {
+		return nil, nil
+	}
+	runsHere := func(s stack.Service) bool {
+		if !s.Enabled {
+			return false
+		}
+		at := 0
+		for j, d := range c.Deploy.Hosts {
+			if d == s.Host {
+				at = j
+			}
+		}
+		return at == i
+	}
+	var ports []int
+	if runsHere(c.Services.Postgres) {
+		ports = append(ports, 5432)
+	}
+	if runsHere(c.Services.Redis) {
+		ports = append(ports, 6379)
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	var from []string
+	for j, h := range apps {
+		if j != i {
+			from = append(from, deploy.HostAddr(c, h))
+		}
+	}
+	return ports, from
 }
 
 func loginDests(ts []setup.Target) string {

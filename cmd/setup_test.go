@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stackctl/stackctl/internal/host"
 	"github.com/stackctl/stackctl/internal/hosttest"
 	"github.com/stackctl/stackctl/internal/nginxtest"
 	"github.com/stackctl/stackctl/internal/stack"
@@ -276,5 +278,35 @@ func TestSetupBehindLB(t *testing.T) {
 		if got := cl.SSH(t, "lb", "curl -s -o /dev/null -w '%{http_code}' -H 'Host: app.test' http://"+cl.Host(h).Addr+"/"); got != "200" {
 			t.Errorf("%s:80 from the lb: %q", h, got)
 		}
+	}
+}
+
+// named is a host that only has a name: what servicePorts reads of one
+// (its address comes from deploy.private_addresses).
+type named struct {
+	host.Local
+	name string
+}
+
+func (n named) Name() string { return n.name }
+
+// The host that runs a service opens its port to the other app hosts
+// only; with one app host, or on a host that runs none, nothing opens.
+func TestServicePortsOpenToTheOtherAppHosts(t *testing.T) {
+	c := stack.Default("shop", "flask")
+	c.Deploy.Hosts = []string{"web1", "web2", "web3"}
+	c.Deploy.PrivateAddresses = map[string]string{"web1": "10.0.0.11", "web2": "10.0.0.12", "web3": "10.0.0.13"}
+	c.Services.Postgres = stack.Service{Enabled: true}
+	c.Services.Redis = stack.Service{Enabled: true, Host: "web2"}
+	hs := []host.Host{named{name: "web1"}, named{name: "web2"}, named{name: "web3"}}
+	for i, want := range []string{"[5432] [10.0.0.12 10.0.0.13]", "[6379] [10.0.0.11 10.0.0.13]", "[] []"} {
+		ports, from := servicePorts(c, hs, i)
+		if got := fmt.Sprint(ports, from); got != want {
+			t.Errorf("web%d: %s, want %s", i+1, got, want)
+		}
+	}
+	c.Deploy.Hosts = c.Deploy.Hosts[:1]
+	if ports, _ := servicePorts(c, hs[:1], 0); ports != nil {
+		t.Errorf("one app host opens %v", ports)
 	}
 }

@@ -33,9 +33,9 @@ func TestDeploySignalsRevert(t *testing.T) {
 	if out, err := exec.Command(bin, "deploy", "--config", path).CombinedOutput(); err != nil {
 		t.Fatalf("first deploy: %v\n%s", err, out)
 	}
-	// Stopping a slot takes 2s, so the second Ctrl-C lands while the
+	// Stopping a slot takes 5s, so the second and third Ctrl-C land while the
 	// undo's `systemctl stop` runs.
-	cl.SSH(t, "web1", `mkdir -p /etc/systemd/system/myapp@.service.d && printf '[Service]\nExecStop=/bin/sleep 2\n' >/etc/systemd/system/myapp@.service.d/slow-stop.conf && systemctl daemon-reload`)
+	cl.SSH(t, "web1", `mkdir -p /etc/systemd/system/myapp@.service.d && printf '[Service]\nExecStop=/bin/sleep 5\n' >/etc/systemd/system/myapp@.service.d/slow-stop.conf && systemctl daemon-reload`)
 	before := serverSnapshot(t, cl)
 	// The next release never answers its health check: deploy waits.
 	c.App.Health = "/no-such-page"

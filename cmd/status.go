@@ -128,6 +128,23 @@ func printProcesses(io *ui.IOStreams, s deploy.HostStatus) {
 		}
 		fmt.Fprintf(io.Out, "  process  %s-%d  %s, release %s%s\n", ps.Process, ps.Copy, state, ps.Release, note)
 	}
+	for _, sv := range s.Services {
+		state := sv.State
+		if state == "active" {
+			state = p.Green(state)
+		} else {
+			state = p.Red(state)
+		}
+		line := fmt.Sprintf("  %-8s %s, %s", sv.Name, state, sv.Version)
+		if sv.Name == "postgres" {
+			last := sv.LastBackup
+			if last == "" {
+				last = "none yet"
+			}
+			line += fmt.Sprintf(", database %s, last backup %s", deploy.HumanSize(sv.Size), last)
+		}
+		fmt.Fprintln(io.Out, line)
+	}
 	for _, sc := range s.Schedules {
 		if !sc.Enabled {
 			fmt.Fprintf(io.Out, "  schedule %s  not on this host\n", sc.Name)

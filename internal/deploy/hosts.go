@@ -641,7 +641,10 @@ func (r *hostRun) prepare(ctx context.Context) error {
 	return nil
 }
 
-func humanBytes(n int) string {
+func humanBytes(n int) string { return HumanSize(int64(n)) }
+
+// HumanSize writes n bytes as B, kB or MB.
+func HumanSize(n int64) string {
 	switch {
 	case n >= 1<<20:
 		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))

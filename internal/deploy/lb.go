@@ -91,6 +91,10 @@ type lbRun struct {
 
 // addrOf is the address the lb reaches an app host at: its
 // deploy.private_addresses entry, else the address SSH reached.
+// HostAddr is the address the other hosts reach h at: its
+// deploy.private_addresses entry, else the address SSH reached.
+func HostAddr(c *stack.Config, h host.Host) string { return addrOf(c, h) }
+
 func addrOf(c *stack.Config, h host.Host) string {
 	if a := c.Deploy.PrivateAddresses[h.Name()]; a != "" {
 		return a

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,20 +26,29 @@ type job struct {
 	DoneBy    string `json:"done_by"`
 }
 
-// siteRequest sends method path to the host's nginx as the site and
+// siteRequest sends method path to the host's nginx as app.test and
 // returns the body; a status other than 200 fails the test.
 func siteRequest(t *testing.T, method, addr, path string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, nil)
-	req.Host = "app.test"
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	return vhostRequest(t, method, addr, "app.test", path, nil)
+}
+
+// vhostRequest sends method path (with form values) to the host's nginx
+// as the site vhost and returns the body; a status other than 200 fails
+// the test.
+func vhostRequest(t *testing.T, method, addr, vhost, path string, form url.Values) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(form.Encode()))
+	req.Host = vhost
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s%s: %v", method, addr, path, err)
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 {
-		t.Fatalf("%s %s%s: %s %s", method, addr, path, resp.Status, body)
+		t.Fatalf("%s %s%s: %s %.300s", method, addr, path, resp.Status, body)
 	}
 	return body
 }

@@ -215,6 +215,12 @@ func (d *rollout) services(ctx context.Context) error {
 		if x.name == "redis" {
 			made = "user " + c.Name
 		}
+		if x.name == "postgres" {
+			if err := sr.installDBBackupTimer(ctx); err != nil {
+				return err
+			}
+			made += ", daily backup"
+		}
 		sr.say(sr.h, "%s %s %s: %s%s, %s set %s", d.f.p.Green("✓"), x.name, facts["version"], what, made, x.key, since(start))
 	}
 	if err := d.serviceClients(ctx); err != nil {
@@ -499,4 +505,177 @@ func PullBackup(ctx context.Context, o HostsOptions, backup string) (string, []b
 		return "", nil, ui.WithFix(fmt.Errorf("%s: no backup %s", r.h.Name(), backup), "see 'stackctl db backups'")
 	}
 	return backup, files[p].Data, nil
+}
+
+// dbBackupFiles are the daily backup of the app's database on its host:
+// the backup script (root only), a oneshot service that runs it and a
+// timer (daily, Persistent: a day missed while the host was down runs at
+// boot).
+func dbBackupFiles(c *stack.Config, l HostLayout) []HostFile {
+	script := path.Join(l.EtcDir, "db-backup.sh")
+	unit := l.Service + "-db-backup"
+	service := fmt.Sprintf(`# %s.service: the daily backup of %s's database, written by stackctl deploy.
+[Unit]
+Description=%s database backup (stackctl)
+After=postgresql.service
+X-Stackctl-Service=%s
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh %s %s %s daily %d
+`, unit, c.Name, c.Name, l.Service, script, systemdArg(c.Name), systemdArg(l.BackupsDir()), c.Services.Backups)
+	timer := fmt.Sprintf(`# %s.timer: when the database of %s is backed up, written by stackctl deploy.
+[Unit]
+Description=%s database backup, daily (stackctl)
+X-Stackctl-Service=%s
+
+[Timer]
+OnCalendar=*-*-* 03:00:00
+RandomizedDelaySec=30m
+Persistent=true
+
+[Install]
+WantedBy=timers.target
+`, unit, c.Name, c.Name, l.Service)
+	return []HostFile{
+		{Path: script, Exists: true, Data: []byte("# the backup of stackctl db backup; written by stackctl deploy\n" + backupScript), Mode: 0o700},
+		{Path: path.Join(unitDir, unit+".service"), Exists: true, Data: []byte(service), Mode: 0o644},
+		{Path: path.Join(unitDir, unit+".timer"), Exists: true, Data: []byte(timer), Mode: 0o644},
+	}
+}
+
+// installDBBackupTimer writes the daily backup's files on r when they
+// changed and turns the timer on.
+func (r *hostRun) installDBBackupTimer(ctx context.Context) error {
+	want := dbBackupFiles(r.c, r.l)
+	paths := make([]string, len(want))
+	for i, w := range want {
+		paths[i] = w.Path
+	}
+	have, err := readHostFiles(ctx, r.h, paths...)
+	if err != nil {
+		return err
+	}
+	changed := changedFiles(want, have)
+	if err := writeHostFiles(ctx, r.h, r.l.StateDir, "", changed); err != nil {
+		return err
+	}
+	timer := r.l.Service + "-db-backup.timer"
+	script := "systemctl daemon-reload && systemctl enable --quiet --now \"$1\""
+	if len(changed) == 0 {
+		script = "systemctl is-enabled --quiet \"$1\" || systemctl enable --quiet --now \"$1\""
+	}
+	if out, err := host.Output(ctx, r.h, true, "sh", "-c", script, "stackctl", timer); err != nil {
+		return fmt.Errorf("%s: turn on %s: %s: %w", r.h.Name(), timer, strings.TrimSpace(out), err)
+	}
+	return nil
+}
+
+// ServiceStatus is a service of [services] on the host that runs it.
+type ServiceStatus struct {
+	Name    string `json:"name"`
+	State   string `json:"state"`
+	Version string `json:"version,omitempty"`
+	// Size is the app's database size in bytes (PostgreSQL).
+	Size int64 `json:"size,omitempty"`
+	// LastBackup is the newest backup's name (PostgreSQL; "" for none).
+	LastBackup string `json:"last_backup,omitempty"`
+}
+
+// servicesStatusScript prints the state of the app's ($1) services on
+// this host: "postgres STATE VERSION SIZE" when $2=1, the newest backup
+// in $3, "redis STATE VERSION" when $4=1.
+const servicesStatusScript = `set -u
+cd /
+if [ "$2" = 1 ]; then
+	ver=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1)
+	st=$(systemctl is-active "postgresql@$ver-main" 2>/dev/null || true)
+	size=$(runuser -u postgres -- psql -qAt -c "SELECT pg_database_size('$1')" 2>/dev/null || echo 0)
+	echo "postgres ${st:-unknown} ${ver:--} ${size:-0}"
+	echo "backup $(ls -1 "$3" 2>/dev/null | grep '\.dump$' | sort | tail -n 1)"
+fi
+if [ "$4" = 1 ]; then
+	st=$(systemctl is-active redis-server 2>/dev/null || true)
+	ver=$(redis-server --version 2>/dev/null | sed -n 's/.*v=\([0-9.]*\).*/\1/p')
+	echo "redis ${st:-unknown} ${ver:--}"
+fi
+exit 0
+`
+
+// servicesStatus reads the services r's host runs for the app.
+func (r *hostRun) servicesStatus(ctx context.Context, pg, redis bool) ([]ServiceStatus, error) {
+	if !pg && !redis {
+		return nil, nil
+	}
+	b := map[bool]string{true: "1", false: "0"}
+	out, err := host.Output(ctx, r.h, true, "sh", "-c", servicesStatusScript, "stackctl", r.c.Name, b[pg], r.l.BackupsDir(), b[redis])
+	if err != nil {
+		return nil, fmt.Errorf("%s: read the services: %w", r.h.Name(), err)
+	}
+	var list []ServiceStatus
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && (f[0] == "postgres" || f[0] == "redis"):
+			s := ServiceStatus{Name: f[0], State: f[1], Version: f[2]}
+			if len(f) > 3 {
+				fmt.Sscan(f[3], &s.Size)
+			}
+			list = append(list, s)
+		case len(f) == 2 && f[0] == "backup" && len(list) > 0:
+			list[len(list)-1].LastBackup = f[1]
+		}
+	}
+	return list, nil
+}
+
+// runsService reports whether h is the app host that runs s.
+func runsService(f *fleet, h host.Host, s stack.Service) bool {
+	if !s.Enabled || len(f.Hosts) == 0 {
+		return false
+	}
+	at := 0
+	for i, d := range f.c.Deploy.Hosts {
+		if d == s.Host && i < len(f.Hosts) {
+			at = i
+		}
+	}
+	return f.Hosts[at] == h
+}
+
+// RollbackWithDB rolls back (to target, or each host's previous release)
+// and then restores the database backup deploy took before the current
+// release's release_command: a bad migration undone with its release.
+// Without such a backup nothing changes.
+func RollbackWithDB(ctx context.Context, o HostsOptions, target string) error {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return err
+	}
+	if err := r.probe(ctx); err != nil {
+		return err
+	}
+	current := r.state.Current
+	list, err := ListBackups(ctx, o)
+	if err != nil {
+		return err
+	}
+	backup := ""
+	for _, b := range list {
+		if strings.HasSuffix(b.Name, "-before-"+current+".dump") {
+			backup = b.Name
+		}
+	}
+	if current == "" || backup == "" {
+		return ui.WithFix(fmt.Errorf("%s: no backup was taken before release %s's release_command: nothing changed", r.h.Name(), orUnknown(current)),
+			"roll back without --restore-db, then 'stackctl db restore BACKUP' with one 'stackctl db backups' lists")
+	}
+	if err := RollbackHosts(ctx, o, target); err != nil {
+		return err
+	}
+	return RestoreDB(ctx, o, backup)
 }

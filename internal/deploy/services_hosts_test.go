@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,18 +19,9 @@ import (
 // notes.test and returns the JSON answer.
 func notesRequest(t *testing.T, method, addr, path string, form url.Values) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(form.Encode()))
-	req.Host = "notes.test"
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := (&http.Client{Timeout: 15 * time.Second}).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s%s: %v", method, addr, path, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
 	var out map[string]any
-	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil {
-		t.Fatalf("%s %s%s: %s %.300s", method, addr, path, resp.Status, body)
+	if body := vhostRequest(t, method, addr, "notes.test", path, form); json.Unmarshal(body, &out) != nil {
+		t.Fatalf("%s %s%s: not JSON: %.300s", method, addr, path, body)
 	}
 	return out
 }
@@ -98,6 +87,21 @@ func TestServicesPostgresAndRedis(t *testing.T) {
 			t.Errorf("the first deploy does not say %q:\n%s", want, out)
 		}
 	}
+	// The first deploy backed up before its migrate; the daily backup is a
+	// timer on the database's host, whose service takes one as db backup
+	// does.
+	cl.SSH(t, "web1", "systemctl is-enabled --quiet notes-db-backup.timer && systemctl start notes-db-backup.service")
+	if list, err := ListBackups(context.Background(), o); err != nil || len(list) != 2 || !strings.Contains(list[0].Name, "-before-") || !strings.HasSuffix(list[1].Name, "-daily.dump") {
+		t.Errorf("the daily backup's service made no backup: %+v %v", list, err)
+	}
+	st, err := Status(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sv := st[0].Services; len(sv) != 2 || sv[0].Name != "postgres" || sv[0].State != "active" || sv[0].Version != "15" || sv[0].Size == 0 ||
+		!strings.HasSuffix(sv[0].LastBackup, "-daily.dump") || sv[1].Name != "redis" || sv[1].State != "active" || !strings.HasPrefix(sv[1].Version, "7.") || len(st[1].Services) != 0 {
+		t.Errorf("status of the services: web1 %+v, web2 %+v", st[0].Services, st[1].Services)
+	}
 	notesRequest(t, "POST", web1, "/notes/", url.Values{"text": {"one"}})
 	notesRequest(t, "POST", web2, "/notes/", url.Values{"text": {"two"}})
 	if got := noteTexts(t, web1); got != "one,two" {
@@ -159,6 +163,27 @@ func TestServicesPostgresAndRedis(t *testing.T) {
 	all.WriteString(deployOK(t, o))
 	if v := notesRequest(t, "GET", web2, "/visits", nil)["visits"]; v != float64(3) {
 		t.Errorf("visits after a redeploy = %v, want 3", v)
+	}
+
+	// A migration that runs but is bad (it deletes every note): rollback
+	// --restore-db puts back the release and the database before it.
+	r1 := st[0].Release
+	os.WriteFile(filepath.Join(dir, "notes", "migrations", "0002_wipe.py"), []byte("from django.db import migrations\n\n\nclass Migration(migrations.Migration):\n    dependencies = [(\"notes\", \"0001_initial\")]\n    operations = [migrations.RunSQL(\"DELETE FROM notes_note\")]\n"), 0o644)
+	git(t, dir, "add", "-A")
+	git(t, dir, "commit", "-q", "-m", "wipe")
+	all.WriteString(deployOK(t, o))
+	if got := noteTexts(t, web1); got != "" {
+		t.Fatalf("the wiping migration left %q", got)
+	}
+	o.Out = &all
+	if err := RollbackWithDB(context.Background(), o, ""); err != nil {
+		t.Fatalf("rollback --restore-db: %v\n%s", err, all.String())
+	}
+	if got := noteTexts(t, web2); got != "one,two" {
+		t.Errorf("after rollback --restore-db: notes = %q, want one,two", got)
+	}
+	if st, err := Status(context.Background(), o); err != nil || st[0].Release != r1 || st[1].Release != r1 {
+		t.Errorf("after rollback --restore-db the hosts run %+v (%v), want %s", st, err, r1)
 	}
 
 	// Only the app hosts log in: "other" has the password (as a thief

@@ -38,6 +38,8 @@ type HostStatus struct {
 	// timers.
 	Processes []ProcessStatus  `json:"processes,omitempty"`
 	Schedules []ScheduleStatus `json:"schedules,omitempty"`
+	// Services are the [services] this host runs.
+	Services []ServiceStatus `json:"services,omitempty"`
 	// Problems say what is wrong, in words.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -88,6 +90,14 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 			return p.State == "inactive" && p.Release != st.Release // stopped by the last switch
 		})
 		st.Problems = append(st.Problems, processProblems(f.c, st)...)
+		if st.Services, err = r.servicesStatus(ctx, runsService(f, h, f.c.Services.Postgres), runsService(f, h, f.c.Services.Redis)); err != nil {
+			return nil, err
+		}
+		for _, s := range st.Services {
+			if s.State != "active" {
+				st.Problems = append(st.Problems, s.Name+" is "+s.State)
+			}
+		}
 		switch {
 		case st.Release == "":
 			st.Problems = append(st.Problems, "no release deployed")

@@ -150,6 +150,10 @@ type Firewall struct {
 	// HTTPFrom limits port 80 to these addresses (an app host behind an
 	// lb); empty opens 80 and 443 to all.
 	HTTPFrom []string
+	// ServicePorts are the ports of [services] this host runs for the
+	// other app hosts (5432, 6379), open to ServicesFrom only.
+	ServicePorts []int
+	ServicesFrom []string
 }
 
 // Ruleset is the nftables script of f: one table of stackctl's own
@@ -165,19 +169,38 @@ func (f Firewall) Ruleset() (string, error) {
 	if len(f.HTTPFrom) == 0 {
 		web = append(web, "\t\ttcp dport { 80, 443 } accept")
 	}
-	for _, a := range f.HTTPFrom {
-		ip, err := netip.ParseAddr(a)
-		if err != nil {
-			return "", fmt.Errorf("lb address %q is not an IP address", a)
+	from := func(addrs []string, what, ports string) error {
+		for _, a := range addrs {
+			ip, err := netip.ParseAddr(a)
+			if err != nil {
+				return fmt.Errorf("%s address %q is not an IP address", what, a)
+			}
+			fam := "ip"
+			if ip.Is6() && !ip.Is4In6() {
+				fam = "ip6"
+			}
+			web = append(web, fmt.Sprintf("\t\t%s saddr %s tcp dport %s accept", fam, ip.Unmap(), ports))
 		}
-		fam := "ip"
-		if ip.Is6() && !ip.Is4In6() {
-			fam = "ip6"
+		return nil
+	}
+	if err := from(f.HTTPFrom, "lb", "80"); err != nil {
+		return "", err
+	}
+	if len(f.ServicePorts) > 0 {
+		var ports []string
+		for _, p := range f.ServicePorts {
+			if p <= 0 || p > 65535 {
+				return "", fmt.Errorf("service port %d is out of range", p)
+			}
+			ports = append(ports, strconv.Itoa(p))
 		}
-		web = append(web, fmt.Sprintf("\t\t%s saddr %s tcp dport 80 accept", fam, ip.Unmap()))
+		if err := from(f.ServicesFrom, "app host", "{ "+strings.Join(ports, ", ")+" }"); err != nil {
+			return "", err
+		}
 	}
 	return `# Written by stackctl setup; loaded by ` + firewallService + `.
-# Inbound: ssh, the web ports, replies, loopback and ICMP; the rest is dropped.
+# Inbound: ssh, the web ports, the services for the other app hosts,
+# replies, loopback and ICMP; the rest is dropped.
 table inet stackctl
 delete table inet stackctl
 table inet stackctl {

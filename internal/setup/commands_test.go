@@ -48,7 +48,13 @@ func TestRuleset(t *testing.T) {
 	if strings.Contains(behind, "443") || !strings.Contains(behind, "tcp dport 2222 accept") {
 		t.Errorf("behind an lb: 443 closed, the ssh port open:\n%s", behind)
 	}
-	for _, bad := range []Firewall{{SSHPort: 0}, {SSHPort: 70000}, {SSHPort: 22, HTTPFrom: []string{"10.0.0.5; accept"}}} {
+	db, err := Firewall{SSHPort: 22, ServicePorts: []int{5432, 6379}, ServicesFrom: []string{"10.0.0.12", "10.0.0.13"}}.Ruleset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "services.nft", db)
+	for _, bad := range []Firewall{{SSHPort: 0}, {SSHPort: 70000}, {SSHPort: 22, HTTPFrom: []string{"10.0.0.5; accept"}},
+		{SSHPort: 22, ServicePorts: []int{5432}, ServicesFrom: []string{"any"}}, {SSHPort: 22, ServicePorts: []int{0}, ServicesFrom: []string{"10.0.0.2"}}} {
 		if _, err := bad.Ruleset(); err == nil {
 			t.Errorf("%+v: want an error", bad)
 		}

@@ -242,7 +242,7 @@ func (r *run) upgrades(ctx context.Context) error {
 
 func (r *run) firewall(ctx context.Context) error {
 	const item = "firewall"
-	rules, err := Firewall{SSHPort: r.t.SSHPort, HTTPFrom: r.t.HTTPFrom}.Ruleset()
+	rules, err := Firewall{SSHPort: r.t.SSHPort, HTTPFrom: r.t.HTTPFrom, ServicePorts: r.t.ServicePorts, ServicesFrom: r.t.ServicesFrom}.Ruleset()
 	if err != nil {
 		return r.fail(item, err)
 	}

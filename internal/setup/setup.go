@@ -37,6 +37,10 @@ type Target struct {
 	// HTTPFrom limits port 80 to these addresses: an app host behind an
 	// lb sees the lb at them. Empty: 80 and 443 are open to all.
 	HTTPFrom []string
+	// ServicePorts are the ports of the [services] this host runs (5432,
+	// 6379), open to ServicesFrom: the other app hosts.
+	ServicePorts []int
+	ServicesFrom []string
 	// LoginDest is the SSH destination of the login user on this host
 	// ("deploy@203.0.113.10", "deploy@web1").
 	LoginDest string
