@@ -288,7 +288,12 @@ func TestRollingDeployBehindLB(t *testing.T) {
 	ok0, failed0 := l.Counts()
 	cl.SSH(t, "web2", "systemctl kill -s KILL nginx; sleep 5")
 	ok1, failed1 := l.Counts()
-	cl.SSH(t, "web2", "systemctl start nginx")
+	// Started again once every killed process is gone (a start that finds
+	// port 80 still held is tried again).
+	cl.SSH(t, "web2", `for i in $(seq 20); do pgrep -x nginx >/dev/null || break; sleep 0.25; done
+systemctl reset-failed nginx 2>/dev/null
+for i in $(seq 10); do systemctl start nginx && exit 0; sleep 1; pkill -KILL -x nginx; systemctl reset-failed nginx 2>/dev/null; done
+journalctl -u nginx -n 20 --no-pager; exit 1`)
 	back := time.Now()
 	if got := versions(t, lb, 20); len(got) != 2 {
 		t.Errorf("after web2's nginx came back the lb answers from %v, want both hosts", got)

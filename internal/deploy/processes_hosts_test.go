@@ -246,10 +246,11 @@ func TestWorkersAndSchedulesBehindLB(t *testing.T) {
 		}
 	}
 
-	// A redeploy while jobs flow: a job a second to each host, as fast as
-	// its two workers do them, so each has a job in hand at any time.
+	// A redeploy while jobs flow: a backlog of 12 on each host, and a job a
+	// second more, as fast as its two workers do them, so the queue never
+	// empties and each worker has a job in hand at any time.
 	for _, addr := range []string{web1, web2} {
-		siteRequest(t, "POST", addr, "/enqueue?n=4")
+		siteRequest(t, "POST", addr, "/enqueue?n=12")
 	}
 	setJobsVersion(t, dir, "v2")
 	deployStart := time.Now()
