@@ -66,9 +66,12 @@ func dial(t *testing.T, cl *hosttest.Cluster, user string, names ...string) []ho
 	return hs
 }
 
+// hostOpts gives a healthy release the product's default minute: on a
+// loaded 2-core CI, gunicorn's workers importing Django took over 20 s.
+// Tests that want a release refused set a short HealthTimeout themselves.
 func hostOpts(c *stack.Config, hs []host.Host, out io.Writer) HostsOptions {
 	return HostsOptions{Config: c, Hosts: hs, Out: out, Colors: ui.NewPalette(false), RenderSite: renderServerSite,
-		HealthTimeout: 20 * time.Second, DrainTimeout: 20 * time.Second, By: "tester@laptop"}
+		HealthTimeout: time.Minute, DrainTimeout: 20 * time.Second, By: "tester@laptop"}
 }
 
 // get asks the host's nginx for path with the site's Host header.

@@ -370,7 +370,9 @@ func TestWorkersAndSchedulesBehindLB(t *testing.T) {
 	save()
 	o.Config = c
 	buf.Reset()
-	if err := DeployHosts(context.Background(), o); err == nil {
+	refused := o
+	refused.HealthTimeout = 8 * time.Second
+	if err := DeployHosts(context.Background(), refused); err == nil {
 		t.Fatalf("a release answering 404 to its health check was deployed:\n%s", buf.String())
 	}
 	if after := workerReleases("web1") + workerReleases("web2"); after != before {
