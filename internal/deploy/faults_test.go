@@ -46,12 +46,18 @@ func readState(t *testing.T, cl *hosttest.Cluster, c *stack.Config, name string)
 // checkStatusTruth checks what `status` says of the app hosts names after
 // a cut against the hosts themselves: the release and slot nginx serves,
 // healthy, and the record of a cut-off command reported exactly when the
-// host keeps one.
+// host keeps one, and hosts on different releases flagged exactly when
+// nginx serves two.
 func checkStatusTruth(t *testing.T, cl *hosttest.Cluster, o HostsOptions, step string, names ...string) {
 	t.Helper()
 	sts, err := Status(context.Background(), o)
 	if err != nil {
 		t.Fatalf("%s: status: %v", step, err)
+	}
+	servedReleases := map[string]bool{}
+	for _, name := range names {
+		_, release := served(t, cl, o.Config, name)
+		servedReleases[release] = true
 	}
 	for _, st := range sts {
 		if st.Role == "lb" {
@@ -68,6 +74,10 @@ func checkStatusTruth(t *testing.T, cl *hosttest.Cluster, o HostsOptions, step s
 		told := strings.Contains(strings.Join(st.Problems, "; "), "cut-off command")
 		if st.Slot != slot || st.Release != release || !HealthyStatus(st.Health) || st.Slots[slot] != "active" || told != kept {
 			t.Errorf("%s: status of %s: %+v; the host serves slot %s, release %s, keeps a record: %v", step, st.Host, st, slot, release, kept)
+		}
+		mixed := strings.Contains(strings.Join(st.Problems, "; "), "run different releases")
+		if mixed != (len(servedReleases) > 1) {
+			t.Errorf("%s: status of %s says mixed releases: %v; the hosts serve %v", step, st.Host, mixed, servedReleases)
 		}
 	}
 }

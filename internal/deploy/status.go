@@ -113,8 +113,11 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		if r.pending {
 			st.Problems = append(st.Problems, "a cut-off command left its record "+r.l.Journal()+": the next deploy, rollback or env change finishes or reverts it")
 		}
-		st.Healthy = len(st.Problems) == 0
 		out = append(out, st)
+	}
+	flagMixedReleases(out)
+	for i := range out {
+		out[i].Healthy = len(out[i].Problems) == 0
 	}
 	if o.LB != nil {
 		lb, err := lbStatus(ctx, f)
@@ -214,4 +217,28 @@ func ProbeServer(ctx context.Context, h host.Host) (ServerPrereqs, error) {
 		}
 	}
 	return p, nil
+}
+
+// flagMixedReleases adds a problem to every app host when they do not all
+// run one release: a rolling deploy cut between hosts, or one under way,
+// leaves users served by two versions of the app.
+func flagMixedReleases(list []HostStatus) {
+	var parts []string
+	releases := map[string]bool{}
+	for _, s := range list {
+		if s.Role == "lb" || s.Release == "" {
+			continue
+		}
+		releases[s.Release] = true
+		parts = append(parts, s.Host+" "+s.Release)
+	}
+	if len(releases) < 2 {
+		return
+	}
+	problem := "the app hosts run different releases (" + strings.Join(parts, ", ") + "): 'stackctl deploy' puts every host on one"
+	for i := range list {
+		if list[i].Role != "lb" && list[i].Release != "" {
+			list[i].Problems = append(list[i].Problems, problem)
+		}
+	}
 }
