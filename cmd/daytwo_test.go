@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -457,6 +458,39 @@ func TestDayTwo(t *testing.T) {
 		if code, out, _ := sh("env", "unset", "DATABASE_URL"); code != 0 || !strings.Contains(out, "No changes") {
 			t.Errorf("unset of an absent key: exit %d\n%s", code, out)
 		}
+	})
+
+	// A lock left by a command killed on another machine: every command is
+	// refused naming it; unlock lists it, needs --yes off a terminal, and
+	// removes it; a lock whose command runs on this machine is refused.
+	t.Run("unlock", func(t *testing.T) {
+		lock := "/var/lib/stackctl/myapp/lock"
+		cl.SSH(t, "web2", "mkdir "+lock+` && echo '{"by":"carol@other-laptop","since":"2026-12-01T09:00:00Z","command":"deploy","pid":4242}' >`+lock+"/info")
+		if code, out, errOut := sh("deploy"); code == 0 || !strings.Contains(out+errOut, "carol@other-laptop holds the deploy lock") || !strings.Contains(out+errOut, "stackctl unlock") {
+			t.Errorf("deploy with carol's lock: exit %d\n%s%s", code, out, errOut)
+		}
+		code, out, errOut := sh("unlock")
+		if code != 2 || !strings.Contains(out, "web2  locked by carol@other-laptop since 2026-12-01T09:00:00Z (deploy, pid 4242)") || !strings.Contains(errOut, "--yes") {
+			t.Errorf("unlock off a terminal: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := sh("unlock", "--yes"); code != 0 || !strings.Contains(out, "removed 1 lock(s)") {
+			t.Errorf("unlock --yes: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := sh("unlock"); code != 0 || !strings.Contains(out, "no deploy lock on any host") {
+			t.Errorf("unlock with no lock: exit %d\n%s%s", code, out, errOut)
+		}
+		if code, out, errOut := sh("deploy"); code != 0 {
+			t.Errorf("deploy after unlock: exit %d\n%s%s", code, out, errOut)
+		}
+		hn, _ := os.Hostname()
+		cl.SSH(t, "web1", "mkdir "+lock+` && echo '{"by":"me@`+hn+`","command":"deploy","pid":`+strconv.Itoa(os.Getpid())+`}' >`+lock+"/info")
+		if code, out, errOut := sh("unlock", "--yes"); code == 0 || !strings.Contains(errOut, "still runs on this machine") {
+			t.Errorf("unlock of a live local holder: exit %d\n%s%s", code, out, errOut)
+		}
+		if got := cl.SSH(t, "web1", "test -d "+lock+" && echo kept"); strings.TrimSpace(got) != "kept" {
+			t.Errorf("a refused unlock removed the lock")
+		}
+		cl.SSH(t, "web1", "rm -r "+lock)
 	})
 
 	t.Run("doctor --host", func(t *testing.T) {

@@ -98,6 +98,7 @@ like that site, and deploy installs both on a server.`,
 		newCmdRunSchedule,
 		newCmdDB,
 		newCmdSetup,
+		newCmdUnlock,
 	} {
 		root.AddCommand(newCmd(f))
 	}

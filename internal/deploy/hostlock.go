@@ -2,11 +2,16 @@ package deploy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/stackctl/stackctl/internal/host"
+	"github.com/stackctl/stackctl/internal/ui"
 )
 
 // errLockHeld is what a lock another command holds is (errors.Is).
@@ -47,7 +52,7 @@ func (f *fleet) lockAll(ctx context.Context, runs []*hostRun, what string) (unlo
 		if err := r.lockWaiting(ctx, what); err != nil {
 			return unlock, err
 		}
-		heldLocks.Store(r, fmt.Sprintf("%s: the deploy lock of %s stays (%s): the next command from this machine takes it over and finishes or reverts what was cut off; from elsewhere, remove it with %s", r.h.Name(), r.c.Name, r.l.Lock(), onHost(r.h, "sudo rm -r "+r.l.Lock())))
+		heldLocks.Store(r, fmt.Sprintf("%s: the deploy lock of %s stays (%s): the next command from this machine takes it over and finishes or reverts what was cut off; from elsewhere, remove it with 'stackctl unlock'", r.h.Name(), r.c.Name, r.l.Lock()))
 	}
 	return unlock, nil
 }
@@ -92,4 +97,82 @@ func (r *hostRun) lockWaiting(ctx context.Context, what string) error {
 		case <-time.After(min(lockPoll, time.Until(deadline))):
 		}
 	}
+}
+
+// LockInfo is a deploy lock found on a host: who took it, when, for what.
+type LockInfo struct {
+	// Host is the host the lock is on.
+	Host string `json:"host"`
+	// By is the user@machine that took it.
+	By string `json:"by"`
+	// Since is when, RFC 3339.
+	Since string `json:"since"`
+	// Command is what it was taken for: deploy, rollback, env set…
+	Command string `json:"command"`
+	// PID is the taking process's id on its machine.
+	PID int `json:"pid"`
+}
+
+// readLockScript prints the lock record in folder $1, or nothing when it
+// is free.
+const readLockScript = `[ -d "$1" ] || exit 0
+cat "$1/info" 2>/dev/null || echo '{}'
+`
+
+// Locks lists the deploy locks held on the hosts and the lb.
+func Locks(ctx context.Context, o HostsOptions) ([]LockInfo, error) {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return nil, err
+	}
+	l := NewHostLayout(f.c)
+	var list []LockInfo
+	for _, h := range append(append([]host.Host(nil), o.Hosts...), lbHosts(o)...) {
+		out, err := host.Output(ctx, h, true, "sh", "-c", readLockScript, "stackctl", l.Lock())
+		if err != nil {
+			return nil, err
+		}
+		if out = strings.TrimSpace(out); out == "" {
+			continue
+		}
+		li := LockInfo{Host: h.Name()}
+		json.Unmarshal([]byte(out), &li)
+		list = append(list, li)
+	}
+	return list, nil
+}
+
+// lbHosts is the lb as a list: empty without one.
+func lbHosts(o HostsOptions) []host.Host {
+	if o.LB == nil {
+		return nil
+	}
+	return []host.Host{o.LB}
+}
+
+// ReleaseLocks removes the deploy locks that Locks lists — the way out of
+// a lock left by a command killed on another machine, whose process this
+// machine cannot look for (`kamal lock release`). A lock whose command
+// still runs on this machine is refused: nothing is removed. What the
+// killed command left half done stays recorded (the journal) and the next
+// deploy or rollback finishes or reverts it.
+func ReleaseLocks(ctx context.Context, o HostsOptions, list []LockInfo) error {
+	for _, li := range list {
+		if liveHolder(li.By, li.PID) {
+			return ui.WithFix(fmt.Errorf("%s: the deploy lock is held by %s (pid %d, %s), which still runs on this machine: nothing was removed", li.Host, li.By, li.PID, orUnknown(li.Command)),
+				"wait for it to finish, or stop it (Ctrl-C reverts what it did)")
+		}
+	}
+	l := NewHostLayout(o.Config)
+	for _, h := range append(append([]host.Host(nil), o.Hosts...), lbHosts(o)...) {
+		for _, li := range list {
+			if li.Host != h.Name() {
+				continue
+			}
+			if _, err := host.Output(ctx, h, true, "rm", "-rf", "--", l.Lock()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -553,7 +553,7 @@ func (r *hostRun) lock(ctx context.Context, what string) error {
 			return r.lock(ctx, what)
 		}
 		return ui.WithFix(lockHeld{fmt.Errorf("%s: %s holds the deploy lock of %s since %s (%s); nothing was changed", r.h.Name(), orUnknown(held.By), r.c.Name, orUnknown(held.Since), orUnknown(held.Command))},
-			fmt.Sprintf("wait for it to finish; if no deploy is running (it was killed), remove the stale lock: %s", onHost(r.h, "sudo rm -r "+r.l.Lock())))
+			"wait for it to finish (--lock-wait); if its command surely does not run (killed on another machine), remove the lock with 'stackctl unlock'")
 	}
 	if err != nil {
 		return err

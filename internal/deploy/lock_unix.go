@@ -16,12 +16,21 @@ import (
 // "user@machine", pid) is gone: it ran on this machine and no process has
 // its pid now (SIGKILL, a crash). A holder elsewhere is never judged stale.
 func staleHolder(by string, pid int) bool {
+	return ranHere(by, pid) && syscall.Kill(pid, 0) == syscall.ESRCH
+}
+
+// liveHolder tells whether the process that took a lock runs on this
+// machine now.
+func liveHolder(by string, pid int) bool {
+	return ranHere(by, pid) && syscall.Kill(pid, 0) != syscall.ESRCH
+}
+
+// ranHere tells whether a lock's taker (by "user@machine", pid) ran on
+// this machine.
+func ranHere(by string, pid int) bool {
 	hn, _ := os.Hostname()
 	_, machine, ok := strings.Cut(by, "@")
-	if !ok || machine != hn || pid <= 0 {
-		return false
-	}
-	return syscall.Kill(pid, 0) == syscall.ESRCH
+	return ok && machine == hn && pid > 0
 }
 
 // faultEnv names a step boundary of a deploy or a rollback at which the
