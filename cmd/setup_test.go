@@ -300,13 +300,21 @@ func TestServicePortsOpenToTheOtherAppHosts(t *testing.T) {
 	c.Services.Redis = stack.Service{Enabled: true, Host: "web2"}
 	hs := []host.Host{named{name: "web1"}, named{name: "web2"}, named{name: "web3"}}
 	for i, want := range []string{"[5432] [10.0.0.12 10.0.0.13]", "[6379] [10.0.0.11 10.0.0.13]", "[] []"} {
-		ports, from := servicePorts(c, hs, i)
+		ports, from := servicePorts(c, hs, c.Deploy.Hosts[i])
 		if got := fmt.Sprint(ports, from); got != want {
 			t.Errorf("web%d: %s, want %s", i+1, got, want)
 		}
 	}
 	c.Deploy.Hosts = c.Deploy.Hosts[:1]
-	if ports, _ := servicePorts(c, hs[:1], 0); ports != nil {
+	if ports, _ := servicePorts(c, hs[:1], "web1"); ports != nil {
 		t.Errorf("one app host opens %v", ports)
+	}
+	// A host of their own opens them to every app host, even one.
+	c.Services.Postgres.Host, c.Services.Redis.Host = "db1", "db1"
+	if got := fmt.Sprint(servicePorts(c, hs[:1], "db1")); got != "[5432 6379] [10.0.0.11]" {
+		t.Errorf("db1: %s", got)
+	}
+	if ports, _ := servicePorts(c, hs[:1], "web1"); ports != nil {
+		t.Errorf("web1 opens %v for services it does not run", ports)
 	}
 }

@@ -79,6 +79,14 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 				mark = p.Red("✗ unhealthy")
 			}
 			fmt.Fprintf(o.IO.Out, "%s  %s\n", p.Bold(s.Host), mark)
+			if s.Role == "services" {
+				fmt.Fprintf(o.IO.Out, "  role     services only ([services])\n")
+				printProcesses(o.IO, s)
+				if len(s.Problems) > 0 {
+					fmt.Fprintf(o.IO.Out, "  %s %s\n", p.Red("problem:"), strings.Join(s.Problems, "; "))
+				}
+				continue
+			}
 			if s.Role == "lb" {
 				fmt.Fprintf(o.IO.Out, "  role     load balancer (nginx only)\n")
 			} else {
