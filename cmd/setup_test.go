@@ -230,12 +230,16 @@ func TestSetupFreshServer(t *testing.T) {
 
 // Two app hosts behind an lb: setup opens the app hosts' port 80 to the lb
 // only, so the site answers through the lb and an app host's nginx cannot
-// be reached around it.
+// be reached around it. Redis runs on a host of its own, db1: setup opens
+// its 6379 to the app hosts only (and no web port), deploy installs it
+// there, and doctor --host db1 checks it, warning with the fix when it is
+// stopped.
 func TestSetupBehindLB(t *testing.T) {
 	t.Parallel()
-	cl := hosttest.Start(t, "web1", "web2", "lb")
+	cl := hosttest.Start(t, "web1", "web2", "lb", "db1")
 	c, path := serverProject(t, cl, "web1", "web2")
 	c.Deploy.LB = "lb"
+	c.Services.Redis = stack.Service{Enabled: true, Host: "db1"}
 	if err := c.Save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +250,11 @@ func TestSetupBehindLB(t *testing.T) {
 		return code, out.String() + errOut.String()
 	}
 	code, out := sh("setup", "--key", cl.Key+".pub")
-	lbAddr := cl.Host("lb").Addr
+	lbAddr, db1 := cl.Host("lb").Addr, cl.Host("db1").Addr
 	for _, want := range []string{
 		"table inet stackctl loaded (22, 80 from the lb (" + lbAddr + ") only; the rest closed)",
 		"table inet stackctl loaded (22, 80, 443 open; the rest closed)",
+		"table inet stackctl loaded (22, no web ports, 6379 from the app hosts (" + cl.Host("web1").Addr + ", " + cl.Host("web2").Addr + ") only; the rest closed)",
 		`deploy.hosts = ["deploy@web1", "deploy@web2"]`,
 	} {
 		if !strings.Contains(out, want) {
@@ -278,6 +283,45 @@ func TestSetupBehindLB(t *testing.T) {
 		if got := cl.SSH(t, "lb", "curl -s -o /dev/null -w '%{http_code}' -H 'Host: app.test' http://"+cl.Host(h).Addr+"/"); got != "200" {
 			t.Errorf("%s:80 from the lb: %q", h, got)
 		}
+	}
+
+	// Redis on db1: the app hosts reach it, the lb and this machine do not.
+	reach := "timeout 5 bash -c 'exec 3<>/dev/tcp/" + db1 + "/6379' && echo open || echo closed"
+	if got := strings.TrimSpace(cl.SSH(t, "web2", reach)); !strings.HasSuffix(got, "open") {
+		t.Errorf("db1:6379 from web2 (an app host): %s", got)
+	}
+	if got := strings.TrimSpace(cl.SSH(t, "lb", reach)); !strings.HasSuffix(got, "closed") {
+		t.Errorf("db1:6379 from the lb: %s", got)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(db1, "6379"), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("db1:6379 is reachable from the bridge")
+	}
+	// setup --host db1 acts on db1 alone, with deploy.hosts as the app
+	// hosts it lets in: nothing to change.
+	code, out = sh("setup", "--host", "db1", "--key", cl.Key+".pub")
+	if code != 0 || !strings.Contains(out, "6379 from the app hosts (") || strings.Contains(out, "web1") || strings.Contains(out, "✎") {
+		t.Errorf("setup --host db1 after setup: exit %d\n%s", code, out)
+	}
+	// doctor --host db1: the services' host needs no nginx; Redis runs,
+	// listens where the app hosts reach it, has the app's user.
+	code, out = sh("doctor", "--host", "db1")
+	for _, want := range []string{"✓ redis: running", "✓ redis: listening", "✓ redis: user", "- nginx", "✓ setup: firewall"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor --host db1 lacks %q", want)
+		}
+	}
+	if code != 0 || strings.Contains(out, "✗") || t.Failed() {
+		t.Fatalf("doctor --host db1: exit %d\n%s", code, out)
+	}
+	cl.SSH(t, "db1", "systemctl stop redis-server")
+	_, out = sh("doctor", "--host", "db1")
+	if !strings.Contains(out, "✗ redis: running") || !strings.Contains(out, "fix: on db1 as root: systemctl start redis-server.service") {
+		t.Errorf("doctor --host db1 with Redis stopped:\n%s", out)
+	}
+	cl.SSH(t, "db1", "systemctl start redis-server")
+	if _, out = sh("doctor", "--host", "db1"); !strings.Contains(out, "✓ redis: running") {
+		t.Errorf("doctor --host db1 with Redis started again:\n%s", out)
 	}
 }
 
