@@ -362,3 +362,29 @@ func TestServicePortsOpenToTheOtherAppHosts(t *testing.T) {
 		t.Errorf("web1 opens %v for services it does not run", ports)
 	}
 }
+
+// The hosts of their own that [services] run on are dialed after the app
+// hosts and the lb, and split back by destination; --host naming only
+// them keeps deploy.hosts as the app hosts.
+func TestServiceHostsDialedAndSplit(t *testing.T) {
+	c := stack.Default("shop", "flask")
+	c.Deploy.Hosts, c.Deploy.LB = []string{"web1", "web2"}, "lb1"
+	c.Services.Postgres = stack.Service{Enabled: true, Host: "db1"}
+	c.Services.Redis = stack.Service{Enabled: true, Host: "web2"}
+	if got := fmt.Sprint(hostDests(c)); got != "[web1 web2 lb1 db1]" {
+		t.Errorf("hostDests = %s", got)
+	}
+	hs := []host.Host{named{name: "web1"}, named{name: "web2"}, named{name: "lb1"}, named{name: "db1"}}
+	apps, lb, own := splitHosts(c, hs)
+	if len(apps) != 2 || lb.Name() != "lb1" || len(own) != 1 || own["db1"].Name() != "db1" {
+		t.Errorf("splitHosts: %v %v %v", apps, lb, own)
+	}
+	hf := hostFlags{Hosts: []string{"db1"}}
+	if only := hf.onlyServiceHosts(c); fmt.Sprint(only) != "[db1]" || hf.Hosts != nil {
+		t.Errorf("--host db1: %v, flags left %v", only, hf.Hosts)
+	}
+	hf = hostFlags{Hosts: []string{"db1", "web3"}}
+	if only := hf.onlyServiceHosts(c); only != nil || len(hf.Hosts) != 2 {
+		t.Errorf("--host db1 --host web3: %v, flags left %v", only, hf.Hosts)
+	}
+}

@@ -122,6 +122,23 @@ func TestServicesPostgresAndRedis(t *testing.T) {
 		!strings.HasSuffix(sv[0].LastBackup, "-daily.dump") || sv[1].Name != "redis" || sv[1].State != "active" || !strings.HasPrefix(sv[1].Version, "7.") || len(st[0].Services)+len(st[1].Services) != 0 {
 		t.Errorf("status of the services: db1 %+v, web1 %+v, web2 %+v", st[3].Services, st[0].Services, st[1].Services)
 	}
+	// What doctor --host db1 checks (cmd's TestSetupBehindLB runs it):
+	// both running, listening on 127.0.0.1 and db1's address only, the
+	// app's role and user made, a fresh backup and the daily timer on.
+	facts, err := ProbeServices(context.Background(), hs[3], c, true, true)
+	if err != nil || len(facts) != 2 {
+		t.Fatalf("services' facts on db1: %+v %v", facts, err)
+	}
+	for _, f := range facts {
+		listen := strings.Join(f.Listen, " ")
+		if !f.Installed || f.State != "active" || !f.User || !strings.Contains(listen, "127.0.0.1") || !strings.Contains(listen, db1) ||
+			strings.Contains(listen, "0.0.0.0") || strings.Contains(listen, "*") {
+			t.Errorf("doctor's facts of %s on db1: %+v", f.Name, f)
+		}
+		if f.Name == "postgres" && (f.BackupAge < 0 || f.BackupAge > time.Hour || f.Timer != "enabled" || f.Unit != "postgresql@15-main.service") {
+			t.Errorf("doctor's facts of the backups on db1: %+v", f)
+		}
+	}
 	notesRequest(t, "POST", web1, "/notes/", url.Values{"text": {"one"}})
 	notesRequest(t, "POST", web2, "/notes/", url.Values{"text": {"two"}})
 	if got := noteTexts(t, lb1); got != "one,two" {
