@@ -165,6 +165,16 @@ func TestServicesPostgresAndRedis(t *testing.T) {
 	if got := noteTexts(t, web2); got != "one,two" {
 		t.Errorf("after db restore %s: notes = %q, want one,two", backup, got)
 	}
+	// db pull copies the dump from db1; db shell runs psql there as the
+	// app's role.
+	if name, data, err := PullBackup(context.Background(), o, backup); err != nil || name != backup || !bytes.HasPrefix(data, []byte("PGDMP")) {
+		t.Errorf("db pull %s: %q, %d bytes %.5q, %v", backup, name, len(data), data, err)
+	}
+	var psqlOut bytes.Buffer
+	if err := DBShell(context.Background(), ExecOptions{HostsOptions: o, Stdin: strings.NewReader("SELECT current_user || ':' || count(*) FROM notes_note;\n"), Stdout: &psqlOut, Stderr: &psqlOut}); err != nil || !strings.Contains(psqlOut.String(), "notes:2") {
+		t.Errorf("db shell on db1: %v\n%s", err, psqlOut.String())
+	}
+	all.Write(psqlOut.Bytes())
 
 	// A migration that fails: refused, the old release serves, and the
 	// backup taken before it is there.
