@@ -3,6 +3,7 @@ package cmd
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -32,7 +33,7 @@ func newCmdDB(f *Factory) *cobra.Command {
 		Use:   "db",
 		Short: "Back up, restore and open the app's PostgreSQL database on the servers",
 		Long: `Work with the database of [services] postgres (Debian's PostgreSQL on an app
-host, made by deploy with a role and a database named after the app):
+host or a host of its own, made by deploy with a role and a database named after the app):
 
   backup        pg_dump -Fc into /var/lib/stackctl/<name>/backups/db/ on the
                 database's host; the newest services.backups (7) are kept. A
@@ -139,6 +140,18 @@ func runDBRestore(ctx context.Context, o *dbOptions, c *stack.Config) error {
 func runDBShell(ctx context.Context, o *dbOptions, c *stack.Config) error {
 	e := &execOptions{IO: o.IO, Config: o.Config, Hosts: o.Hosts,
 		Argv: []string{"sh", "-c", `PSQL_HISTORY=/dev/null exec psql "$DATABASE_URL"`}}
+	if c.Services.Postgres.OwnHost(c) && len(o.Hosts.Hosts) == 0 {
+		// A host of its own: psql runs there, as the app's role.
+		err := onHosts(ctx, o.IO, c, false, func(ctx context.Context, ho deploy.HostsOptions) error {
+			return deploy.DBShell(ctx, deploy.ExecOptions{HostsOptions: ho, TTY: o.IO.InTTY && o.IO.OutTTY,
+				Stdin: o.IO.In, Stdout: o.IO.Out, Stderr: o.IO.ErrOut})
+		})
+		var se *deploy.ExitStatusError
+		if errors.As(err, &se) {
+			return &ui.ExitError{Code: se.Status}
+		}
+		return err
+	}
 	if h := c.Services.Postgres.Host; h != "" && len(o.Hosts.Hosts) == 0 {
 		e.Hosts.Hosts = []string{h}
 	}

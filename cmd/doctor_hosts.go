@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"slices"
 
 	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/doctor"
@@ -28,7 +29,13 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 		}
 	}
 	sshConfig := opts.Hosts.SSHConfig
+	dests := opts.Hosts.Hosts
+	fileHosts := c.Deploy.Hosts // where [services] run, as stack.toml says
+	ownHosts := c.ServiceHosts()
 	if python != nil {
+		// --host db1, the services' host of its own: deploy.hosts stay
+		// the app hosts it serves.
+		opts.Hosts.onlyServiceHosts(c)
 		// apply resolves --ssh-config and a project-relative ssh_config.
 		if err := opts.Hosts.apply(c); err != nil {
 			return err
@@ -41,7 +48,7 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 		}
 		sshConfig = abs
 	}
-	for _, dest := range opts.Hosts.Hosts {
+	for _, dest := range dests {
 		if _, err := stack.ParseDestination(dest); err != nil {
 			return ui.Usagef("write it as [user@]host[:port] or a Host alias of your ssh config", "--host %q: %v", dest, err)
 		}
@@ -50,19 +57,25 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 	defer stop()
 	var reports []doctor.Report
 	ok := true
-	for _, dest := range opts.Hosts.Hosts {
+	for _, dest := range dests {
 		var r doctor.Report
 		h, err := host.Dial(ctx, dest, host.SSHOptions{Config: sshConfig})
 		if err != nil {
 			r = doctor.Unreachable(dest, err)
 		} else {
 			p, perr := deploy.ProbeServer(ctx, h)
-			h.Close()
-			if perr != nil {
+			switch {
+			case perr != nil:
 				r = doctor.Unreachable(dest, perr)
-			} else {
+			case python != nil && slices.Contains(ownHosts, dest):
+				r = doctor.ServicesServer(dest, p)
+			default:
 				r = doctor.Server(dest, p, python)
 			}
+			if perr == nil && python != nil {
+				doctorServices(ctx, &r, c, fileHosts, dest, h)
+			}
+			h.Close()
 		}
 		ok = ok && r.OK
 		reports = append(reports, r)
@@ -109,8 +122,46 @@ func auditSetup(ctx context.Context, c *stack.Config, reports []doctor.Report) {
 	if err != nil {
 		return
 	}
-	audits := setup.Audit(ctx, setup.Options{Config: c, Targets: targets, User: user})
+	// Each report's host among the targets (the app hosts, the lb, the
+	// services' hosts of their own); only those are audited.
+	all := hostDests(c)
+	var picked []setup.Target
+	var at []int
 	for i := range reports {
-		doctor.SetupDrift(&reports[i], c.Deploy.Hosts[i], audits[i])
+		if j := slices.Index(all, reports[i].Host); j >= 0 {
+			picked = append(picked, targets[j])
+			at = append(at, i)
+		}
 	}
+	audits := setup.Audit(ctx, setup.Options{Config: c, Targets: picked, User: user})
+	for k, i := range at {
+		doctor.SetupDrift(&reports[i], reports[i].Host, audits[k])
+	}
+}
+
+// doctorServices adds to r the checks of the [services] that dest runs
+// for the app, when it runs any: where they listen is 127.0.0.1, and the
+// host's address when other hosts reach them (a host of their own, or an
+// app host among several).
+func doctorServices(ctx context.Context, r *doctor.Report, c *stack.Config, fileHosts []string, dest string, h host.Host) {
+	runsHere := func(s stack.Service) bool {
+		if !s.Enabled || len(fileHosts) == 0 {
+			return false
+		}
+		return s.Host == dest || (s.Host == "" && fileHosts[0] == dest)
+	}
+	pg, redis := runsHere(c.Services.Postgres), runsHere(c.Services.Redis)
+	if !pg && !redis {
+		return
+	}
+	facts, err := deploy.ProbeServices(ctx, h, c, pg, redis)
+	if err != nil {
+		r.Checks = append(r.Checks, doctor.Check{Name: "services", Status: doctor.Warn, Detail: err.Error()})
+		return
+	}
+	var listen []string
+	if !slices.Contains(fileHosts, dest) || len(fileHosts) > 1 {
+		listen = []string{deploy.HostAddr(c, h)}
+	}
+	doctor.Services(r, dest, c.Name, facts, listen)
 }

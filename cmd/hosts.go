@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -65,14 +66,42 @@ func (hf *hostFlags) apply(c *stack.Config) error {
 	return nil
 }
 
-// dialHosts connects to every host of c at once, the lb (deploy.lb) last
-// in the list. When one fails, the others are closed and the first error
-// (in deploy.hosts order) returned: nothing was sent to any host.
-func dialHosts(ctx context.Context, c *stack.Config) ([]host.Host, func(), error) {
+// hostDests are the SSH destinations of c in the order dialHosts returns
+// their hosts: deploy.hosts, the lb (deploy.lb), then the hosts of their
+// own that [services] run on (stack.Config.ServiceHosts).
+func hostDests(c *stack.Config) []string {
 	dests := append([]string(nil), c.Deploy.Hosts...)
 	if c.Deploy.LB != "" {
 		dests = append(dests, c.Deploy.LB)
 	}
+	return append(dests, c.ServiceHosts()...)
+}
+
+// onlyServiceHosts reports the --host values when every one names a host
+// of its own of c's [services] ("postgres = { host = "db1" }"): setup and
+// doctor then act on those hosts only, and deploy.hosts stay the app
+// hosts, whose addresses the services let in. It clears hf.Hosts then.
+func (hf *hostFlags) onlyServiceHosts(c *stack.Config) []string {
+	own := c.ServiceHosts()
+	if len(hf.Hosts) == 0 || len(own) == 0 {
+		return nil
+	}
+	for _, d := range hf.Hosts {
+		if !slices.Contains(own, d) {
+			return nil
+		}
+	}
+	only := hf.Hosts
+	hf.Hosts = nil
+	return only
+}
+
+// dialHosts connects to every host of c at once (hostDests), each with
+// the same ssh config and host key checks. When one fails, the others are
+// closed and the first error (in hostDests order) returned: nothing was
+// sent to any host.
+func dialHosts(ctx context.Context, c *stack.Config) ([]host.Host, func(), error) {
+	dests := hostDests(c)
 	hosts := make([]host.Host, len(dests))
 	errs := make([]error, len(dests))
 	var wg sync.WaitGroup
@@ -143,10 +172,28 @@ func hostsOptions(ctx context.Context, io *ui.IOStreams, c *stack.Config, dryRun
 	}
 	o := deploy.HostsOptions{Config: c, Hosts: hosts, DryRun: dryRun, Out: io.Out, Colors: io.OutColors(), RenderSite: siteRenderer(c), Live: io.OutTTY,
 		HealthTimeout: c.Deploy.HealthTimeout.Duration()}
-	if c.Deploy.LB != "" {
-		o.Hosts, o.LB = hosts[:len(hosts)-1], hosts[len(hosts)-1]
+	if len(c.Deploy.Hosts) > 0 {
+		o.Hosts, o.LB, o.ServiceHosts = splitHosts(c, hosts)
 	}
 	return o, done, nil
+}
+
+// splitHosts splits what dialHosts connected into the app hosts, the lb
+// (nil without one) and the services' hosts of their own by destination.
+func splitHosts(c *stack.Config, hosts []host.Host) (apps []host.Host, lb host.Host, services map[string]host.Host) {
+	n := len(c.Deploy.Hosts)
+	apps = hosts[:n]
+	rest := hosts[n:]
+	if c.Deploy.LB != "" {
+		lb, rest = rest[0], rest[1:]
+	}
+	for i, d := range c.ServiceHosts() {
+		if services == nil {
+			services = map[string]host.Host{}
+		}
+		services[d] = rest[i]
+	}
+	return apps, lb, services
 }
 
 // onHosts connects to c's hosts, or takes this machine when c has none

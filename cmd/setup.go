@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,10 +51,16 @@ connecting as root or as a user with passwordless sudo. Idempotently:
   updates    unattended security upgrades, daily
   firewall   an nftables table of its own (inet stackctl): ssh, 80 and
              443 in, the rest closed; an app host behind an lb takes 80
-             from the lb only
+             from the lb only; a host that runs [services] for other
+             hosts opens 5432/6379 to the app hosts only
   sshd       no password logins, root by key only: checked with sshd -t,
              and applied only when a second connection as the login user
              works, before and after, so you cannot be locked out
+
+A host of its own that [services] names (postgres = { host = "db1" }) is
+set up with the others, as a services host: no nginx, no web ports. With
+--host naming only such hosts (stackctl setup --host db1), setup acts on
+them alone and keeps deploy.hosts as the app hosts they let in.
 
 Each item is reported: ✓ already so, ✎ changed (with the file or the
 packages), ✗ with the reason. A changed file is backed up first under
@@ -83,6 +90,7 @@ func runSetup(ctx context.Context, o *setupOptions) error {
 	if err != nil {
 		return err
 	}
+	only := o.Hosts.onlyServiceHosts(c)
 	if err := o.Hosts.apply(c); err != nil {
 		return err
 	}
@@ -109,6 +117,14 @@ func runSetup(ctx context.Context, o *setupOptions) error {
 	if err != nil {
 		return err
 	}
+	if only != nil {
+		// --host db1, the services' host of its own: the app hosts were
+		// dialed for their addresses only, and stay as they are.
+		dests := hostDests(c)
+		targets = slices.DeleteFunc(targets, func(t setup.Target) bool {
+			return !slices.Contains(only, dests[slices.Index(hosts, t.Host)])
+		})
+	}
 	sshOpts := host.SSHOptions{Config: c.Deploy.SSHConfig}
 	_, err = setup.Run(ctx, setup.Options{
 		Config: c, Targets: targets, User: o.User, Key: key, DryRun: o.DryRun,
@@ -120,26 +136,28 @@ func runSetup(ctx context.Context, o *setupOptions) error {
 	if err != nil {
 		return err
 	}
-	if !o.DryRun {
+	if !o.DryRun && loginDests(targets) != "" {
 		fmt.Fprintf(o.IO.Out, "\nDeploy as %s from now on: deploy.hosts = [%s]", o.User, loginDests(targets))
 		fmt.Fprintf(o.IO.Out, ", or `User %s` in each host's ssh_config entry.\n", o.User)
 	}
 	return nil
 }
 
-// setupTargets describes each dialed host: its role, the ssh port the
-// firewall keeps open, where the login user logs in, and — behind an lb —
-// the address the app host sees the lb at.
+// setupTargets describes each dialed host (dialHosts): its role, the ssh
+// port the firewall keeps open, where the login user logs in, behind an
+// lb the address the app host sees the lb at, and on a host that runs
+// [services] for other hosts the ports it opens to them.
 func setupTargets(ctx context.Context, c *stack.Config, hosts []host.Host, user string) ([]setup.Target, error) {
 	var targets []setup.Target
 	var from [][]string
-	if c.Deploy.LB != "" {
+	apps, lb, _ := splitHosts(c, hosts)
+	if lb != nil {
 		var err error
-		if from, err = deploy.LBSources(ctx, c, hosts[len(hosts)-1], hosts[:len(hosts)-1]); err != nil {
+		if from, err = deploy.LBSources(ctx, c, lb, apps); err != nil {
 			return nil, err
 		}
 	}
-	dests := append(append([]string(nil), c.Deploy.Hosts...), c.Deploy.LB)
+	dests := hostDests(c)
 	for i, h := range hosts {
 		d, err := stack.ParseDestination(dests[i])
 		if err != nil {
@@ -150,41 +168,36 @@ func setupTargets(ctx context.Context, c *stack.Config, hosts []host.Host, user 
 		if p, ok := h.(interface{ Port() int }); ok && p.Port() > 0 {
 			t.SSHPort = p.Port()
 		}
-		if c.Deploy.LB != "" && i == len(hosts)-1 {
+		switch {
+		case i >= len(apps) && h == lb:
 			t.Role = setup.LB
-		} else if from != nil {
+		case i >= len(apps):
+			t.Role = setup.Services
+		case from != nil:
 			t.HTTPFrom = from[i]
 		}
-		if t.Role == setup.App {
-			t.ServicePorts, t.ServicesFrom = servicePorts(c, hosts, i)
+		if t.Role != setup.LB {
+			t.ServicePorts, t.ServicesFrom = servicePorts(c, apps, dests[i])
 		}
 		targets = append(targets, t)
 	}
 	return targets, nil
 }
 
-// servicePorts are the ports of the [services] app host i runs for the
-// other app hosts, and their addresses: with one app host the services
-// listen on 127.0.0.1 only and no port opens.
-func servicePorts(c *stack.Config, hosts []host.Host, i int) ([]int, []string) {
-	apps := hosts
-	if c.Deploy.LB != "" {
-		apps = hosts[:len(hosts)-1]
-	}
-	if len(apps) < 2 || i >= len(apps) {
-		return nil, nil
-	}
+// servicePorts are the ports of the [services] that the host at dest runs
+// for the app hosts (apps) other than itself, and their addresses. With
+// one app host running them, they listen on 127.0.0.1 only and no port
+// opens; a host of their own opens them to every app host.
+func servicePorts(c *stack.Config, apps []host.Host, dest string) ([]int, []string) {
 	runsHere := func(s stack.Service) bool {
-		if !s.Enabled {
+		if !s.Enabled || len(c.Deploy.Hosts) == 0 {
 			return false
 		}
-		at := 0
-		for j, d := range c.Deploy.Hosts {
-			if d == s.Host {
-				at = j
-			}
+		at := s.Host
+		if at == "" {
+			at = c.Deploy.Hosts[0]
 		}
-		return at == i
+		return at == dest
 	}
 	var ports []int
 	if runsHere(c.Services.Postgres) {
@@ -193,14 +206,14 @@ func servicePorts(c *stack.Config, hosts []host.Host, i int) ([]int, []string) {
 	if runsHere(c.Services.Redis) {
 		ports = append(ports, 6379)
 	}
-	if len(ports) == 0 {
-		return nil, nil
-	}
 	var from []string
 	for j, h := range apps {
-		if j != i {
+		if j < len(c.Deploy.Hosts) && c.Deploy.Hosts[j] != dest {
 			from = append(from, deploy.HostAddr(c, h))
 		}
+	}
+	if len(ports) == 0 || len(from) == 0 {
+		return nil, nil
 	}
 	return ports, from
 }

@@ -230,12 +230,16 @@ func TestSetupFreshServer(t *testing.T) {
 
 // Two app hosts behind an lb: setup opens the app hosts' port 80 to the lb
 // only, so the site answers through the lb and an app host's nginx cannot
-// be reached around it.
+// be reached around it. Redis runs on a host of its own, db1: setup opens
+// its 6379 to the app hosts only (and no web port), deploy installs it
+// there, and doctor --host db1 checks it, warning with the fix when it is
+// stopped.
 func TestSetupBehindLB(t *testing.T) {
 	t.Parallel()
-	cl := hosttest.Start(t, "web1", "web2", "lb")
+	cl := hosttest.Start(t, "web1", "web2", "lb", "db1")
 	c, path := serverProject(t, cl, "web1", "web2")
 	c.Deploy.LB = "lb"
+	c.Services.Redis = stack.Service{Enabled: true, Host: "db1"}
 	if err := c.Save(path); err != nil {
 		t.Fatal(err)
 	}
@@ -246,10 +250,11 @@ func TestSetupBehindLB(t *testing.T) {
 		return code, out.String() + errOut.String()
 	}
 	code, out := sh("setup", "--key", cl.Key+".pub")
-	lbAddr := cl.Host("lb").Addr
+	lbAddr, db1 := cl.Host("lb").Addr, cl.Host("db1").Addr
 	for _, want := range []string{
 		"table inet stackctl loaded (22, 80 from the lb (" + lbAddr + ") only; the rest closed)",
 		"table inet stackctl loaded (22, 80, 443 open; the rest closed)",
+		"table inet stackctl loaded (22, no web ports, 6379 from the app hosts (" + cl.Host("web1").Addr + ", " + cl.Host("web2").Addr + ") only; the rest closed)",
 		`deploy.hosts = ["deploy@web1", "deploy@web2"]`,
 	} {
 		if !strings.Contains(out, want) {
@@ -279,6 +284,45 @@ func TestSetupBehindLB(t *testing.T) {
 			t.Errorf("%s:80 from the lb: %q", h, got)
 		}
 	}
+
+	// Redis on db1: the app hosts reach it, the lb and this machine do not.
+	reach := "timeout 5 bash -c 'exec 3<>/dev/tcp/" + db1 + "/6379' && echo open || echo closed"
+	if got := strings.TrimSpace(cl.SSH(t, "web2", reach)); !strings.HasSuffix(got, "open") {
+		t.Errorf("db1:6379 from web2 (an app host): %s", got)
+	}
+	if got := strings.TrimSpace(cl.SSH(t, "lb", reach)); !strings.HasSuffix(got, "closed") {
+		t.Errorf("db1:6379 from the lb: %s", got)
+	}
+	if c, err := net.DialTimeout("tcp", net.JoinHostPort(db1, "6379"), 2*time.Second); err == nil {
+		c.Close()
+		t.Errorf("db1:6379 is reachable from the bridge")
+	}
+	// setup --host db1 acts on db1 alone, with deploy.hosts as the app
+	// hosts it lets in: nothing to change.
+	code, out = sh("setup", "--host", "db1", "--key", cl.Key+".pub")
+	if code != 0 || !strings.Contains(out, "6379 from the app hosts (") || strings.Contains(out, "web1") || strings.Contains(out, "✎") {
+		t.Errorf("setup --host db1 after setup: exit %d\n%s", code, out)
+	}
+	// doctor --host db1: the services' host needs no nginx; Redis runs,
+	// listens where the app hosts reach it, has the app's user.
+	code, out = sh("doctor", "--host", "db1")
+	for _, want := range []string{"✓ redis: running", "✓ redis: listening", "✓ redis: user", "- nginx", "✓ setup: firewall"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor --host db1 lacks %q", want)
+		}
+	}
+	if code != 0 || strings.Contains(out, "✗") || t.Failed() {
+		t.Fatalf("doctor --host db1: exit %d\n%s", code, out)
+	}
+	cl.SSH(t, "db1", "systemctl stop redis-server")
+	_, out = sh("doctor", "--host", "db1")
+	if !strings.Contains(out, "✗ redis: running") || !strings.Contains(out, "fix: on db1 as root: systemctl start redis-server.service") {
+		t.Errorf("doctor --host db1 with Redis stopped:\n%s", out)
+	}
+	cl.SSH(t, "db1", "systemctl start redis-server")
+	if _, out = sh("doctor", "--host", "db1"); !strings.Contains(out, "✓ redis: running") {
+		t.Errorf("doctor --host db1 with Redis started again:\n%s", out)
+	}
 }
 
 // named is a host that only has a name: what servicePorts reads of one
@@ -300,13 +344,47 @@ func TestServicePortsOpenToTheOtherAppHosts(t *testing.T) {
 	c.Services.Redis = stack.Service{Enabled: true, Host: "web2"}
 	hs := []host.Host{named{name: "web1"}, named{name: "web2"}, named{name: "web3"}}
 	for i, want := range []string{"[5432] [10.0.0.12 10.0.0.13]", "[6379] [10.0.0.11 10.0.0.13]", "[] []"} {
-		ports, from := servicePorts(c, hs, i)
+		ports, from := servicePorts(c, hs, c.Deploy.Hosts[i])
 		if got := fmt.Sprint(ports, from); got != want {
 			t.Errorf("web%d: %s, want %s", i+1, got, want)
 		}
 	}
 	c.Deploy.Hosts = c.Deploy.Hosts[:1]
-	if ports, _ := servicePorts(c, hs[:1], 0); ports != nil {
+	if ports, _ := servicePorts(c, hs[:1], "web1"); ports != nil {
 		t.Errorf("one app host opens %v", ports)
+	}
+	// A host of their own opens them to every app host, even one.
+	c.Services.Postgres.Host, c.Services.Redis.Host = "db1", "db1"
+	if got := fmt.Sprint(servicePorts(c, hs[:1], "db1")); got != "[5432 6379] [10.0.0.11]" {
+		t.Errorf("db1: %s", got)
+	}
+	if ports, _ := servicePorts(c, hs[:1], "web1"); ports != nil {
+		t.Errorf("web1 opens %v for services it does not run", ports)
+	}
+}
+
+// The hosts of their own that [services] run on are dialed after the app
+// hosts and the lb, and split back by destination; --host naming only
+// them keeps deploy.hosts as the app hosts.
+func TestServiceHostsDialedAndSplit(t *testing.T) {
+	c := stack.Default("shop", "flask")
+	c.Deploy.Hosts, c.Deploy.LB = []string{"web1", "web2"}, "lb1"
+	c.Services.Postgres = stack.Service{Enabled: true, Host: "db1"}
+	c.Services.Redis = stack.Service{Enabled: true, Host: "web2"}
+	if got := fmt.Sprint(hostDests(c)); got != "[web1 web2 lb1 db1]" {
+		t.Errorf("hostDests = %s", got)
+	}
+	hs := []host.Host{named{name: "web1"}, named{name: "web2"}, named{name: "lb1"}, named{name: "db1"}}
+	apps, lb, own := splitHosts(c, hs)
+	if len(apps) != 2 || lb.Name() != "lb1" || len(own) != 1 || own["db1"].Name() != "db1" {
+		t.Errorf("splitHosts: %v %v %v", apps, lb, own)
+	}
+	hf := hostFlags{Hosts: []string{"db1"}}
+	if only := hf.onlyServiceHosts(c); fmt.Sprint(only) != "[db1]" || hf.Hosts != nil {
+		t.Errorf("--host db1: %v, flags left %v", only, hf.Hosts)
+	}
+	hf = hostFlags{Hosts: []string{"db1", "web3"}}
+	if only := hf.onlyServiceHosts(c); only != nil || len(hf.Hosts) != 2 {
+		t.Errorf("--host db1 --host web3: %v, flags left %v", only, hf.Hosts)
 	}
 }

@@ -30,7 +30,9 @@ func newCmdStatusWith(f *Factory, runF func(context.Context, *statusOptions) err
 		Long: `Show, per host: the current release, the state of each slot (which one takes
 traffic), each process ([processes]: its state and release) and schedule
 (last run, its result, next run), nginx's state, and the app's health through nginx (GET app.health
-on the host's nginx with the site's Host header). stackctl exits 1 when a
+on the host's nginx with the site's Host header), and [services] (state,
+version, database size, last backup) where they run, a host of their own
+(postgres = { host = "db1" }) included. stackctl exits 1 when a
 host is unhealthy: no release, the serving slot down, a process not running
 the current release, nginx down, or the
 health check not answering 200. --json prints it for scripts.
@@ -79,6 +81,14 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 				mark = p.Red("✗ unhealthy")
 			}
 			fmt.Fprintf(o.IO.Out, "%s  %s\n", p.Bold(s.Host), mark)
+			if s.Role == "services" {
+				fmt.Fprintf(o.IO.Out, "  role     services only ([services])\n")
+				printProcesses(o.IO, s)
+				if len(s.Problems) > 0 {
+					fmt.Fprintf(o.IO.Out, "  %s %s\n", p.Red("problem:"), strings.Join(s.Problems, "; "))
+				}
+				continue
+			}
 			if s.Role == "lb" {
 				fmt.Fprintf(o.IO.Out, "  role     load balancer (nginx only)\n")
 			} else {

@@ -27,7 +27,8 @@ func (lockHeld) Is(target error) bool { return target == errLockHeld }
 // again.
 var lockPoll = time.Second
 
-// lockAll takes the deploy lock of every host, then of the lb, before
+// lockAll takes the deploy lock of every host, then of the lb and of the
+// services' hosts of their own, before
 // anything is read from them (DEPLOY.md "Crash safety"): two commands
 // never interleave. A lock another command holds is waited for, at most
 // LockWait, else the command stops naming the holder. unlock releases the
@@ -36,6 +37,9 @@ func (f *fleet) lockAll(ctx context.Context, runs []*hostRun, what string) (unlo
 	locks := append([]*hostRun(nil), runs...)
 	if f.LB != nil {
 		locks = append(locks, &hostRun{fleet: f, h: f.LB})
+	}
+	for _, h := range f.ownServiceHosts() {
+		locks = append(locks, &hostRun{fleet: f, h: h})
 	}
 	unlock = func() {
 		for i := len(locks) - 1; i >= 0; i-- {

@@ -53,6 +53,10 @@ type HostsOptions struct {
 	// LB, when set, is the load-balancer host: it runs only nginx, with an
 	// upstream over every app host (DEPLOY.md "Several hosts").
 	LB host.Host
+	// ServiceHosts are the connected hosts of their own that [services]
+	// run on (stack.Config.ServiceHosts), by destination as written there:
+	// "postgres = { host = "db1" }" is ServiceHosts["db1"].
+	ServiceHosts map[string]host.Host
 	// LockWait is how long deploy and rollback wait for a host's lock that
 	// another command holds before they stop (--lock-wait); 0: not at all.
 	LockWait time.Duration
@@ -196,6 +200,9 @@ func newFleet(o HostsOptions) (*fleet, error) {
 		o.Now = time.Now
 	}
 	f := &fleet{HostsOptions: o, c: o.Config, p: o.Colors, l: NewHostLayout(o.Config)}
+	if err := f.checkServiceHosts(); err != nil {
+		return nil, err
+	}
 	if o.Live {
 		f.live = newLiveOutput(o.Out)
 		f.Out = f.live // everything printed lands above the live lines

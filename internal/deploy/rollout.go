@@ -13,14 +13,16 @@ import (
 // rollout is one deploy over every host: the steps of DeployHosts, each a
 // method, in the order the flow runs them.
 type rollout struct {
-	f      *fleet
-	runs   []*hostRun
-	lb     *lbRun
-	info   *ReleaseInfo
-	done   []*hostRun // hosts switched to the new release
-	first  bool       // the next batch is the first (release_command)
-	backup string     // the database backup taken before release_command
-	start  time.Time
+	f    *fleet
+	runs []*hostRun
+	lb   *lbRun
+	// svcRuns are the services' hosts of their own (servicesHost).
+	svcRuns []*hostRun
+	info    *ReleaseInfo
+	done    []*hostRun // hosts switched to the new release
+	first   bool       // the next batch is the first (release_command)
+	backup  string     // the database backup taken before release_command
+	start   time.Time
 }
 
 func newRollout(f *fleet) *rollout {

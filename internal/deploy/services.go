@@ -68,6 +68,10 @@ const aptInstall = `apt_install() {
 // "version=", "installed=" when it installed, and last "ok=1".
 const postgresScript = genPassword + aptInstall + `set -eu
 cd /
+# One service script at a time on this host: two apps' deploys share
+# its PostgreSQL, Redis and apt.
+exec 9>/run/lock/stackctl-services.lock
+flock 9
 name=$1; pwfile=$2; listen=$3; shift 3
 apt_install postgresql
 ver=$(ls /etc/postgresql | sort -n | tail -n 1)
@@ -118,6 +122,10 @@ echo "ok=1"
 // default user is turned off, so every client needs a user and its
 // password; the app's user's password is in its config as a SHA-256 only.
 const redisScript = genPassword + aptInstall + `set -eu
+# One service script at a time on this host: two apps' deploys share
+# its PostgreSQL, Redis and apt.
+exec 9>/run/lock/stackctl-services.lock
+flock 9
 name=$1; pwfile=$2; listen=$3
 apt_install redis-server
 gen_password "$pwfile"
@@ -150,14 +158,55 @@ type serviceRun struct {
 	envKey  string // DATABASE_URL, REDIS_URL
 }
 
-// servicesHost is the app host service runs on.
-func (d *rollout) servicesHost(s stack.Service) *hostRun {
-	for i, h := range d.f.c.Deploy.Hosts {
-		if h == s.Host && i < len(d.runs) {
-			return d.runs[i]
+// serviceHost is the host s runs on: the app host deploy.hosts names, a
+// host of its own (ServiceHosts), else the first app host.
+func (f *fleet) serviceHost(s stack.Service) host.Host {
+	if h := f.ServiceHosts[s.Host]; h != nil && s.OwnHost(f.c) {
+		return h
+	}
+	for i, d := range f.c.Deploy.Hosts {
+		if d == s.Host && i < len(f.Hosts) {
+			return f.Hosts[i]
 		}
 	}
-	return d.runs[0]
+	return f.Hosts[0]
+}
+
+// ownServiceHosts are the connected hosts of their own that run services,
+// in the order of stack.Config.ServiceHosts.
+func (f *fleet) ownServiceHosts() []host.Host {
+	var hs []host.Host
+	for _, d := range f.c.ServiceHosts() {
+		if h := f.ServiceHosts[d]; h != nil {
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// checkServiceHosts says which host of its own [services] names was not
+// connected (a caller's mistake: cmd dials them with the app hosts).
+func (f *fleet) checkServiceHosts() error {
+	for _, d := range f.c.ServiceHosts() {
+		if f.ServiceHosts[d] == nil {
+			return fmt.Errorf("deploy: the services' host %s is not connected", d)
+		}
+	}
+	return nil
+}
+
+// servicesHost is the run of the host service runs on: an app host's, or
+// one of a host of its own, made once.
+func (d *rollout) servicesHost(s stack.Service) *hostRun {
+	h := d.f.serviceHost(s)
+	for _, r := range append(d.runs, d.svcRuns...) {
+		if r.h == h {
+			return r
+		}
+	}
+	r := &hostRun{fleet: d.f, h: h}
+	d.svcRuns = append(d.svcRuns, r)
+	return r
 }
 
 // services makes every service of [services] run and writes each app
@@ -337,11 +386,7 @@ func dbHost(f *fleet) (*hostRun, error) {
 	if !f.c.Services.Postgres.Enabled {
 		return nil, ui.Usagef("add [services] postgres = true to "+f.c.Path+" and deploy", "%s has no database: [services] postgres is off", f.c.Name)
 	}
-	d := &rollout{f: f}
-	for _, h := range f.Hosts {
-		d.runs = append(d.runs, &hostRun{fleet: f, h: h})
-	}
-	return d.servicesHost(f.c.Services.Postgres), nil
+	return &hostRun{fleet: f, h: f.serviceHost(f.c.Services.Postgres)}, nil
 }
 
 // backup takes a backup of the app's database on r, labelled label.
@@ -629,18 +674,9 @@ func (r *hostRun) servicesStatus(ctx context.Context, pg, redis bool) ([]Service
 	return list, nil
 }
 
-// runsService reports whether h is the app host that runs s.
+// runsService reports whether h is the host that runs s.
 func runsService(f *fleet, h host.Host, s stack.Service) bool {
-	if !s.Enabled || len(f.Hosts) == 0 {
-		return false
-	}
-	at := 0
-	for i, d := range f.c.Deploy.Hosts {
-		if d == s.Host && i < len(f.Hosts) {
-			at = i
-		}
-	}
-	return f.Hosts[at] == h
+	return s.Enabled && len(f.Hosts) > 0 && f.serviceHost(s) == h
 }
 
 // RollbackWithDB rolls back (to target, or each host's previous release)
@@ -656,10 +692,13 @@ func RollbackWithDB(ctx context.Context, o HostsOptions, target string) error {
 	if err != nil {
 		return err
 	}
-	if err := r.probe(ctx); err != nil {
+	// The current release is the app's, read on the first app host (the
+	// database's host may be a host of its own, with no releases).
+	app := &hostRun{fleet: f, h: f.Hosts[0]}
+	if err := app.probe(ctx); err != nil {
 		return err
 	}
-	current := r.state.Current
+	current := app.state.Current
 	list, err := ListBackups(ctx, o)
 	if err != nil {
 		return err
@@ -678,4 +717,124 @@ func RollbackWithDB(ctx context.Context, o HostsOptions, target string) error {
 		return err
 	}
 	return RestoreDB(ctx, o, backup)
+}
+
+// dbShellScript opens psql on the database's host as the app's role $2,
+// over 127.0.0.1 with the password of file $1 in its environment (never
+// on a command line) and no history file.
+const dbShellScript = `set -eu
+cd /
+PGPASSWORD=$(cat "$1") PSQL_HISTORY=/dev/null exec psql -h 127.0.0.1 -U "$2" -d "$2"
+`
+
+// DBShell opens psql as the app's role on the host of its own that runs
+// PostgreSQL (the app hosts' 'stackctl exec' has no psql there). A psql
+// that exits non-zero returns an *ExitStatusError.
+func DBShell(ctx context.Context, o ExecOptions) error {
+	f, err := newReadOnlyFleet(o.HostsOptions)
+	if err != nil {
+		return err
+	}
+	r, err := dbHost(f)
+	if err != nil {
+		return err
+	}
+	err = r.h.Run(ctx, host.Cmd{Argv: []string{"sh", "-c", dbShellScript, "stackctl", r.l.passwordFile("postgres"), f.c.Name},
+		Root: true, Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, TTY: o.TTY})
+	var ee *host.ExitError
+	if errors.As(err, &ee) {
+		return &ExitStatusError{Host: r.h.Name(), Status: ee.Status}
+	}
+	return err
+}
+
+// ServiceFacts are what `stackctl doctor --host` reads of the [services]
+// a host runs for the app.
+type ServiceFacts struct {
+	// Name is "postgres" or "redis".
+	Name string
+	// Installed is false when the server's package is missing.
+	Installed bool
+	// Unit is the systemd unit that runs it, State its is-active.
+	Unit, State string
+	// Listen are the addresses it listens on (127.0.0.1, 10.0.0.5, ::1,
+	// 0.0.0.0, *).
+	Listen []string
+	// User is true when the app's role (PostgreSQL) or user (Redis)
+	// exists.
+	User bool
+	// BackupAge is the age of the newest backup, -1 when there is none
+	// (PostgreSQL); Timer is the daily backup timer's is-enabled.
+	BackupAge time.Duration
+	Timer     string
+	// BackupTimer is the timer's name.
+	BackupTimer string
+}
+
+// serviceFactsScript prints the facts of the app's ($1) services on this
+// host: postgres when $2=1 (backups in $3, the timer $4), redis when $5=1.
+const serviceFactsScript = `set -u
+cd /
+listen() { ss -Hltn "( sport = :$1 )" 2>/dev/null | awk '{a=$4; sub(/:[0-9]+$/, "", a); gsub(/[][]/, "", a); printf "%s ", a}'; }
+if [ "$2" = 1 ]; then
+	ver=$(ls /etc/postgresql 2>/dev/null | sort -n | tail -n 1)
+	if [ -n "$ver" ]; then
+		echo "postgres.installed=1"
+		echo "postgres.unit=postgresql@$ver-main.service"
+		echo "postgres.state=$(systemctl is-active "postgresql@$ver-main" 2>/dev/null)"
+		echo "postgres.listen=$(listen 5432)"
+		n=$(printf '%s\n' "SELECT count(*) FROM pg_roles WHERE rolname = :'name'" | runuser -u postgres -- psql -qAt -v name="$1" 2>/dev/null)
+		echo "postgres.user=${n:-0}"
+	fi
+	last=$(ls -1t "$3" 2>/dev/null | grep '\.dump$' | head -n 1)
+	age=-1
+	[ -z "$last" ] || age=$(( $(date +%s) - $(stat -c %Y "$3/$last") ))
+	echo "postgres.backup_age=$age"
+	echo "postgres.timer=$(systemctl is-enabled "$4" 2>/dev/null)"
+fi
+if [ "$5" = 1 ]; then
+	if command -v redis-server >/dev/null 2>&1; then
+		echo "redis.installed=1"
+		echo "redis.unit=redis-server.service"
+		echo "redis.state=$(systemctl is-active redis-server 2>/dev/null)"
+		echo "redis.listen=$(listen 6379)"
+		if grep -q "^user $1 on " /etc/redis/stackctl.conf 2>/dev/null; then echo "redis.user=1"; else echo "redis.user=0"; fi
+	fi
+fi
+exit 0
+`
+
+// ProbeServices reads the facts of the services of c that h runs:
+// postgres and redis say which.
+func ProbeServices(ctx context.Context, h host.Host, c *stack.Config, postgres, redis bool) ([]ServiceFacts, error) {
+	if !postgres && !redis {
+		return nil, nil
+	}
+	l := NewHostLayout(c)
+	b := map[bool]string{true: "1", false: "0"}
+	timer := l.Service + "-db-backup.timer"
+	out, err := host.Output(ctx, h, true, "sh", "-c", serviceFactsScript, "stackctl", c.Name, b[postgres], l.BackupsDir(), timer, b[redis])
+	if err != nil {
+		return nil, fmt.Errorf("%s: read the services: %s: %w", h.Name(), strings.TrimSpace(out), err)
+	}
+	kv := keyValues(out)
+	var list []ServiceFacts
+	for _, name := range []string{"postgres", "redis"} {
+		if (name == "postgres" && !postgres) || (name == "redis" && !redis) {
+			continue
+		}
+		f := ServiceFacts{Name: name, Installed: kv[name+".installed"] == "1", Unit: kv[name+".unit"], State: kv[name+".state"],
+			Listen: strings.Fields(kv[name+".listen"]), User: kv[name+".user"] != "" && kv[name+".user"] != "0", Timer: kv[name+".timer"]}
+		if name == "postgres" {
+			f.BackupTimer = timer
+			var secs int64 = -1
+			fmt.Sscan(kv["postgres.backup_age"], &secs)
+			f.BackupAge = time.Duration(secs) * time.Second
+			if secs < 0 {
+				f.BackupAge = -1
+			}
+		}
+		list = append(list, f)
+	}
+	return list, nil
 }

@@ -15,7 +15,8 @@ import (
 type HostStatus struct {
 	Host string `json:"host"`
 	// Role is "lb" for the load-balancer host (it has no releases or
-	// slots), empty for an app host.
+	// slots), "services" for a host of its own that runs only [services],
+	// empty for an app host.
 	Role string `json:"role,omitempty"`
 	// Release is the current release ("" before the first deploy).
 	Release string `json:"release"`
@@ -126,7 +127,32 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		}
 		out = append(out, lb)
 	}
+	for _, h := range f.ownServiceHosts() {
+		st, err := servicesHostStatus(ctx, f, h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
 	return out, nil
+}
+
+// servicesHostStatus is the part of status of a host of its own that runs
+// [services]: each service's state, version, size and last backup.
+func servicesHostStatus(ctx context.Context, f *fleet, h host.Host) (HostStatus, error) {
+	st := HostStatus{Host: h.Name(), Role: "services", Slots: map[string]string{}}
+	r := &hostRun{fleet: f, h: h}
+	var err error
+	if st.Services, err = r.servicesStatus(ctx, runsService(f, h, f.c.Services.Postgres), runsService(f, h, f.c.Services.Redis)); err != nil {
+		return st, err
+	}
+	for _, s := range st.Services {
+		if s.State != "active" {
+			st.Problems = append(st.Problems, s.Name+" is "+s.State)
+		}
+	}
+	st.Healthy = len(st.Problems) == 0
+	return st, nil
 }
 
 // lbStatus is the load-balancer host's part of status: nginx, and the

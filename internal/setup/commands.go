@@ -43,11 +43,18 @@ const (
 	App Role = iota
 	// LB runs only nginx in front of the app hosts (deploy.lb).
 	LB
+	// Services runs only [services] (PostgreSQL, Redis) for the app hosts:
+	// a host of its own ("postgres = { host = "db1" }"), with no nginx and
+	// no web ports.
+	Services
 )
 
 func (r Role) String() string {
-	if r == LB {
+	switch r {
+	case LB:
 		return "lb"
+	case Services:
+		return "services"
 	}
 	return "app"
 }
@@ -57,6 +64,10 @@ func (r Role) String() string {
 // python3-venv on app hosts of a Python app (deploy builds its virtualenv
 // there); certbot where TLS terminates without a certificate of the user's.
 func Packages(c *stack.Config, role Role) []string {
+	if role == Services {
+		// deploy installs postgresql and redis-server itself.
+		return []string{"sudo", "nftables", "unattended-upgrades"}
+	}
 	p := []string{"nginx", "sudo", "nftables", "unattended-upgrades"}
 	if role == App && stack.IsPython(c.App.Template) {
 		p = append(p, "python3-venv")
@@ -154,6 +165,8 @@ type Firewall struct {
 	// other app hosts (5432, 6379), open to ServicesFrom only.
 	ServicePorts []int
 	ServicesFrom []string
+	// NoWeb keeps 80 and 443 closed: a host that runs only services.
+	NoWeb bool
 }
 
 // Ruleset is the nftables script of f: one table of stackctl's own
@@ -166,7 +179,7 @@ func (f Firewall) Ruleset() (string, error) {
 		return "", fmt.Errorf("ssh port %d is out of range", f.SSHPort)
 	}
 	var web []string
-	if len(f.HTTPFrom) == 0 {
+	if len(f.HTTPFrom) == 0 && !f.NoWeb {
 		web = append(web, "\t\ttcp dport { 80, 443 } accept")
 	}
 	from := func(addrs []string, what, ports string) error {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -242,7 +243,7 @@ func (r *run) upgrades(ctx context.Context) error {
 
 func (r *run) firewall(ctx context.Context) error {
 	const item = "firewall"
-	rules, err := Firewall{SSHPort: r.t.SSHPort, HTTPFrom: r.t.HTTPFrom, ServicePorts: r.t.ServicePorts, ServicesFrom: r.t.ServicesFrom}.Ruleset()
+	rules, err := Firewall{SSHPort: r.t.SSHPort, HTTPFrom: r.t.HTTPFrom, ServicePorts: r.t.ServicePorts, ServicesFrom: r.t.ServicesFrom, NoWeb: r.t.Role == Services}.Ruleset()
 	if err != nil {
 		return r.fail(item, err)
 	}
@@ -290,6 +291,16 @@ func (r *run) openPorts() string {
 	web := "80, 443 open"
 	if len(r.t.HTTPFrom) > 0 {
 		web = "80 from the lb (" + strings.Join(r.t.HTTPFrom, ", ") + ") only"
+	}
+	if r.t.Role == Services {
+		web = "no web ports"
+	}
+	if len(r.t.ServicePorts) > 0 {
+		ports := make([]string, len(r.t.ServicePorts))
+		for i, p := range r.t.ServicePorts {
+			ports[i] = strconv.Itoa(p)
+		}
+		web += ", " + strings.Join(ports, ", ") + " from the app hosts (" + strings.Join(r.t.ServicesFrom, ", ") + ") only"
 	}
 	return fmt.Sprintf("%d, %s; the rest closed", r.t.SSHPort, web)
 }

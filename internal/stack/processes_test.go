@@ -112,9 +112,21 @@ func TestServicesParse(t *testing.T) {
 	if p := c.Services.Postgres; !p.Enabled || p.Host != "web2" || !c.Services.Redis.Enabled || !c.Services.Redis.Simple() || c.Services.Backups != DefaultBackups {
 		t.Errorf("services = %+v", c.Services)
 	}
+	if hs := c.ServiceHosts(); len(hs) != 0 {
+		t.Errorf("services on app hosts have hosts of their own: %v", hs)
+	}
+	c, err = Parse([]byte("name = \"shop\"\n[deploy]\nhosts = [\"web1\", \"web2\"]\n[services]\npostgres = { host = \"deploy@db1\" }\nredis = { host = \"deploy@db1\" }\n"), "stack.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hs := c.ServiceHosts(); len(hs) != 1 || hs[0] != "deploy@db1" || !c.Services.Redis.OwnHost(c) {
+		t.Errorf("a db host of its own: %v", hs)
+	}
 	for _, tt := range []struct{ file, want string }{
 		{"[services]\npostgres = \"yes\"", "stack.toml:3: services.postgres: must be true, false or a table"},
-		{"[services]\npostgres = { host = \"db1\" }", `stack.toml:3: services.postgres.host: "db1" is not one of deploy.hosts`},
+		{"[services]\npostgres = { host = \"db1\" }", `stack.toml:3: services.postgres.host: "db1": a host of its own for postgres needs deploy.hosts`},
+		{"[deploy]\nhosts = [\"web1\"]\n[services]\nredis = { host = \"-oProxyCommand=x\" }", `stack.toml:5: services.redis.host: "-oProxyCommand=x" starts with '-'`},
+		{"[deploy]\nhosts = [\"web1\"]\nlb = \"lb1\"\n[services]\npostgres = { host = \"lb1\" }", `stack.toml:6: services.postgres.host: "lb1" is deploy.lb`},
 		{"[services]\npostgres = { version = \"16\" }", `stack.toml:3: services.postgres.version: "16": deploy installs Debian 12's postgres 15`},
 		{"[services]\nredis = { port = 1 }", `stack.toml:3: services.redis: unknown key "port" (host, version)`},
 		{"[services]\nbackups = 0", "stack.toml:3: services.backups: 0 is not between 1 and 1000"},

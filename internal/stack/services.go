@@ -9,7 +9,7 @@ import (
 // packages ([services] in stack.toml):
 //
 //	[services]
-//	postgres = true              # or { host = "web1", version = "15" }
+//	postgres = true              # or { host = "db1", version = "15" }
 //	redis    = true
 //	backups  = 7                 # database backups kept per host
 type Services struct {
@@ -30,8 +30,9 @@ const DefaultBackups = 7
 type Service struct {
 	// Enabled is true when the service runs.
 	Enabled bool
-	// Host is the app host (as written in deploy.hosts) it runs on; empty
-	// for the first.
+	// Host is the SSH destination it runs on: an app host as written in
+	// deploy.hosts, or a host of its own ("db1") that runs only services;
+	// empty for the first app host.
 	Host string
 	// Version is the major version wanted ("15"); empty for Debian's.
 	Version string
@@ -74,6 +75,24 @@ func (s *Service) UnmarshalTOML(v any) error {
 // Simple reports whether the service is written back as true or false.
 func (s Service) Simple() bool { return s.Host == "" && s.Version == "" }
 
+// OwnHost reports whether s runs on a host of its own: one that is not an
+// app host of c.
+func (s Service) OwnHost(c *Config) bool {
+	return s.Enabled && s.Host != "" && !oneOf(s.Host, c.Deploy.Hosts...)
+}
+
+// ServiceHosts are the destinations of the hosts of their own that the
+// enabled services of c run on, each once, postgres's first.
+func (c *Config) ServiceHosts() []string {
+	var out []string
+	for _, s := range []Service{c.Services.Postgres, c.Services.Redis} {
+		if s.OwnHost(c) && !oneOf(s.Host, out...) {
+			out = append(out, s.Host)
+		}
+	}
+	return out
+}
+
 // Any reports whether a service is on.
 func (s Services) Any() bool { return s.Postgres.Enabled || s.Redis.Enabled }
 
@@ -90,8 +109,15 @@ func (v *validator) services(c *Config) {
 		if x.s.Version != "" && !oneOf(x.s.Version, x.versions...) {
 			v.add(field+".version", "%q: deploy installs Debian 12's %s %s; leave version out, or write %q", x.s.Version, x.name, x.versions[0], x.versions[0])
 		}
-		if x.s.Host != "" && !oneOf(x.s.Host, c.Deploy.Hosts...) {
-			v.add(field+".host", "%q is not one of deploy.hosts %v: a service runs on an app host (a host of its own is not supported yet)", x.s.Host, c.Deploy.Hosts)
+		if x.s.Host == "" || oneOf(x.s.Host, c.Deploy.Hosts...) {
+			continue
+		}
+		if _, err := ParseDestination(x.s.Host); err != nil {
+			v.add(field+".host", "%v", err)
+		} else if len(c.Deploy.Hosts) == 0 {
+			v.add(field+".host", "%q: a host of its own for %s needs deploy.hosts, the app hosts it serves; without them the app and its services run on this machine", x.s.Host, x.name)
+		} else if x.s.Host == c.Deploy.LB {
+			v.add(field+".host", "%q is deploy.lb, which runs only nginx: name an app host of deploy.hosts %v or a host of its own (\"db1\")", x.s.Host, c.Deploy.Hosts)
 		}
 	}
 	if c.Services.Backups < 1 || c.Services.Backups > 1000 {
