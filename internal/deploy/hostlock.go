@@ -35,10 +35,7 @@ var lockPoll = time.Second
 // locks taken, also after an error. A dry run takes none.
 func (f *fleet) lockAll(ctx context.Context, runs []*hostRun, what string) (unlock func(), err error) {
 	locks := append([]*hostRun(nil), runs...)
-	if f.LB != nil {
-		locks = append(locks, &hostRun{fleet: f, h: f.LB})
-	}
-	for _, h := range f.ownServiceHosts() {
+	for _, h := range f.lockedHosts()[len(f.Hosts):] {
 		locks = append(locks, &hostRun{fleet: f, h: h})
 	}
 	unlock = func() {
@@ -131,7 +128,7 @@ func Locks(ctx context.Context, o HostsOptions) ([]LockInfo, error) {
 	}
 	l := NewHostLayout(f.c)
 	var list []LockInfo
-	for _, h := range append(append([]host.Host(nil), o.Hosts...), lbHosts(o)...) {
+	for _, h := range f.lockedHosts() {
 		out, err := host.Output(ctx, h, true, "sh", "-c", readLockScript, "stackctl", l.Lock())
 		if err != nil {
 			return nil, err
@@ -146,12 +143,14 @@ func Locks(ctx context.Context, o HostsOptions) ([]LockInfo, error) {
 	return list, nil
 }
 
-// lbHosts is the lb as a list: empty without one.
-func lbHosts(o HostsOptions) []host.Host {
-	if o.LB == nil {
-		return nil
+// lockedHosts are the hosts lockAll locks: the app hosts, the lb and the
+// services' hosts of their own.
+func (f *fleet) lockedHosts() []host.Host {
+	hs := append([]host.Host(nil), f.Hosts...)
+	if f.LB != nil {
+		hs = append(hs, f.LB)
 	}
-	return []host.Host{o.LB}
+	return append(hs, f.ownServiceHosts()...)
 }
 
 // ReleaseLocks removes the deploy locks that Locks lists — the way out of
@@ -167,13 +166,16 @@ func ReleaseLocks(ctx context.Context, o HostsOptions, list []LockInfo) error {
 				"wait for it to finish, or stop it (Ctrl-C reverts what it did)")
 		}
 	}
-	l := NewHostLayout(o.Config)
-	for _, h := range append(append([]host.Host(nil), o.Hosts...), lbHosts(o)...) {
+	f, err := newReadOnlyFleet(o)
+	if err != nil {
+		return err
+	}
+	for _, h := range f.lockedHosts() {
 		for _, li := range list {
 			if li.Host != h.Name() {
 				continue
 			}
-			if _, err := host.Output(ctx, h, true, "rm", "-rf", "--", l.Lock()); err != nil {
+			if _, err := host.Output(ctx, h, true, "rm", "-rf", "--", f.l.Lock()); err != nil {
 				return err
 			}
 		}
