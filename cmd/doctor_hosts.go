@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/doctor"
@@ -57,12 +58,19 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 			r = doctor.Unreachable(dest, err)
 		} else {
 			p, perr := deploy.ProbeServer(ctx, h)
-			h.Close()
 			if perr != nil {
 				r = doctor.Unreachable(dest, perr)
 			} else {
 				r = doctor.Server(dest, p, python)
+				if python != nil && c.Nginx.TLS.Enabled {
+					if cs, err := deploy.ReadCert(ctx, h, c.CertPath()); err != nil {
+						r.Checks = append(r.Checks, doctor.Check{Name: "TLS certificate", Status: doctor.Warn, Detail: err.Error()})
+					} else {
+						doctor.CertCheck(&r, cs, c.UsesACME(), time.Now())
+					}
+				}
 			}
+			h.Close()
 		}
 		ok = ok && r.OK
 		reports = append(reports, r)
