@@ -228,7 +228,9 @@ type certbotProblem struct{ domain, typ, detail string }
 
 var (
 	problemRE = regexp.MustCompile(`(?m)^\s*Domain:\s*(\S+)\s*\n\s*Type:\s*(\S+)\s*\n\s*Detail:\s*(.*)$`)
-	addrRE    = regexp.MustCompile(`\b(\d{1,3}(?:\.\d{1,3}){3}|\[?[0-9a-fA-F:]*:[0-9a-fA-F:]+\]?)(?::80)?\b`)
+	// addrRE is the address the CA reached, as Let's Encrypt starts a
+	// problem's detail with it ("203.0.113.7: Invalid response from …").
+	addrRE = regexp.MustCompile(`^\[?([0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-fA-F]*:[0-9a-fA-F:]+)\]?: `)
 )
 
 // certbotFailure says why certbot could not get the certificate on h
@@ -238,7 +240,7 @@ func certbotFailure(hostName, addr, out string) error {
 	var causes []string
 	fix := ""
 	for _, m := range problemRE.FindAllStringSubmatch(out, -1) {
-		p := certbotProblem{domain: m[1], typ: strings.ToLower(m[2]), detail: strings.TrimSpace(m[3])}
+		p := certbotProblem{domain: m[1], typ: strings.ToLower(m[2]), detail: shorten(strings.TrimSpace(m[3]), 240)}
 		seen := ""
 		if a := addrRE.FindStringSubmatch(p.detail); a != nil {
 			seen = strings.Trim(a[1], "[]")
@@ -254,7 +256,7 @@ func certbotFailure(hostName, addr, out string) error {
 			causes = append(causes, fmt.Sprintf("port 80 of %s is unreachable from the ACME server for %s: %s", addr, p.domain, p.detail))
 			fix = "open port 80 to the internet on " + hostName + " (firewall, provider's security group), then deploy again"
 		case p.typ == "unauthorized":
-			causes = append(causes, fmt.Sprintf("the ACME server did not get the challenge for %s from this site (DNS may point elsewhere, or a proxy answers port 80): %s", p.domain, p.detail))
+			causes = append(causes, fmt.Sprintf("DNS for %s does not seem to point here: the ACME server fetched the challenge from a server that does not have it (or a proxy in front answers port 80): %s", p.domain, p.detail))
 			fix = "check that each name resolves to " + addr + " and that port 80 reaches its nginx, then deploy again"
 		case strings.Contains(p.typ, "ratelimit"):
 			causes = append(causes, fmt.Sprintf("rate limit of the ACME server: %s", p.detail))
@@ -274,6 +276,14 @@ func certbotFailure(hostName, addr, out string) error {
 		fix = "see /var/log/letsencrypt/letsencrypt.log on " + hostName
 	}
 	return ui.WithFix(fmt.Errorf("%s: no certificate: %s", hostName, strings.Join(causes, "; ")), fix)
+}
+
+// shorten cuts s to at most n bytes, marking the cut.
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // acmeCA reads nginx.tls.acme_ca on this machine: PEM certificates only.
@@ -434,7 +444,7 @@ func (d *rollout) obtain(ctx context.Context, s *tlsSite, argv []string) error {
 // a graceful reload.
 func (d *rollout) switchToHTTPS(ctx context.Context, s *tlsSite) error {
 	if s.lb != nil {
-		s.lb.facts.Cert = true
+		s.lb.facts.Cert, s.lb.https = true, true
 		if err := s.lb.plan(ctx, d.runs); err != nil {
 			return err
 		}

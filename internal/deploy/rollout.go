@@ -260,7 +260,7 @@ func (d *rollout) complete(ctx context.Context) error {
 	}
 	fmt.Fprint(f.Out, d.certSummary())
 	if certErr != nil {
-		return fmt.Errorf("release %s is deployed, but HTTPS is not on: %w", d.info.ID, certErr)
+		return fmt.Errorf("release %s is deployed, but getting the certificate failed: %w", d.info.ID, certErr)
 	}
 	return nil
 }
