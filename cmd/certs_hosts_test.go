@@ -115,6 +115,11 @@ func TestCertsFromACME(t *testing.T) {
 		t.Logf("status:\n%s", out)
 	}
 
+	code, out = sh(path, "certs", "list")
+	if code != 0 || !strings.HasPrefix(out, "lb1  app.test, expires") {
+		t.Errorf("certs list: exit %d\n%s", code, out)
+	}
+
 	// A forced renewal under keep-alive HTTPS load: a new serial, no
 	// failed request.
 	load := hosttest.StartLoadHTTPS(t, lbAddr, "app.test", "/healthz", 8, roots)
@@ -152,6 +157,17 @@ func TestCertsFromACME(t *testing.T) {
 		t.Errorf("after the refused name, http://app.test/x?y=1 redirects to %q", loc)
 	}
 
+	// DNS fixed, the next deploy (no release change) gets a certificate
+	// holding the new name.
+	peb.SetA(t, "new.app.test", lbAddr)
+	code, out = sh(path, "deploy")
+	if code != 0 || !strings.Contains(out, "HTTPS: lb1 got a certificate for app.test, new.app.test") {
+		t.Errorf("deploy once DNS points at the lb: exit %d\n%s", code, out)
+	}
+	if cert := servedCert(t, lbAddr, "new.app.test", roots); len(cert.DNSNames) != 2 {
+		t.Errorf("the lb serves %v for new.app.test", cert.DNSNames)
+	}
+
 	// One host, no lb: a second app on web1 gets its own certificate.
 	peb.SetA(t, "solo.test", web1)
 	solo := soloProject(t, cl, peb)
@@ -164,6 +180,10 @@ func TestCertsFromACME(t *testing.T) {
 	}
 	if loc := redirectOf(t, web1, "solo.test"); loc != "https://solo.test/x?y=1" {
 		t.Errorf("http://solo.test/x?y=1 on web1 redirects to %q", loc)
+	}
+	code, out = sh(solo, "doctor", "--host", "web1")
+	if !strings.Contains(out, "TLS certificate") || !strings.Contains(out, "solo.test: expires") {
+		t.Errorf("doctor --host web1: exit %d\n%s", code, out)
 	}
 	t.Logf("whole test: %s", time.Since(began).Round(time.Second))
 }

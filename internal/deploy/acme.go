@@ -240,7 +240,7 @@ func certbotFailure(hostName, addr, out string) error {
 	var causes []string
 	fix := ""
 	for _, m := range problemRE.FindAllStringSubmatch(out, -1) {
-		p := certbotProblem{domain: m[1], typ: strings.ToLower(m[2]), detail: shorten(strings.TrimSpace(m[3]), 240)}
+		p := certbotProblem{domain: m[1], typ: strings.ToLower(m[2]), detail: problemDetail(m[3])}
 		seen := ""
 		if a := addrRE.FindStringSubmatch(p.detail); a != nil {
 			seen = strings.Trim(a[1], "[]")
@@ -276,6 +276,16 @@ func certbotFailure(hostName, addr, out string) error {
 		fix = "see /var/log/letsencrypt/letsencrypt.log on " + hostName
 	}
 	return ui.WithFix(fmt.Errorf("%s: no certificate: %s", hostName, strings.Join(causes, "; ")), fix)
+}
+
+// problemDetail is a problem's detail without the answer the CA quotes
+// (an HTML page, the wrong key authorization), at most 240 bytes.
+func problemDetail(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.Index(s, ` "`); i > 0 {
+		s = strings.TrimRight(s[:i], ": ") + " (…)"
+	}
+	return shorten(s, 240)
 }
 
 // shorten cuts s to at most n bytes, marking the cut.

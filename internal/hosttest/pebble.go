@@ -209,17 +209,24 @@ func get(client *http.Client, url string) ([]byte, error) {
 	return body, err
 }
 
-// SetA makes challtestsrv answer name's A queries with addr.
+// SetA makes challtestsrv answer name's A queries with addr (only).
 func (p *Pebble) SetA(t testing.TB, name, addr string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"host": name, "addresses": []string{addr}})
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(p.mgmt+"/add-a", "application/json", bytes.NewReader(body))
+	p.manage(t, "/clear-a", map[string]any{"host": name})
+	p.manage(t, "/add-a", map[string]any{"host": name, "addresses": []string{addr}})
+}
+
+// manage posts body to challtestsrv's management API.
+func (p *Pebble) manage(t testing.TB, path string, body map[string]any) {
+	t.Helper()
+	data, _ := json.Marshal(body)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post(p.mgmt+path, "application/json", bytes.NewReader(data))
 	if err != nil {
-		t.Fatalf("hosttest: challtestsrv add-a: %v", err)
+		t.Fatalf("hosttest: challtestsrv %s: %v", path, err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("hosttest: challtestsrv add-a %s: %s", name, resp.Status)
+		t.Fatalf("hosttest: challtestsrv %s %v: %s", path, body, resp.Status)
 	}
 }
 
