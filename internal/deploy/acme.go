@@ -345,10 +345,9 @@ func (d *rollout) tlsSites() []*tlsSite {
 	return out
 }
 
-// readCerts reads, when deploy gets the certificate (UsesACME), what each
-// TLS host holds.
+// readCerts reads, when TLS is on, what each TLS host holds.
 func (d *rollout) readCerts(ctx context.Context) error {
-	if !d.f.c.UsesACME() {
+	if !d.f.c.Nginx.TLS.Enabled {
 		return nil
 	}
 	d.tls = d.tlsSites()
@@ -375,6 +374,14 @@ func (d *rollout) certificates(ctx context.Context) error {
 	f := d.f
 	var errs []error
 	for _, s := range d.tls {
+		if !f.c.UsesACME() {
+			// A certificate of one's own (nginx.tls.cert): the site
+			// serves HTTP until it is there.
+			if s.cert == nil {
+				f.say(s.h, "%s no certificate at %s (nginx.tls.cert) yet: the site serves HTTP until it is there; deploy again then", f.p.Yellow("TLS:"), f.c.CertPath())
+			}
+			continue
+		}
 		if !d.needsCert(s) {
 			continue
 		}
@@ -388,7 +395,8 @@ func (d *rollout) certificates(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if err := d.switchToHTTPS(ctx, s); err != nil {
+		// Once the certificate is there, the switch is not cut off.
+		if err := d.switchToHTTPS(context.WithoutCancel(ctx), s); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -253,7 +253,7 @@ func (d *rollout) complete(ctx context.Context) error {
 			return fmt.Errorf("every app host runs release %s, but the lb's site failed: %w", d.info.ID, err)
 		}
 	}
-	certErr := d.certificates(context.WithoutCancel(ctx))
+	certErr := d.certificates(ctx)
 	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, d.info.ID, hostNames(d.runs), since(d.start), hostFlags(d.runs))
 	if d.backup != "" {
 		fmt.Fprintf(f.Out, "The database as it was before release_command: stackctl db restore %s\n", d.backup)
