@@ -76,8 +76,13 @@ func TestCertsFromACME(t *testing.T) {
 		return code, out.String() + errOut.String()
 	}
 
+	code, out := sh(path, "deploy", "--dry-run")
+	if code != 0 || !strings.Contains(out, "would get a certificate for app.test from "+peb.Directory+": certbot certonly --webroot") {
+		t.Errorf("deploy --dry-run: exit %d\n%s", code, out)
+	}
+
 	// One deploy: HTTP with the challenge, certbot, HTTPS.
-	code, out := sh(path, "deploy")
+	code, out = sh(path, "deploy")
 	if code != 0 || !strings.Contains(out, "HTTPS: lb1 got a certificate for app.test from "+peb.Directory) {
 		t.Fatalf("deploy: exit %d\n%s", code, out)
 	}
