@@ -602,6 +602,9 @@ func RenewCerts(ctx context.Context, o HostsOptions, force bool) ([]CertStatus, 
 		if err != nil {
 			return nil, err
 		}
+		if after == nil {
+			return nil, fmt.Errorf("%s: certbot renew succeeded but %s is gone", h.Name(), f.c.CertPath())
+		}
 		if after.Serial == before.Serial {
 			f.say(h, "%s not due for renewal (expires %s); --force renews anyway", f.p.Green("✓"), after.NotAfter.UTC().Format("2006-01-02"))
 		} else {
