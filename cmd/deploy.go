@@ -90,10 +90,15 @@ and 'status' without hosts act on this machine too. On a machine systemd
 does not run (a container), deploy without hosts stops and says so: deploy
 to a server with --host, or write the nginx site with 'stackctl gen-nginx'.
 
-With nginx.tls.enabled and no certificate yet, the HTTP site is deployed
-first (it answers the ACME challenge) and the certbot command that gets the
-certificate is printed; run it, then deploy again. A wildcard name needs
-your own certificate (--cert/--key).`,
+With nginx.tls.enabled and no certificate of your own (nginx.tls.cert), the
+same deploy gets it: the HTTP site answers the ACME challenge, Debian's certbot
+(installed when missing) gets the certificate from nginx.tls.acme_server (Let's
+Encrypt by default) on the host that terminates TLS (the lb, else each app
+host), and the site switches to HTTPS. certbot.timer renews it, and a deploy
+hook reloads nginx gracefully ('stackctl certs renew' renews now). When the
+certificate cannot be had, deploy says why (DNS does not point at the host,
+port 80 is unreachable, a rate limit) and exits 1; the site keeps serving as
+before. A wildcard name needs your own certificate (--cert/--key).`,
 		Example: `  stackctl deploy --host web1
   stackctl deploy --host deploy@203.0.113.10 --ssh-config ./ssh_config
   stackctl deploy --host web1 --dry-run

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/doctor"
@@ -71,6 +72,13 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 				r = doctor.ServicesServer(dest, p)
 			default:
 				r = doctor.Server(dest, p, python)
+				if python != nil && c.Nginx.TLS.Enabled {
+					if cs, err := deploy.ReadCert(ctx, h, c.CertPath()); err != nil {
+						r.Checks = append(r.Checks, doctor.Check{Name: "TLS certificate", Status: doctor.Warn, Detail: err.Error()})
+					} else {
+						doctor.CertCheck(&r, cs, c.UsesACME(), time.Now())
+					}
+				}
 			}
 			if perr == nil && python != nil {
 				doctorServices(ctx, &r, c, fileHosts, dest, h)

@@ -97,6 +97,7 @@ like that site, and deploy installs both on a server.`,
 		newCmdStatus,
 		newCmdRunSchedule,
 		newCmdDB,
+		newCmdCerts,
 		newCmdSetup,
 		newCmdUnlock,
 	} {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -111,6 +112,9 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 				code = fmt.Sprint(s.Health)
 			}
 			fmt.Fprintf(o.IO.Out, "  health   GET %s (Host: %s) → %s\n", s.HealthURL, s.HealthHost, code)
+			if s.Cert != nil {
+				fmt.Fprintf(o.IO.Out, "  cert     %s\n", certLine(*s.Cert, time.Now()))
+			}
 			if len(s.Problems) > 0 {
 				fmt.Fprintf(o.IO.Out, "  %s %s\n", p.Red("problem:"), strings.Join(s.Problems, "; "))
 			}
@@ -178,4 +182,10 @@ func printProcesses(io *ui.IOStreams, s deploy.HostStatus) {
 		}
 		fmt.Fprintf(io.Out, "  schedule %s  %s%s\n", sc.Name, last, next)
 	}
+}
+
+// certLine is a certificate in one line: its names, when it expires and
+// its issuer.
+func certLine(c deploy.CertStatus, now time.Time) string {
+	return fmt.Sprintf("%s, expires %s (in %d days), issuer %s", strings.Join(c.Names, ", "), c.NotAfter.UTC().Format("2006-01-02"), c.DaysLeft(now), c.Issuer)
 }

@@ -42,7 +42,7 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		return err
 	}
 	if d.settled() {
-		return nil
+		return d.finishTLS(ctx)
 	}
 	if err := d.services(ctx); err != nil {
 		return err
@@ -56,35 +56,6 @@ func DeployHosts(ctx context.Context, o HostsOptions) error {
 		}
 	}
 	return d.complete(ctx)
-}
-
-// certbotHint says how to get the certificate where TLS is wanted but
-// none exists yet: the HTTP site deployed there serves certbot's webroot
-// challenge, and the next deploy turns HTTPS on.
-func (f *fleet) certbotHint(runs []*hostRun, lb *lbRun) {
-	if !f.c.Nginx.TLS.Enabled {
-		return
-	}
-	argv := []string{"sudo", "certbot", "certonly", "--webroot", "-w", f.c.Nginx.TLS.ACMEWebroot}
-	for _, n := range f.c.Proxy.ServerNames {
-		argv = append(argv, "-d", n)
-	}
-	var where []host.Host
-	if lb != nil {
-		if !lb.facts.Cert {
-			where = append(where, lb.h)
-		}
-	} else {
-		for _, r := range runs {
-			if !r.facts.Cert {
-				where = append(where, r.h)
-			}
-		}
-	}
-	for _, h := range where {
-		fmt.Fprintf(f.Out, "\n%s %s has no certificate at %s yet: the HTTP site serves certbot's challenge. Get it with\n  %s\nthen deploy again to turn HTTPS on.\n",
-			f.p.Yellow("TLS:"), h.Name(), f.c.CertPath(), onHost(h, host.Quote(argv...)))
-	}
 }
 
 // parallel runs fn on every host at once and returns their errors in order.

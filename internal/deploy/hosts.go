@@ -418,21 +418,9 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 	if err != nil {
 		return err
 	}
-	sc := *r.c
-	sc.Nginx.AppDir = r.l.Current()
-	tlsOn := r.c.Nginx.TLS.Enabled && r.facts.Cert
-	so := SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(), ReleaseInclude: r.l.ReleaseFile(), ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn}
-	if len(r.trusted) > 0 {
-		// Behind the lb: TLS, the ACME challenge and the security headers
-		// are the lb's; this site trusts the lb's forwarded headers.
-		tlsOn, so.ACMEChallenge = false, false
-		sc.Proxy.SecurityHeaders = false
-		so.TrustedProxies = r.trusted
-	}
-	sc.Nginx.TLS.Enabled = tlsOn
-	site, err := r.RenderSite(&sc, so)
+	site, err := r.renderSite()
 	if err != nil {
-		return fmt.Errorf("render the nginx site: %w", err)
+		return err
 	}
 	// The upstream file keeps pointing at the serving slot until the switch.
 	upSlot := r.state.Slot
@@ -483,6 +471,29 @@ func (r *hostRun) plan(ctx context.Context, b *Bundle) error {
 		r.unitNew = r.unitNew || path.Dir(w.Path) == unitDir
 	}
 	return nil
+}
+
+// renderSite renders the host's nginx site: HTTPS when TLS is on and the
+// certificate is there, else HTTP (with certbot's webroot challenge when
+// TLS is wanted); behind the lb, HTTP trusting the lb's forwarded headers.
+func (r *hostRun) renderSite() ([]byte, error) {
+	sc := *r.c
+	sc.Nginx.AppDir = r.l.Current()
+	tlsOn := r.c.Nginx.TLS.Enabled && r.facts.Cert
+	so := SiteOptions{NginxVersion: r.facts.NginxVersion, UpstreamInclude: r.l.UpstreamFile(), ReleaseInclude: r.l.ReleaseFile(), ACMEChallenge: r.c.Nginx.TLS.Enabled && !tlsOn}
+	if len(r.trusted) > 0 {
+		// Behind the lb: TLS, the ACME challenge and the security headers
+		// are the lb's; this site trusts the lb's forwarded headers.
+		tlsOn, so.ACMEChallenge = false, false
+		sc.Proxy.SecurityHeaders = false
+		so.TrustedProxies = r.trusted
+	}
+	sc.Nginx.TLS.Enabled = tlsOn
+	site, err := r.RenderSite(&sc, so)
+	if err != nil {
+		return nil, fmt.Errorf("render the nginx site: %w", err)
+	}
+	return site, nil
 }
 
 func (r *hostRun) upstreamFile(slot string) ([]byte, error) {

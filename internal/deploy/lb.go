@@ -87,6 +87,9 @@ type lbRun struct {
 	want    []HostFile
 	before  map[string]HostFile
 	touched []HostFile
+	// https is set when the site switches to HTTPS (its certificate is
+	// new): apply says so.
+	https bool
 }
 
 // addrOf is the address the lb reaches an app host at: its
@@ -215,6 +218,10 @@ func (lb *lbRun) apply(ctx context.Context) error {
 	}
 	if out, err := host.Output(ctx, lb.h, true, "sh", "-c", reloadScript, "stackctl", strconv.Itoa(int(lb.DrainTimeout/time.Second))); err != nil {
 		return fmt.Errorf("lb %s: reload nginx: %s", lb.h.Name(), strings.TrimSpace(out))
+	}
+	if lb.https {
+		lb.say(lb.h, "%s site → HTTPS", lb.p.Cyan("⇄"))
+		return nil
 	}
 	lb.say(lb.h, "%s nginx → %s", lb.p.Cyan("⇄"), lb.upstreamList())
 	return nil

@@ -22,6 +22,8 @@ type rollout struct {
 	done    []*hostRun // hosts switched to the new release
 	first   bool       // the next batch is the first (release_command)
 	backup  string     // the database backup taken before release_command
+	tls     []*tlsSite // the hosts that terminate TLS, when deploy gets the certificate
+	certs   []*tlsSite // those that got a certificate in this deploy
 	start   time.Time
 }
 
@@ -46,12 +48,14 @@ func (d *rollout) read(ctx context.Context) error {
 			}
 		}
 	}
-	if d.f.LB == nil {
-		return nil
+	if d.f.LB != nil {
+		lb, err := d.f.probeLB(ctx, d.runs)
+		if err != nil {
+			return err
+		}
+		d.lb = lb
 	}
-	lb, err := d.f.probeLB(ctx, d.runs)
-	d.lb = lb
-	return err
+	return d.readCerts(ctx)
 }
 
 // build makes one bundle per host architecture and plans each host's
@@ -88,7 +92,7 @@ func (d *rollout) build(ctx context.Context) error {
 }
 
 // settled prints the dry run, or says that nothing would change, and
-// reports whether the deploy ends there.
+// reports whether the deploy ends there (with the certificates step).
 func (d *rollout) settled() bool {
 	f := d.f
 	if f.DryRun {
@@ -251,10 +255,26 @@ func (d *rollout) complete(ctx context.Context) error {
 			return fmt.Errorf("every app host runs release %s, but the lb's site failed: %w", d.info.ID, err)
 		}
 	}
+	certErr := d.certificates(ctx)
 	fmt.Fprintf(f.Out, "\n%s %s release %s on %s in %s.\nRoll back with: stackctl rollback%s\n", f.p.Bold("Deployed"), f.c.Name, d.info.ID, hostNames(d.runs), since(d.start), hostFlags(d.runs))
 	if d.backup != "" {
 		fmt.Fprintf(f.Out, "The database as it was before release_command: stackctl db restore %s\n", d.backup)
 	}
-	f.certbotHint(d.runs, d.lb)
+	fmt.Fprint(f.Out, d.certSummary())
+	if certErr != nil {
+		return fmt.Errorf("release %s is deployed, but getting the certificate failed: %w", d.info.ID, certErr)
+	}
+	return nil
+}
+
+// finishTLS is the end of a deploy that changed no release: the
+// certificates step alone, and its summary.
+func (d *rollout) finishTLS(ctx context.Context) error {
+	if err := d.certificates(ctx); err != nil {
+		return err
+	}
+	if s := d.certSummary(); s != "" {
+		fmt.Fprint(d.f.Out, "\n"+s)
+	}
 	return nil
 }

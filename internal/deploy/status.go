@@ -41,6 +41,10 @@ type HostStatus struct {
 	Schedules []ScheduleStatus `json:"schedules,omitempty"`
 	// Services are the [services] this host runs.
 	Services []ServiceStatus `json:"services,omitempty"`
+	// Cert is the site's certificate on a host that terminates TLS (the
+	// lb, else each app host) when nginx.tls is on; nil elsewhere, or
+	// when there is none (a problem then).
+	Cert *CertStatus `json:"cert,omitempty"`
 	// Problems say what is wrong, in words.
 	Problems []string `json:"problems,omitempty"`
 }
@@ -111,6 +115,12 @@ func Status(ctx context.Context, o HostsOptions) ([]HostStatus, error) {
 		if !HealthyStatus(st.Health) {
 			st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through nginx: "+answer(st.Health))
 		}
+		if tlsOn && o.LB == nil {
+			if st.Cert, err = readCert(ctx, h, f.c.CertPath()); err != nil {
+				return nil, err
+			}
+			st.Problems = append(st.Problems, certProblems(f.c, st.Cert, f.Now())...)
+		}
 		if r.pending {
 			st.Problems = append(st.Problems, "a cut-off command left its record "+r.l.Journal()+": the next deploy, rollback or env change finishes or reverts it")
 		}
@@ -175,6 +185,12 @@ func lbStatus(ctx context.Context, f *fleet) (HostStatus, error) {
 	}
 	if !HealthyStatus(st.Health) {
 		st.Problems = append(st.Problems, "GET "+f.c.App.Health+" through the lb's nginx: "+answer(st.Health))
+	}
+	if f.c.Nginx.TLS.Enabled {
+		if st.Cert, err = readCert(ctx, f.LB, f.c.CertPath()); err != nil {
+			return st, err
+		}
+		st.Problems = append(st.Problems, certProblems(f.c, st.Cert, f.Now())...)
 	}
 	st.Healthy = len(st.Problems) == 0
 	return st, nil

@@ -2,7 +2,9 @@ package doctor
 
 import (
 	"errors"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/stackctl/stackctl/internal/deploy"
 	"github.com/stackctl/stackctl/internal/setup"
@@ -117,4 +119,33 @@ func SetupDrift(r *Report, dest string, hr setup.HostReport) {
 	if hr.Err != nil && (len(hr.Results) == 0 || hr.Results[len(hr.Results)-1].Mark != setup.Failed) {
 		r.Checks = append(r.Checks, Check{Name: "setup", Status: Warn, Detail: hr.Err.Error(), Fix: fix})
 	}
+}
+
+// CertCheck adds to r the site's TLS certificate on the server (cs; nil:
+// none there, which is fine on an app host behind an lb): a warning when
+// it expires within deploy.CertWarnDays, a failure once it has. ACME says
+// whether certbot.timer renews it (deploy got it) or the user does.
+func CertCheck(r *Report, cs *deploy.CertStatus, acme bool, now time.Time) {
+	c := Check{Name: "TLS certificate"}
+	fix := "renew it with 'stackctl certs renew', and check certbot.timer on " + r.Host + " (systemctl list-timers certbot.timer; journalctl -u certbot)"
+	if !acme {
+		fix = "renew it where you got it and replace nginx.tls.cert and nginx.tls.key on " + r.Host
+	}
+	switch days := 0; {
+	case cs == nil:
+		c.Status, c.Detail = Skip, "none here (deploy gets it on the host that terminates TLS: the lb, else each app host)"
+	case !now.Before(cs.NotAfter):
+		c.Status, c.Detail, c.Fix = Fail, "expired on "+cs.NotAfter.UTC().Format("2006-01-02")+" ("+cs.Issuer+")", fix
+	default:
+		days = cs.DaysLeft(now)
+		c.Detail = fmt.Sprintf("%s: expires %s, in %d days (%s)", strings.Join(cs.Names, ", "), cs.NotAfter.UTC().Format("2006-01-02"), days, cs.Issuer)
+		c.Status = OK
+		if days < deploy.CertWarnDays {
+			c.Status, c.Fix = Warn, fix
+		}
+	}
+	if c.Status == Fail {
+		r.OK = false
+	}
+	r.Checks = append(r.Checks, c)
 }

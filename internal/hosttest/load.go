@@ -1,6 +1,8 @@
 package hosttest
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"sync"
@@ -33,8 +35,19 @@ func StartLoad(t testing.TB, addr, hostHeader, path string, clients int) *Load {
 // answer; 0 sends as fast as the clients and the servers go (a capacity
 // run).
 func StartLoadPaced(t testing.TB, addr, hostHeader, path string, clients int, pause time.Duration) *Load {
+	return startLoad(t, "http", addr, hostHeader, path, clients, pause, nil)
+}
+
+// StartLoadHTTPS is StartLoad over HTTPS: the clients check the server's
+// certificate for hostHeader against roots (and keep their connections:
+// a certificate the server changes meanwhile shows in new handshakes only).
+func StartLoadHTTPS(t testing.TB, addr, hostHeader, path string, clients int, roots *x509.CertPool) *Load {
+	return startLoad(t, "https", addr, hostHeader, path, clients, 2*time.Millisecond, &tls.Config{RootCAs: roots, ServerName: hostHeader})
+}
+
+func startLoad(t testing.TB, scheme, addr, hostHeader, path string, clients int, pause time.Duration, tc *tls.Config) *Load {
 	l := &Load{stop: make(chan struct{})}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 30 * time.Second}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, IdleConnTimeout: 30 * time.Second, TLSClientConfig: tc}
 	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	for range clients {
 		l.wg.Add(1)
@@ -46,7 +59,7 @@ func StartLoadPaced(t testing.TB, addr, hostHeader, path string, clients int, pa
 					return
 				default:
 				}
-				req, _ := http.NewRequest("GET", "http://"+addr+path, nil)
+				req, _ := http.NewRequest("GET", scheme+"://"+addr+path, nil)
 				req.Host = hostHeader
 				resp, err := client.Do(req)
 				if err == nil {

@@ -550,3 +550,11 @@ func formatDuration(d time.Duration) string {
 	}
 	return strconv.FormatInt(int64(d/time.Millisecond), 10) + "ms"
 }
+
+// TLSNames are the names the site answers on over HTTPS, so the names its
+// certificate must hold: proxy.server_names after proxy.redirect (the
+// names served, then those that redirect to them).
+func TLSNames(c *stack.Config) []string {
+	main, redirects := canonicalNames(c.Proxy.ServerNames, c.Proxy.Redirect)
+	return append(main, redirectNames(redirects)...)
+}

@@ -149,6 +149,18 @@ type TLS struct {
 	HSTSPreload bool `toml:"hsts_preload"`
 	// ACMEWebroot is served at /.well-known/acme-challenge/ for certbot.
 	ACMEWebroot string `toml:"acme_webroot"`
+	// ACMEServer is the ACME directory URL deploy asks for the certificate
+	// when Cert is empty (default: Let's Encrypt's production directory).
+	ACMEServer string `toml:"acme_server"`
+	// ACMECA is a CA file on the machine that deploys, copied to the TLS
+	// host for certbot to trust the ACME server's HTTPS with: a private or
+	// test ACME server. Relative paths are from stack.toml's folder.
+	ACMECA string `toml:"acme_ca"`
+	// Email is the ACME account's contact; empty registers without one.
+	Email string `toml:"email"`
+	// Challenge is the ACME challenge type: "http-01" (certbot's webroot
+	// through nginx). "dns-01" is not supported yet.
+	Challenge string `toml:"challenge"`
 }
 
 // Deploy holds settings of `stackctl deploy`.

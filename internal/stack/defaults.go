@@ -101,7 +101,7 @@ func base() *Config {
 		Services: Services{Backups: DefaultBackups},
 		Nginx: Nginx{
 			Listen: DefaultNginxListen,
-			TLS:    TLS{HSTS: true, ACMEWebroot: "/var/www/letsencrypt"},
+			TLS:    TLS{HSTS: true, ACMEWebroot: "/var/www/letsencrypt", ACMEServer: DefaultACMEServer, Challenge: ChallengeHTTP01},
 		},
 	}
 }
@@ -138,6 +138,12 @@ func (c *Config) fillDefaults(defined func(key ...string) bool) {
 	}
 	if c.Nginx.ErrorLog == "" {
 		c.Nginx.ErrorLog = "/var/log/nginx/" + c.Name + ".error.log"
+	}
+	if c.Nginx.TLS.ACMEServer == "" {
+		c.Nginx.TLS.ACMEServer = DefaultACMEServer
+	}
+	if c.Nginx.TLS.Challenge == "" {
+		c.Nginx.TLS.Challenge = ChallengeHTTP01
 	}
 	if c.Deploy.User == "" {
 		c.Deploy.User = c.Name
@@ -231,6 +237,33 @@ func (c *Config) NginxUpstreams() []string {
 	}
 	return []string{"127.0.0.1:" + strconv.Itoa(c.App.Port)}
 }
+
+// DefaultACMEServer is Let's Encrypt's production ACME directory.
+const DefaultACMEServer = "https://acme-v02.api.letsencrypt.org/directory"
+
+// The ACME challenge types of nginx.tls.challenge.
+const (
+	ChallengeHTTP01 = "http-01"
+	ChallengeDNS01  = "dns-01"
+)
+
+// UsesACME reports whether deploy obtains the site's certificate from
+// nginx.tls.acme_server: TLS is on and no certificate of one's own is set.
+func (c *Config) UsesACME() bool { return c.Nginx.TLS.Enabled && c.Nginx.TLS.Cert == "" }
+
+// ACMECAPath is nginx.tls.acme_ca as a path on this machine (relative to
+// stack.toml's folder); "" when unset.
+func (c *Config) ACMECAPath() string {
+	p := c.Nginx.TLS.ACMECA
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(c.Dir(), p)
+}
+
+// CertName is the name of the certificate certbot keeps for the site
+// (/etc/letsencrypt/live/<name>): the first server name.
+func (c *Config) CertName() string { return c.certName() }
 
 // CertPath returns the TLS certificate path: nginx.tls.cert, or Let's
 // Encrypt's live path for the first server name.

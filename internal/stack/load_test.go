@@ -29,7 +29,8 @@ func full() *Config {
 			MaxFails: 3, FailTimeout: "30s", Keepalive: 0},
 		Serve: Serve{Listen: "0.0.0.0:9000"},
 		Nginx: Nginx{Listen: "127.0.0.1:8081", AppDir: "/opt/shop", AccessLog: "off", ErrorLog: "/var/log/shop.err",
-			TLS: TLS{Enabled: true, Cert: "/etc/ssl/shop.pem", Key: "/etc/ssl/shop.key", HSTS: false, ACMEWebroot: "/var/www/acme"}},
+			TLS: TLS{Enabled: true, Cert: "/etc/ssl/shop.pem", Key: "/etc/ssl/shop.key", HSTS: false, ACMEWebroot: "/var/www/acme",
+				ACMEServer: "https://acme.internal.example/directory", ACMECA: "deploy/acme-ca.pem", Email: "ops@shop.example.org", Challenge: ChallengeHTTP01}},
 		Deploy: Deploy{User: "shopper", Service: "shop-web", SitesDir: "/etc/nginx/conf.d", Hosts: []string{"web1", "deploy@203.0.113.10:2222"}, SSHConfig: "deploy/ssh_config", KeepReleases: 7, LB: "lb1", Batch: 2, PrivateAddresses: map[string]string{"web1": "10.0.0.11"}, ReleaseCommand: "flask db upgrade", HealthTimeout: "2m"},
 		Processes: map[string]Process{
 			"worker": {Command: "celery -A shop worker -l info", Count: 1, StopTimeout: DefaultStopTimeout},
@@ -234,6 +235,13 @@ func TestValidationErrors(t *testing.T) {
 		{"name = \"x\"\n[nginx]\napp_dir = \"/srv/x;rm\"", `stack.toml:3: nginx.app_dir: "/srv/x;rm" holds characters not allowed`},
 		{"name = \"x\"\n[nginx]\nerror_log = \"/var/../log\"", `stack.toml:3: nginx.error_log: "/var/../log" is not a clean path`},
 		{"name = \"x\"\n[nginx.tls]\ncert = \"cert.pem\"", `stack.toml:3: nginx.tls.cert: "cert.pem" is not an absolute path`},
+		{"name = \"x\"\n[nginx.tls]\nacme_server = \"http://acme.example/dir\"", `stack.toml:3: nginx.tls.acme_server: "http://acme.example/dir" is not an ACME directory URL (https://HOST/PATH`},
+		{"name = \"x\"\n[nginx.tls]\nacme_server = \"https://acme.example/d'; rm\"", `stack.toml:3: nginx.tls.acme_server: "https://acme.example/d'; rm" is not a URL`},
+		{"name = \"x\"\n[nginx.tls]\nacme_ca = \"-ca.pem\"", `stack.toml:3: nginx.tls.acme_ca: "-ca.pem" is not a file path`},
+		{"name = \"x\"\n[nginx.tls]\nemail = \"Ops <ops@example.com>\"", `stack.toml:3: nginx.tls.email: "Ops <ops@example.com>" is not an e-mail address`},
+		{"name = \"x\"\n[nginx.tls]\nemail = \"ops@localhost\"", `stack.toml:3: nginx.tls.email: "ops@localhost" is not an e-mail address`},
+		{"name = \"x\"\n[nginx.tls]\nchallenge = \"dns-01\"", `stack.toml:3: nginx.tls.challenge: "dns-01" is not supported yet (it is what wildcard certificates need): use "http-01"`},
+		{"name = \"x\"\n[nginx.tls]\nchallenge = \"tls-alpn-01\"", `stack.toml:3: nginx.tls.challenge: "tls-alpn-01" is not a challenge type: use "http-01"`},
 		{"name = \"x\"\n[deploy]\nuser = \"Root User\"", `stack.toml:3: deploy.user: "Root User" is not a user name`},
 		{"name = \"x\"\n[deploy]\nservice = \"a b\"", `stack.toml:3: deploy.service: "a b" is not a unit name`},
 		// Names and folders a server or stackctl already uses (reserved.go).

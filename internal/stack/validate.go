@@ -2,7 +2,9 @@ package stack
 
 import (
 	"fmt"
+	"net/mail"
 	"net/netip"
+	"net/url"
 	"path"
 	"regexp"
 	"strconv"
@@ -318,6 +320,7 @@ func (c *Config) Validate() error {
 	if n.TLS.HSTSPreload && !n.TLS.HSTS {
 		v.add("nginx.tls.hsts_preload", "needs nginx.tls.hsts = true (preload is a flag of the HSTS header)")
 	}
+	v.acme(n.TLS)
 
 	d := c.Deploy
 	if len(d.User) > 32 || !userRE.MatchString(d.User) {
@@ -478,4 +481,46 @@ func (v *validator) dataPaths(data []string) {
 			}
 		}
 	}
+}
+
+// acme checks the ACME keys of [nginx.tls].
+func (v *validator) acme(t TLS) {
+	if t.ACMEServer != "" {
+		v.check("nginx.tls.acme_server", ValidateACMEServer(t.ACMEServer))
+	}
+	if t.ACMECA != "" && (strings.ContainsAny(t.ACMECA, "\x00\r\n") || strings.HasPrefix(t.ACMECA, "-")) {
+		v.add("nginx.tls.acme_ca", "%q is not a file path", t.ACMECA)
+	}
+	if t.Email != "" {
+		v.check("nginx.tls.email", ValidateEmail(t.Email))
+	}
+	switch t.Challenge {
+	case "", ChallengeHTTP01:
+	case ChallengeDNS01:
+		v.add("nginx.tls.challenge", "%q is not supported yet (it is what wildcard certificates need): use %q, served by nginx on port 80, or set nginx.tls.cert and nginx.tls.key to a certificate obtained another way", t.Challenge, ChallengeHTTP01)
+	default:
+		v.add("nginx.tls.challenge", "%q is not a challenge type: use %q", t.Challenge, ChallengeHTTP01)
+	}
+}
+
+// ValidateACMEServer checks an ACME directory URL: https, with a host.
+func ValidateACMEServer(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || strings.ContainsAny(s, " \t\r\n\x00\"'\\"):
+		return fmt.Errorf("%q is not a URL", s)
+	case u.Scheme != "https" || u.Host == "" || u.User != nil || u.Opaque != "":
+		return fmt.Errorf("%q is not an ACME directory URL (https://HOST/PATH, as %q)", s, DefaultACMEServer)
+	}
+	return nil
+}
+
+// ValidateEmail checks an e-mail address: a plain addr-spec (no display
+// name), as the ACME account's contact.
+func ValidateEmail(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || strings.HasPrefix(s, "-") || !strings.Contains(s[strings.LastIndexByte(s, '@')+1:], ".") {
+		return fmt.Errorf("%q is not an e-mail address (name@example.com)", s)
+	}
+	return nil
 }
