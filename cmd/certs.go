@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -75,9 +74,7 @@ func runCertsList(ctx context.Context, o *certsOptions, c *stack.Config) error {
 			return err
 		}
 		if o.JSON {
-			enc := json.NewEncoder(o.IO.Out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(list)
+			return printJSON(o.IO.Out, list)
 		}
 		if len(list) == 0 {
 			fmt.Fprintf(o.IO.Out, "no certificate at %s yet: deploy gets it\n", c.CertPath())

@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -97,9 +96,7 @@ func runDBBackups(ctx context.Context, o *dbOptions, c *stack.Config) error {
 			return err
 		}
 		if o.JSON {
-			enc := json.NewEncoder(o.IO.Out)
-			enc.SetIndent("", "  ")
-			return enc.Encode(list)
+			return printJSON(o.IO.Out, list)
 		}
 		if len(list) == 0 {
 			fmt.Fprintln(o.IO.Out, "no backups yet: stackctl db backup")

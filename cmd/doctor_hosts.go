@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -92,9 +91,7 @@ func runDoctorHosts(ctx context.Context, opts *doctorOptions, path string) error
 		auditSetup(ctx, c, reports)
 	}
 	if opts.JSON {
-		enc := json.NewEncoder(opts.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(reports); err != nil {
+		if err := printJSON(opts.IO.Out, reports); err != nil {
 			return err
 		}
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -85,9 +86,7 @@ func runReleases(ctx context.Context, o *releasesOptions) error {
 			}
 			out = append(out, hr)
 		}
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return printJSON(o.IO.Out, out)
 	}
 	p := o.IO.OutColors()
 	for i, h := range list {
@@ -126,4 +125,11 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printJSON writes v to w as indented JSON, for --json.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

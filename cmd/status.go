@@ -2,7 +2,6 @@ package cmd
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -69,9 +68,7 @@ func runStatus(ctx context.Context, o *statusOptions) error {
 		healthy = healthy && s.Healthy
 	}
 	if o.JSON {
-		enc := json.NewEncoder(o.IO.Out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(list); err != nil {
+		if err := printJSON(o.IO.Out, list); err != nil {
 			return err
 		}
 	} else {
