@@ -357,6 +357,24 @@ func (d *rollout) readCerts(ctx context.Context) error {
 			return err
 		}
 	}
+	return d.oneACMEHost()
+}
+
+// oneACMEHost refuses to get certificates on several app hosts that each
+// terminate TLS (no lb): the CA asks for the challenge at whichever host
+// DNS or a cloud balancer sends it to, not the one whose certbot waits,
+// so validation would fail at random. Certificates already there are
+// kept; nothing was changed.
+func (d *rollout) oneACMEHost() error {
+	if !d.f.c.UsesACME() || len(d.tls) < 2 {
+		return nil
+	}
+	for _, s := range d.tls {
+		if d.needsCert(s) {
+			return ui.WithFix(fmt.Errorf("%s: certbot cannot get the certificate on %d app hosts that each terminate TLS (no lb): the CA would ask any of them for the challenge; nothing was changed", s.h.Name(), len(d.tls)),
+				"put a load-balancer host in front (deploy.lb, --lb) to hold the certificate, or give every host a certificate of your own (nginx.tls.cert and nginx.tls.key)")
+		}
+	}
 	return nil
 }
 

@@ -407,7 +407,8 @@ printf '[global]\nno-index = true\nfind-links = /opt/wheels\n' >/etc/pip.conf`)
 }
 
 // Refusals before anything is sent: an unknown host key, a changed one, a
-// user sudo asks a password of, a user the server refuses, an unreachable
+// user sudo asks a password of, a user the server refuses, a certificate
+// from ACME on two app hosts without an lb, an unreachable
 // host, a host without python3-venv for a Python app.
 func TestHostDeployRefusals(t *testing.T) {
 	t.Parallel()
@@ -451,6 +452,19 @@ func TestHostDeployRefusals(t *testing.T) {
 	_, err = host.Dial(ctx, "nobody@web1", host.SSHOptions{Config: cl.SSHConfig})
 	if err == nil || !strings.Contains(err.Error(), "refused user") {
 		t.Errorf("refused user: %v", err)
+	}
+	// A certificate from ACME on two app hosts without an lb: refused
+	// before anything changes (the CA could validate at either host).
+	tc := serverProject(t, "tlsapp", "go")
+	tc.Nginx.TLS.Enabled = true
+	err = DeployHosts(ctx, hostOpts(tc, dial(t, cl, "", "web1", "web2"), io.Discard))
+	if err == nil || !strings.Contains(err.Error(), "2 app hosts that each terminate TLS") || !strings.Contains(err.Error(), "deploy.lb") {
+		t.Errorf("ACME on two hosts without an lb: %v", err)
+	}
+	for _, h := range []string{"web1", "web2"} {
+		if ls := cl.SSH(t, h, "ls /srv /etc/stackctl 2>&1 || true"); strings.Contains(ls, "tlsapp") {
+			t.Errorf("%s: a refused deploy wrote files: %s", h, ls)
+		}
 	}
 	// A host that is down.
 	cl.Host("web2").Stop()
